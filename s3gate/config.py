@@ -1,0 +1,200 @@
+"""Settings: one YAML file, every key overridable by an `S3GATE_…` variable.
+
+Resolved once at start-up into a frozen `Settings` object that is passed down
+explicitly; nothing reads configuration from globals afterwards. Nested keys
+join with a double underscore in the environment:
+`upstream.endpoint_url` ↔ `S3GATE_UPSTREAM__ENDPOINT_URL`. Lists and mappings
+take JSON in the environment. A bad value raises `ConfigError`, whose message
+names each key and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the key(s) and reason(s)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Secret(_Section):
+    """A secret read from exactly one place: a file, an environment variable,
+    or (for development only) inline."""
+
+    file: Path | None = None
+    env: str | None = None
+    value: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Secret:
+        given = [x for x in (self.file, self.env, self.value) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of file, env, value")
+        return self
+
+    def resolve(self) -> str:
+        if self.value is not None:
+            return self.value
+        if self.env is not None:
+            found = os.environ.get(self.env)
+            if not found:
+                raise ConfigError(f"environment variable {self.env} is not set")
+            return found
+        assert self.file is not None
+        try:
+            return self.file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9000, ge=0, le=65535)
+    # Domains for virtual-hosted-style requests: `<bucket>.<domain>`.
+    virtual_host_domains: tuple[str, ...] = ()
+    # Region reported by GetBucketLocation; signatures are accepted for any
+    # region in the credential scope (the scope is part of what is signed).
+    region: str = "us-east-1"
+    max_clock_skew_seconds: int = Field(default=900, ge=0)
+    max_presign_expires_seconds: int = Field(default=604800, ge=1, le=604800)
+    # Bodies up to this size are received and verified in full before a byte
+    # goes upstream; larger ones stream with the final piece withheld until
+    # verification passes.
+    buffer_limit_bytes: int = Field(default=8 * MiB, ge=0)
+    # Largest single PUT / part accepted (S3's own limit is 5 GiB).
+    max_object_bytes: int = Field(default=5 * 1024 * MiB, ge=1)
+    # Largest XML request body (DeleteObjects, CompleteMultipartUpload).
+    max_xml_bytes: int = Field(default=2 * MiB, ge=1024)
+    access_log: bool = True
+    workers: int = Field(default=1, ge=1)
+
+
+class UpstreamSettings(_Section):
+    type: Literal["s3", "local"] = "s3"
+    # s3: any S3 endpoint. Empty endpoint_url means AWS for `region`.
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    addressing_style: Literal["path", "virtual"] = "path"
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+    session_token: Secret | None = None
+    verify_tls: bool = True
+    ca_bundle: Path | None = None
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=60.0, gt=0)
+    pool_size: int = Field(default=64, ge=1)
+    # local: a persistent directory store.
+    path: Path = Path("./data/store")
+    # Buckets created at start-up when missing.
+    create_buckets: tuple[str, ...] = ()
+
+
+class PrincipalSettings(_Section):
+    name: str
+    groups: tuple[str, ...] = ()
+
+
+class StaticKey(_Section):
+    access_key_id: str = Field(min_length=16, max_length=128, pattern=r"^[A-Z0-9]+$")
+    secret_access_key: Secret
+    principal: PrincipalSettings
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix="S3GATE_",
+        env_nested_delimiter="__",
+    )
+
+    server: ServerSettings = ServerSettings()
+    upstream: UpstreamSettings = UpstreamSettings()
+    static_keys: tuple[StaticKey, ...] = ()
+    data_dir: Path = Path("./data")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file; the file arrives as init kwargs.
+        return (env_settings, init_settings)
+
+
+def _format(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{key}: {err['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read the YAML file (if any), apply `overrides`, then the environment."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path}: top level must be a mapping")
+        data = loaded or {}
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format(exc)) from exc
+    _check_secrets(settings)
+    return settings
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _check_secrets(settings: Settings) -> None:
+    """Resolve every secret once so that a missing one fails at start-up."""
+    problems = []
+    for i, key in enumerate(settings.static_keys):
+        try:
+            key.secret_access_key.resolve()
+        except ConfigError as exc:
+            problems.append(f"static_keys.{i}.secret_access_key: {exc}")
+    up = settings.upstream
+    for name in ("access_key_id", "secret_access_key", "session_token"):
+        secret = getattr(up, name)
+        if secret is not None:
+            try:
+                secret.resolve()
+            except ConfigError as exc:
+                problems.append(f"upstream.{name}: {exc}")
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))

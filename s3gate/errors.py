@@ -1,0 +1,327 @@
+"""Every error an S3 client can see: one class per S3 error code.
+
+Each class knows its code and HTTP status; the message is for humans and never
+carries secrets, signatures or matched content. `S3Error.to_xml` renders the
+standard S3 error document. Upstream errors that carry their own S3 code pass
+through as `UpstreamError`, keeping the upstream's code and status.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from xml.sax.saxutils import escape
+
+
+class S3Error(Exception):
+    code: ClassVar[str] = "InternalError"
+    status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "We encountered an internal error. Please try again."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        resource: str | None = None,
+        extra: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.resource = resource
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+        super().__init__(f"{self.error_code}: {self.message}")
+
+    @property
+    def error_code(self) -> str:
+        return self.code
+
+    @property
+    def http_status(self) -> int:
+        return self.status
+
+    def to_xml(self, request_id: str, resource: str | None = None) -> bytes:
+        parts = [
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error>',
+            f"<Code>{escape(self.error_code)}</Code>",
+            f"<Message>{escape(self.message)}</Message>",
+        ]
+        res = self.resource if self.resource is not None else resource
+        if res:
+            parts.append(f"<Resource>{escape(res)}</Resource>")
+        for name, value in self.extra.items():
+            parts.append(f"<{name}>{escape(value)}</{name}>")
+        parts.append(f"<RequestId>{escape(request_id)}</RequestId>")
+        parts.append(f"<HostId>{escape(request_id)}</HostId></Error>")
+        return "".join(parts).encode()
+
+
+class UpstreamError(S3Error):
+    """An S3 error reported by the upstream store, passed through with its code."""
+
+    def __init__(self, code: str, status: int, message: str | None = None) -> None:
+        self._code = code
+        self._status = status
+        super().__init__(message or f"The upstream store answered {code}")
+
+    @property
+    def error_code(self) -> str:
+        return self._code
+
+    @property
+    def http_status(self) -> int:
+        return self._status
+
+
+# Authentication and signing.
+class AccessDenied(S3Error):
+    code = "AccessDenied"
+    status = 403
+    default_message = "Access Denied"
+
+
+class InvalidAccessKeyId(S3Error):
+    code = "InvalidAccessKeyId"
+    status = 403
+    default_message = "The AWS Access Key Id you provided does not exist in our records."
+
+
+class SignatureDoesNotMatch(S3Error):
+    code = "SignatureDoesNotMatch"
+    status = 403
+    default_message = (
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method."
+    )
+
+
+class RequestTimeTooSkewed(S3Error):
+    code = "RequestTimeTooSkewed"
+    status = 403
+    default_message = "The difference between the request time and the current time is too large."
+
+
+class AuthorizationHeaderMalformed(S3Error):
+    code = "AuthorizationHeaderMalformed"
+    status = 400
+    default_message = "The authorization header is malformed."
+
+
+class AuthorizationQueryParametersError(S3Error):
+    code = "AuthorizationQueryParametersError"
+    status = 400
+    default_message = "The presigned URL query parameters are malformed."
+
+
+class ExpiredToken(S3Error):
+    code = "ExpiredToken"
+    status = 400
+    default_message = "The provided token has expired."
+
+
+class InvalidToken(S3Error):
+    code = "InvalidToken"
+    status = 400
+    default_message = "The provided token is malformed or otherwise invalid."
+
+
+# Body integrity.
+class XAmzContentSHA256Mismatch(S3Error):
+    code = "XAmzContentSHA256Mismatch"
+    status = 400
+    default_message = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
+
+class BadDigest(S3Error):
+    code = "BadDigest"
+    status = 400
+    default_message = "The Content-MD5 or checksum you specified did not match what we received."
+
+
+class InvalidDigest(S3Error):
+    code = "InvalidDigest"
+    status = 400
+    default_message = "The Content-MD5 or checksum you specified is not valid."
+
+
+class IncompleteBody(S3Error):
+    code = "IncompleteBody"
+    status = 400
+    default_message = "You did not provide the number of bytes specified by the Content-Length."
+
+
+class MissingContentLength(S3Error):
+    code = "MissingContentLength"
+    status = 411
+    default_message = "You must provide the Content-Length HTTP header."
+
+
+class EntityTooLarge(S3Error):
+    code = "EntityTooLarge"
+    status = 400
+    default_message = "Your proposed upload exceeds the maximum allowed size."
+
+
+class EntityTooSmall(S3Error):
+    code = "EntityTooSmall"
+    status = 400
+    default_message = "Your proposed upload is smaller than the minimum allowed size."
+
+
+class MaxMessageLengthExceeded(S3Error):
+    code = "MaxMessageLengthExceeded"
+    status = 400
+    default_message = "Your request was too big."
+
+
+class RequestTimeout(S3Error):
+    code = "RequestTimeout"
+    status = 400
+    default_message = (
+        "Your socket connection to the server was not read from or written to "
+        "within the timeout period."
+    )
+
+
+# Request shape.
+class InvalidArgument(S3Error):
+    code = "InvalidArgument"
+    status = 400
+    default_message = "Invalid Argument"
+
+
+class InvalidRequest(S3Error):
+    code = "InvalidRequest"
+    status = 400
+    default_message = "Invalid Request"
+
+
+class InvalidBucketName(S3Error):
+    code = "InvalidBucketName"
+    status = 400
+    default_message = "The specified bucket is not valid."
+
+
+class KeyTooLongError(S3Error):
+    code = "KeyTooLongError"
+    status = 400
+    default_message = "Your key is too long."
+
+
+class MalformedXML(S3Error):
+    code = "MalformedXML"
+    status = 400
+    default_message = (
+        "The XML you provided was not well-formed or did not validate against our published schema."
+    )
+
+
+class InvalidRange(S3Error):
+    code = "InvalidRange"
+    status = 416
+    default_message = "The requested range is not satisfiable"
+
+
+class MethodNotAllowed(S3Error):
+    code = "MethodNotAllowed"
+    status = 405
+    default_message = "The specified method is not allowed against this resource."
+
+
+class NotImplementedError_(S3Error):
+    """Named with a trailing underscore: NotImplemented is a Python builtin."""
+
+    code = "NotImplemented"
+    status = 501
+    default_message = (
+        "A header or operation you provided implies functionality that is not implemented."
+    )
+
+
+class InvalidPart(S3Error):
+    code = "InvalidPart"
+    status = 400
+    default_message = "One or more of the specified parts could not be found."
+
+
+class InvalidPartOrder(S3Error):
+    code = "InvalidPartOrder"
+    status = 400
+    default_message = "The list of parts was not in ascending order."
+
+
+# Conditions.
+class PreconditionFailed(S3Error):
+    code = "PreconditionFailed"
+    status = 412
+    default_message = "At least one of the pre-conditions you specified did not hold"
+
+
+class NotModified(S3Error):
+    code = "NotModified"
+    status = 304
+    default_message = "Not Modified"
+
+
+# Resources.
+class NoSuchBucket(S3Error):
+    code = "NoSuchBucket"
+    status = 404
+    default_message = "The specified bucket does not exist"
+
+
+class NoSuchKey(S3Error):
+    code = "NoSuchKey"
+    status = 404
+    default_message = "The specified key does not exist."
+
+
+class NoSuchUpload(S3Error):
+    code = "NoSuchUpload"
+    status = 404
+    default_message = "The specified multipart upload does not exist."
+
+
+class BucketAlreadyOwnedByYou(S3Error):
+    code = "BucketAlreadyOwnedByYou"
+    status = 409
+    default_message = (
+        "Your previous request to create the named bucket succeeded and you already own it."
+    )
+
+
+class BucketNotEmpty(S3Error):
+    code = "BucketNotEmpty"
+    status = 409
+    default_message = "The bucket you tried to delete is not empty"
+
+
+# Service health.
+class InternalError(S3Error):
+    code = "InternalError"
+    status = 500
+    default_message = "We encountered an internal error. Please try again."
+
+
+class ServiceUnavailable(S3Error):
+    code = "ServiceUnavailable"
+    status = 503
+    default_message = "Please reduce your request rate or try again later."
+
+
+class SlowDown(S3Error):
+    code = "SlowDown"
+    status = 503
+    default_message = "Please reduce your request rate."
+
+
+_BY_CODE: dict[str, type[S3Error]] = {
+    cls.code: cls for cls in S3Error.__subclasses__() if cls is not UpstreamError
+}
+
+
+def from_code(code: str, status: int, message: str | None = None) -> S3Error:
+    """Build the error for an S3 code reported by an upstream store."""
+    cls = _BY_CODE.get(code)
+    if cls is not None and cls.status == status:
+        return cls(message)
+    return UpstreamError(code, status, message)

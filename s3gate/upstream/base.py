@@ -1,0 +1,321 @@
+"""The contract between the gateway and the object store behind it.
+
+Handlers speak to an `Upstream` in typed values, never in upstream XML, so that
+the S3 front end (rendering, pagination tokens, policy filtering, masking) is
+the same whatever store is behind: a real S3 endpoint (`upstream.s3`) or the
+embedded local directory (`upstream.local`).
+
+Body contract, for every method that takes `body`: the upstream consumes the
+async iterator and must store *nothing* if the iterator raises before it is
+exhausted (the S3 client aborts the connection before the declared length is
+sent; the local store removes its temporary file). Verification of the client's
+signature and checksums happens inside the iterator, which withholds the final
+bytes until everything checks out. Errors are `s3gate.errors.S3Error`s:
+upstream S3 error codes pass through, an unreachable upstream is
+`ServiceUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+# Metadata headers stored with an object and returned on GET/HEAD. Keys are
+# lower-case header names; user metadata keeps its `x-amz-meta-` prefix.
+STORED_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-encoding",
+        "content-disposition",
+        "content-language",
+        "cache-control",
+        "expires",
+        "x-amz-website-redirect-location",
+        "x-amz-storage-class",
+        "x-amz-tagging",
+    }
+)
+USER_META_PREFIX = "x-amz-meta-"
+
+Metadata = Mapping[str, str]
+
+
+def is_stored_header(name: str) -> bool:
+    return name in STORED_HEADERS or name.startswith(USER_META_PREFIX)
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    name: str
+    created: datetime
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One entry of a listing."""
+
+    key: str
+    size: int
+    etag: str  # quoted, as S3 returns it: '"abc…"' or '"abc…-3"'
+    last_modified: datetime
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True)
+class ListPage:
+    contents: list[ObjectInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    # The last key or common prefix in this page, in listing order; the caller
+    # resumes with `after=next_after`. None when not truncated.
+    next_after: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    size: int  # size of the whole object
+    etag: str  # quoted
+    last_modified: datetime
+    metadata: Metadata = field(default_factory=dict)
+    version_id: str | None = None
+    parts_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Conditional request headers, as the client sent them (raw values)."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+    if_modified_since: str | None = None
+    if_unmodified_since: str | None = None
+
+    def any(self) -> bool:
+        return any(
+            (self.if_match, self.if_none_match, self.if_modified_since, self.if_unmodified_since)
+        )
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """A validated single byte range. `end` is inclusive; None means to the end.
+
+    A suffix range (`bytes=-N`) has start None and end N (the suffix length)."""
+
+    start: int | None
+    end: int | None
+
+    def header(self) -> str:
+        if self.start is None:
+            return f"bytes=-{self.end}"
+        return f"bytes={self.start}-" + ("" if self.end is None else str(self.end))
+
+
+class ObjectStream:
+    """An open GET: head of the whole object plus the (possibly ranged) body.
+
+    The body must be consumed or `aclose()`d; it releases the connection/file."""
+
+    def __init__(
+        self,
+        head: ObjectHead,
+        body: AsyncIterator[bytes],
+        content_length: int,
+        content_range: str | None = None,
+        closer: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.head = head
+        self.body = body
+        self.content_length = content_length
+        self.content_range = content_range  # "bytes a-b/total" when ranged
+        self._closer = closer
+
+    @property
+    def status(self) -> int:
+        return 206 if self.content_range else 200
+
+    async def aclose(self) -> None:
+        aclose = getattr(self.body, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            await closer()
+
+
+@dataclass(frozen=True)
+class PutResult:
+    etag: str  # quoted
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    etag: str
+    last_modified: datetime
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    key: str
+    error_code: str | None = None  # None: deleted (or did not exist)
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    part_number: int
+    etag: str
+    size: int
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class PartsPage:
+    parts: list[PartInfo]
+    is_truncated: bool
+    next_part_number_marker: int | None = None
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    key: str
+    upload_id: str
+    initiated: datetime
+
+
+@dataclass(frozen=True)
+class UploadsPage:
+    uploads: list[UploadInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None = None
+    next_upload_id_marker: str | None = None
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request body on its way upstream.
+
+    `length` is the exact number of bytes the iterator yields. `sha256_hex` and
+    `content_md5` (base64) are given when known in advance (small, buffered
+    bodies): the S3 upstream then signs/sends them so the store checks them too.
+    """
+
+    chunks: AsyncIterator[bytes]
+    length: int
+    sha256_hex: str | None = None
+    content_md5: str | None = None
+
+
+class Upstream(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def probe(self) -> None:
+        """Raise ServiceUnavailable when the store cannot be reached."""
+
+    async def list_buckets(self) -> list[BucketInfo]: ...
+
+    async def create_bucket(self, bucket: str) -> None: ...
+
+    async def head_bucket(self, bucket: str) -> None: ...
+
+    async def delete_bucket(self, bucket: str) -> None: ...
+
+    async def get_bucket_location(self, bucket: str) -> str: ...
+
+    async def list_objects(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        max_keys: int = 1000,
+        after: str | None = None,
+    ) -> ListPage:
+        """Keys > `after` (exclusive) under `prefix`, in UTF-8 byte order.
+
+        With a delimiter, keys sharing the part of the key after `prefix` up to
+        the first delimiter are rolled into one common prefix, which counts as
+        one entry towards `max_keys`. When `after` is itself a rolled-up common
+        prefix (it contains the delimiter past `prefix`), every key under it is
+        skipped."""
+        ...
+
+    async def put_object(
+        self, bucket: str, key: str, body: Body, metadata: Metadata
+    ) -> PutResult: ...
+
+    async def head_object(
+        self, bucket: str, key: str, conditions: Conditions = Conditions()
+    ) -> ObjectHead: ...
+
+    async def get_object(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        byte_range: ByteRange | None = None,
+        conditions: Conditions = Conditions(),
+    ) -> ObjectStream:
+        """Conditions are evaluated as S3 does (NotModified / PreconditionFailed);
+        an unsatisfiable range raises InvalidRange."""
+        ...
+
+    async def delete_object(self, bucket: str, key: str) -> None: ...
+
+    async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteOutcome]: ...
+
+    async def copy_object(
+        self,
+        src_bucket: str,
+        src_key: str,
+        bucket: str,
+        key: str,
+        *,
+        metadata: Metadata | None = None,
+        conditions: Conditions = Conditions(),
+    ) -> CopyResult:
+        """`metadata` None copies the source's metadata (COPY directive);
+        otherwise it replaces it (REPLACE). `conditions` apply to the source."""
+        ...
+
+    async def create_multipart_upload(self, bucket: str, key: str, metadata: Metadata) -> str: ...
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, body: Body
+    ) -> str:
+        """Returns the part's quoted ETag."""
+        ...
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> PutResult: ...
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None: ...
+
+    async def list_parts(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        *,
+        max_parts: int = 1000,
+        part_number_marker: int = 0,
+    ) -> PartsPage: ...
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        max_uploads: int = 1000,
+        key_marker: str | None = None,
+        upload_id_marker: str | None = None,
+    ) -> UploadsPage: ...
