@@ -78,7 +78,6 @@ class ServerSettings(_Section):
     # Largest XML request body (DeleteObjects, CompleteMultipartUpload).
     max_xml_bytes: int = Field(default=2 * MiB, ge=1024)
     access_log: bool = True
-    workers: int = Field(default=1, ge=1)
 
 
 class UpstreamSettings(_Section):

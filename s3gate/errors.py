@@ -183,6 +183,12 @@ class RequestTimeout(S3Error):
 
 
 # Request shape.
+class MetadataTooLarge(S3Error):
+    code = "MetadataTooLarge"
+    status = 400
+    default_message = "Your metadata headers exceed the maximum allowed metadata size."
+
+
 class InvalidArgument(S3Error):
     code = "InvalidArgument"
     status = 400

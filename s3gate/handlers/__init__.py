@@ -1,0 +1,40 @@
+"""Operation name → handler. Handlers hold S3 semantics, not wiring."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.responses import Response
+
+from s3gate.handlers import buckets, multipart, objects
+from s3gate.handlers.call import Call
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+HANDLERS: dict[str, Handler] = {
+    "ListBuckets": buckets.list_buckets,
+    "CreateBucket": buckets.create_bucket,
+    "HeadBucket": buckets.head_bucket,
+    "DeleteBucket": buckets.delete_bucket,
+    "GetBucketLocation": buckets.get_bucket_location,
+    "ListObjects": buckets.list_objects,
+    "ListObjectsV2": buckets.list_objects_v2,
+    "PutObject": objects.put_object,
+    "GetObject": objects.get_object,
+    "HeadObject": objects.head_object,
+    "DeleteObject": objects.delete_object,
+    "DeleteObjects": objects.delete_objects,
+    "CopyObject": objects.copy_object,
+    "CreateMultipartUpload": multipart.create_multipart_upload,
+    "UploadPart": multipart.upload_part,
+    "CompleteMultipartUpload": multipart.complete_multipart_upload,
+    "AbortMultipartUpload": multipart.abort_multipart_upload,
+    "ListParts": multipart.list_parts,
+    "ListMultipartUploads": multipart.list_multipart_uploads,
+}
+
+# Operations whose handler consumes the request body itself. For every other
+# operation the pipeline reads and verifies the (normally empty) body first.
+BODY_OPERATIONS = frozenset(
+    {"CreateBucket", "PutObject", "DeleteObjects", "UploadPart", "CompleteMultipartUpload"}
+)

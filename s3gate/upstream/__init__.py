@@ -1,0 +1,16 @@
+"""The object store behind the gateway."""
+
+from __future__ import annotations
+
+from s3gate.config import UpstreamSettings
+from s3gate.upstream.base import Upstream
+
+
+def build_upstream(settings: UpstreamSettings) -> Upstream:
+    if settings.type == "local":
+        from s3gate.upstream.local import LocalUpstream
+
+        return LocalUpstream(settings.path)
+    from s3gate.upstream.s3 import S3Upstream
+
+    return S3Upstream(settings)

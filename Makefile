@@ -1,0 +1,46 @@
+# The two commands: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run install test lint unit e2e tools bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/s3gate dev
+
+# rclone and s3cmd come from the distribution when missing.
+tools:
+	@if ! command -v rclone >/dev/null || ! command -v s3cmd >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq rclone s3cmd >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check s3gate tests
+	$(VENV)/bin/ruff format --check s3gate tests
+	$(VENV)/bin/mypy s3gate
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+e2e: $(STAMP) tools
+	$(PY) -m pytest -q tests/e2e
+
+test: $(STAMP) tools lint
+	$(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from s3gate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,54 @@
+"""One structured JSON line per request, written when the response is done.
+
+Fields: request id, principal, access key id, operation, bucket, key, status,
+bytes in and out, duration, error code. Never secrets, tokens or signatures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+from starlette.background import BackgroundTask, BackgroundTasks
+from starlette.responses import Response
+
+_log = logging.getLogger("s3gate.access")
+
+
+class AccessLog:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        if enabled and not _log.handlers:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            _log.addHandler(handler)
+            _log.setLevel(logging.INFO)
+            _log.propagate = False
+
+    def attach(
+        self,
+        response: Response,
+        entry: dict[str, object],
+        started: float,
+        stats: dict[str, object] | None = None,
+    ) -> None:
+        """Log once the body has been sent: `stats` (bytes out of a streamed
+        body) are only complete then."""
+        if not self.enabled:
+            return
+
+        def write() -> None:
+            if stats:
+                entry.update(stats)
+            entry["status"] = response.status_code
+            entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            _log.info(json.dumps({k: v for k, v in entry.items() if v is not None}))
+
+        task = BackgroundTask(write)
+        if response.background is None:
+            response.background = task
+        else:
+            tasks = BackgroundTasks([response.background, task])
+            response.background = tasks

@@ -1,0 +1,72 @@
+"""The ASGI application: the S3 catch-all route plus `/_s3gate/` endpoints.
+
+No S3 bucket name can start with `_`, so the gateway's own endpoints never
+shadow a bucket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from s3gate import errors
+from s3gate.accesslog import AccessLog
+from s3gate.config import Settings
+from s3gate.gateway import Gateway
+from s3gate.identity.resolver import CredentialResolver
+from s3gate.identity.static_keys import StaticKeys
+from s3gate.upstream import build_upstream
+from s3gate.upstream.base import Upstream
+
+log = logging.getLogger("s3gate")
+
+S3_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+
+
+def create_app(settings: Settings, upstream: Upstream | None = None) -> Starlette:
+    store = upstream if upstream is not None else build_upstream(settings.upstream)
+    gateway = Gateway(
+        settings,
+        store,
+        CredentialResolver(StaticKeys(settings.static_keys)),
+        AccessLog(settings.server.access_log),
+    )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await store.probe()
+        except errors.S3Error as exc:
+            return JSONResponse({"status": "unavailable", "upstream": exc.message}, 503)
+        return JSONResponse({"status": "ready", "upstream": "reachable"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.start()
+        for bucket in settings.upstream.create_buckets:
+            with contextlib.suppress(errors.BucketAlreadyOwnedByYou):
+                try:
+                    await store.create_bucket(bucket)
+                except errors.UpstreamError as exc:
+                    if exc.error_code != "BucketAlreadyExists":
+                        raise
+        log.info("s3gate ready", extra={"upstream": settings.upstream.type})
+        try:
+            yield
+        finally:
+            await store.close()
+
+    routes = [
+        Route("/_s3gate/healthz", healthz, methods=["GET"]),
+        Route("/_s3gate/readyz", readyz, methods=["GET"]),
+        Route("/{path:path}", gateway.handle, methods=S3_METHODS),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,104 @@
+"""`s3gate dev`: a ready-to-use gateway for a newcomer's laptop.
+
+Everything lives under one data folder: the local object store, and a
+development access key generated on first start (kept in a 0600 file, never
+committed, never printed to logs — only to the terminal of the person who
+asked for it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from s3gate import config
+
+DEV_BUCKETS = ("traces", "audit")
+DEV_PRINCIPAL = "dev-admin"
+
+
+@dataclass(frozen=True)
+class DevKey:
+    access_key_id: str
+    secret_file: Path
+
+    @property
+    def secret(self) -> str:
+        return self.secret_file.read_text().strip()
+
+
+def dev_key(data_dir: Path) -> DevKey:
+    """The development key of this data folder, created on first use."""
+    folder = data_dir / "dev"
+    folder.mkdir(parents=True, exist_ok=True)
+    meta, secret_file = folder / "access-key.json", folder / "secret-access-key"
+    if not meta.exists() or not secret_file.exists():
+        alphabet = string.ascii_uppercase + string.digits
+        key_id = "S3GDEV" + "".join(secrets.choice(alphabet) for _ in range(14))
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(30) + "\n")
+        meta.write_text(json.dumps({"access_key_id": key_id}) + "\n")
+    key_id = json.loads(meta.read_text())["access_key_id"]
+    return DevKey(access_key_id=key_id, secret_file=secret_file)
+
+
+def dev_settings(data_dir: Path, host: str, port: int) -> config.Settings:
+    key = dev_key(data_dir)
+    return config.load(
+        None,
+        {
+            "data_dir": str(data_dir),
+            "server": {"host": host, "port": port},
+            "upstream": {
+                "type": "local",
+                "path": str(data_dir / "store"),
+                "create_buckets": list(DEV_BUCKETS),
+            },
+            "static_keys": [
+                {
+                    "access_key_id": key.access_key_id,
+                    "secret_access_key": {"file": str(key.secret_file)},
+                    "principal": {"name": DEV_PRINCIPAL, "groups": ["admins"]},
+                }
+            ],
+        },
+    )
+
+
+def env_lines(data_dir: Path, host: str, port: int) -> list[str]:
+    key = dev_key(data_dir)
+    return [
+        f"export AWS_ENDPOINT_URL=http://{host}:{port}",
+        f"export AWS_ACCESS_KEY_ID={key.access_key_id}",
+        f"export AWS_SECRET_ACCESS_KEY={key.secret}",
+        "export AWS_DEFAULT_REGION=us-east-1",
+    ]
+
+
+def banner(data_dir: Path, host: str, port: int) -> str:
+    url = f"http://{host}:{port}"
+    lines = [
+        "",
+        f"s3gate dev is starting on {url}",
+        f"  local store: {data_dir / 'store'}   buckets: {', '.join(DEV_BUCKETS)}",
+        "",
+        "Point a client at it (paste into another terminal):",
+        "",
+        *("  " + line for line in env_lines(data_dir, host, port)),
+        "",
+        "  aws s3 cp README.md s3://traces/hello.md",
+        "  aws s3 ls s3://traces/",
+        "  aws s3 cp s3://traces/hello.md -",
+        "",
+        "  python -c \"import boto3; s3 = boto3.client('s3'); "
+        "print(s3.list_objects_v2(Bucket='traces')['KeyCount'])\"",
+        "",
+        f"(the same export lines again: s3gate dev env --data-dir {data_dir})",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""One S3 call as the handlers see it: who, what, the body, and the store."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+from starlette.responses import Response
+
+from s3gate import errors
+from s3gate.config import Settings
+from s3gate.identity.principal import Principal
+from s3gate.s3.operations import Operation
+from s3gate.sigv4.body import VerifiedBody
+from s3gate.upstream.base import Body, Upstream
+
+XML_TYPE = "application/xml"
+
+
+@dataclass
+class Call:
+    request_id: str
+    op: Operation
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    principal: Principal
+    body: VerifiedBody
+    upstream: Upstream
+    settings: Settings
+    # Filled in by handlers for the access log and audit.
+    stats: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def bucket(self) -> str:
+        assert self.op.bucket is not None
+        return self.op.bucket
+
+    @property
+    def key(self) -> str:
+        assert self.op.key is not None
+        return self.op.key
+
+    def int_param(self, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+        raw = self.query.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise errors.InvalidArgument(f"{name} must be an integer") from exc
+        if value < low:
+            raise errors.InvalidArgument(f"{name} must be at least {low}")
+        return value if high is None else min(value, high)
+
+    async def read_xml(self) -> bytes:
+        return await self.body.read_all(self.settings.server.max_xml_bytes)
+
+    async def upstream_body(self) -> Body:
+        """The verified client body, ready to send upstream.
+
+        Small bodies are received and verified whole first, so the store can
+        check them too (SHA-256 and MD5 are sent along). Large ones stream; the
+        verified body withholds its last bytes until every check has passed, so
+        a failed check aborts the upstream request short of its length."""
+        length = self.body.length
+        if length is None:
+            raise errors.MissingContentLength()
+        if length > self.settings.server.max_object_bytes:
+            raise errors.EntityTooLarge(
+                extra={"ProposedSize": str(length)},
+            )
+        self.stats["bytes_in"] = length
+        if length <= self.settings.server.buffer_limit_bytes:
+            data = await self.body.read_all(length)
+            return Body(
+                _once(data),
+                len(data),
+                sha256_hex=hashlib.sha256(data).hexdigest(),
+                content_md5=self.body.md5_b64,
+            )
+        return Body(aiter(self.body), length)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type=XML_TYPE, headers=headers)
+
+
+def empty_response(status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(b"", status_code=status, headers=headers)

@@ -1,0 +1,94 @@
+"""Multipart uploads: create, parts, complete, abort, and their listings."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from s3gate import errors
+from s3gate.handlers.call import Call, empty_response, xml_response
+from s3gate.s3 import headers as h
+from s3gate.s3 import xml
+
+MAX_PART_NUMBER = 10000
+
+
+def _upload_id(call: Call) -> str:
+    upload_id = call.query.get("uploadId", "")
+    if not upload_id:
+        raise errors.NoSuchUpload()
+    return upload_id
+
+
+async def create_multipart_upload(call: Call) -> Response:
+    metadata = h.stored_metadata(call.headers)
+    upload_id = await call.upstream.create_multipart_upload(call.bucket, call.key, metadata)
+    return xml_response(xml.initiate_multipart(call.bucket, call.key, upload_id))
+
+
+async def upload_part(call: Call) -> Response:
+    number = call.int_param("partNumber", 0, low=1)
+    if number > MAX_PART_NUMBER:
+        raise errors.InvalidArgument(
+            f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+        )
+    upload_id = _upload_id(call)
+    body = await call.upstream_body()
+    etag = await call.upstream.upload_part(call.bucket, call.key, upload_id, number, body)
+    return empty_response(headers={"etag": etag})
+
+
+async def complete_multipart_upload(call: Call) -> Response:
+    upload_id = _upload_id(call)
+    parts = xml.parse_complete(await call.read_xml())
+    result = await call.upstream.complete_multipart_upload(call.bucket, call.key, upload_id, parts)
+    location = f"/{call.bucket}/{call.key}"
+    out = {"x-amz-version-id": result.version_id} if result.version_id else None
+    return xml_response(
+        xml.complete_multipart(location, call.bucket, call.key, result.etag), headers=out
+    )
+
+
+async def abort_multipart_upload(call: Call) -> Response:
+    await call.upstream.abort_multipart_upload(call.bucket, call.key, _upload_id(call))
+    return empty_response(204)
+
+
+async def list_parts(call: Call) -> Response:
+    upload_id = _upload_id(call)
+    max_parts = call.int_param("max-parts", 1000, high=1000)
+    marker = call.int_param("part-number-marker", 0)
+    page = await call.upstream.list_parts(
+        call.bucket, call.key, upload_id, max_parts=max_parts, part_number_marker=marker
+    )
+    return xml_response(xml.list_parts(call.bucket, call.key, upload_id, page, max_parts, marker))
+
+
+async def list_multipart_uploads(call: Call) -> Response:
+    encoding = call.query.get("encoding-type") or None
+    if encoding not in (None, "url"):
+        raise errors.InvalidArgument("Invalid Encoding Method specified in Request")
+    prefix = call.query.get("prefix", "")
+    delimiter = call.query.get("delimiter") or None
+    max_uploads = call.int_param("max-uploads", 1000, high=1000)
+    key_marker = call.query.get("key-marker", "")
+    upload_id_marker = call.query.get("upload-id-marker", "")
+    page = await call.upstream.list_multipart_uploads(
+        call.bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        max_uploads=max_uploads,
+        key_marker=key_marker or None,
+        upload_id_marker=upload_id_marker or None,
+    )
+    return xml_response(
+        xml.list_uploads(
+            call.bucket,
+            page,
+            prefix=prefix,
+            delimiter=delimiter,
+            max_uploads=max_uploads,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            encoding_type=encoding,
+        )
+    )

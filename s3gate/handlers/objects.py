@@ -1,0 +1,112 @@
+"""Single-object operations: put, get, head, delete, copy, batch delete."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import unquote
+
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from s3gate import errors
+from s3gate.handlers.call import Call, empty_response, xml_response
+from s3gate.s3 import headers as h
+from s3gate.s3 import xml
+from s3gate.s3.operations import MAX_KEY_BYTES, validate_bucket_name
+from s3gate.upstream.base import ObjectStream
+
+
+async def put_object(call: Call) -> Response:
+    metadata = h.stored_metadata(call.headers)
+    body = await call.upstream_body()
+    result = await call.upstream.put_object(call.bucket, call.key, body, metadata)
+    out = {"etag": result.etag}
+    if result.version_id:
+        out["x-amz-version-id"] = result.version_id
+    return empty_response(headers=out)
+
+
+async def head_object(call: Call) -> Response:
+    head = await call.upstream.head_object(call.bucket, call.key, h.conditions(call.headers))
+    out = h.object_headers(head)
+    out["content-length"] = str(head.size)
+    return Response(b"", headers=out)
+
+
+async def get_object(call: Call) -> Response:
+    stream = await call.upstream.get_object(
+        call.bucket,
+        call.key,
+        byte_range=h.parse_range(call.headers.get("range")),
+        conditions=h.conditions(call.headers),
+    )
+    out = h.object_headers(stream.head)
+    out["content-length"] = str(stream.content_length)
+    if stream.content_range:
+        out["content-range"] = stream.content_range
+    h.apply_overrides(out, call.query)
+    call.stats["bytes_out"] = 0
+    return StreamingResponse(
+        _relay(stream, call),
+        status_code=stream.status,
+        headers=out,
+        background=BackgroundTask(stream.aclose),
+    )
+
+
+async def _relay(stream: ObjectStream, call: Call) -> AsyncIterator[bytes]:
+    sent = 0
+    try:
+        async for chunk in stream.body:
+            sent += len(chunk)
+            yield chunk
+    finally:
+        call.stats["bytes_out"] = sent
+        await stream.aclose()
+
+
+async def delete_object(call: Call) -> Response:
+    await call.upstream.delete_object(call.bucket, call.key)
+    return empty_response(204)
+
+
+async def delete_objects(call: Call) -> Response:
+    keys, quiet = xml.parse_delete(await call.read_xml())
+    for key in keys:
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise errors.KeyTooLongError()
+    outcomes = await call.upstream.delete_objects(call.bucket, keys)
+    return xml_response(xml.delete_result(outcomes, quiet))
+
+
+def parse_copy_source(value: str) -> tuple[str, str]:
+    """`x-amz-copy-source`: URL-encoded `[/]bucket/key`, no version id."""
+    path, _, query = value.partition("?")
+    if query:
+        raise errors.NotImplementedError_("s3gate does not implement versioned copy sources")
+    source = unquote(path).lstrip("/")
+    bucket, sep, key = source.partition("/")
+    if not sep or not key:
+        raise errors.InvalidArgument("Copy Source must mention the source bucket and key")
+    validate_bucket_name(bucket)
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise errors.KeyTooLongError()
+    return bucket, key
+
+
+async def copy_object(call: Call) -> Response:
+    src_bucket, src_key = parse_copy_source(call.headers["x-amz-copy-source"])
+    directive = call.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise errors.InvalidArgument("Unknown metadata directive.")
+    metadata = h.stored_metadata(call.headers) if directive == "REPLACE" else None
+    result = await call.upstream.copy_object(
+        src_bucket,
+        src_key,
+        call.bucket,
+        call.key,
+        metadata=metadata,
+        conditions=h.conditions(call.headers, prefix="x-amz-copy-source-"),
+    )
+    out = {"x-amz-copy-source-version-id": result.version_id} if result.version_id else None
+    return xml_response(xml.copy_result(result.etag, h.iso_date(result.last_modified)), headers=out)

@@ -1,0 +1,111 @@
+"""S3 request headers in, S3 response headers out.
+
+What is stored with an object (content headers and user metadata) is taken
+from the request here; checksum, signing and transfer headers of the client
+are deliberately *not* part of it, so they are never forwarded upstream.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from email.utils import format_datetime
+
+from s3gate import errors
+from s3gate.upstream.base import ByteRange, Conditions, ObjectHead, is_stored_header
+
+MAX_USER_METADATA_BYTES = 2048  # S3's limit for x-amz-meta-* names + values
+
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+# GET query parameters that override response headers (presigned downloads).
+RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def parse_range(value: str | None) -> ByteRange | None:
+    """A single byte range, or None. Like S3, a malformed or multi-range
+    header is ignored and the whole object is returned."""
+    if not value:
+        return None
+    m = _RANGE_RE.match(value.strip().replace(" ", ""))
+    if not m:
+        return None
+    first, last = m.groups()
+    if not first and not last:
+        return None
+    if not first:
+        return ByteRange(None, int(last))
+    start, end = int(first), (int(last) if last else None)
+    if end is not None and end < start:
+        return None
+    return ByteRange(start, end)
+
+
+def conditions(headers: Mapping[str, str], prefix: str = "") -> Conditions:
+    """Conditional headers; `prefix="x-amz-copy-source-"` for CopyObject."""
+    return Conditions(
+        if_match=headers.get(prefix + "if-match"),
+        if_none_match=headers.get(prefix + "if-none-match"),
+        if_modified_since=headers.get(prefix + "if-modified-since"),
+        if_unmodified_since=headers.get(prefix + "if-unmodified-since"),
+    )
+
+
+def stored_metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers that are stored with the object (lower-case names)."""
+    out: dict[str, str] = {}
+    user_bytes = 0
+    for name, value in headers.items():
+        if not is_stored_header(name):
+            continue
+        if name == "content-encoding":
+            # aws-chunked is transfer framing that we have removed, not content.
+            codings = [c.strip() for c in value.split(",") if c.strip()]
+            codings = [c for c in codings if c.lower() != "aws-chunked"]
+            if not codings:
+                continue
+            value = ",".join(codings)
+        if name.startswith("x-amz-meta-"):
+            user_bytes += len(name) - len("x-amz-meta-") + len(value.encode())
+        out[name] = value
+    if user_bytes > MAX_USER_METADATA_BYTES:
+        raise errors.MetadataTooLarge()
+    return out
+
+
+def http_date(when: datetime) -> str:
+    return format_datetime(when.replace(microsecond=0), usegmt=True)
+
+
+def iso_date(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def object_headers(head: ObjectHead) -> dict[str, str]:
+    """Headers describing an object (GET and HEAD), without Content-Length."""
+    out = {
+        "etag": head.etag,
+        "last-modified": http_date(head.last_modified),
+        "accept-ranges": "bytes",
+    }
+    out.update(head.metadata)
+    out.setdefault("content-type", "binary/octet-stream")
+    if head.version_id:
+        out["x-amz-version-id"] = head.version_id
+    if head.parts_count:
+        out["x-amz-mp-parts-count"] = str(head.parts_count)
+    return out
+
+
+def apply_overrides(headers: dict[str, str], query: Mapping[str, str]) -> None:
+    for param, header in RESPONSE_OVERRIDES.items():
+        if param in query:
+            headers[header] = query[param]

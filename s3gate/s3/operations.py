@@ -1,0 +1,191 @@
+"""Map an HTTP request (method, host, raw path, query) to one S3 operation.
+
+The gateway is allow-list only: a request that names a sub-resource we do not
+implement (`?acl`, `?policy`, `?versioning`, …) resolves to `NotImplemented`,
+never to a blind pass-through that the policy layer would not understand.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from s3gate import errors
+
+MAX_KEY_BYTES = 1024
+
+# Query parameters that refine an operation rather than select a different one.
+_PLAIN_PARAMS = frozenset(
+    {
+        "prefix",
+        "delimiter",
+        "marker",
+        "max-keys",
+        "encoding-type",
+        "list-type",
+        "continuation-token",
+        "start-after",
+        "fetch-owner",
+        "key-marker",
+        "upload-id-marker",
+        "max-uploads",
+        "part-number-marker",
+        "max-parts",
+        "x-id",  # botocore adds ?x-id=<OperationName> to some requests
+        "response-content-type",
+        "response-content-language",
+        "response-expires",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-expires",
+        "x-amz-signedheaders",
+        "x-amz-signature",
+        "x-amz-security-token",
+        "x-amz-user-agent",
+    }
+)
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    bucket: str | None = None
+    key: str | None = None
+
+    @property
+    def resource(self) -> str:
+        if self.bucket is None:
+            return "/"
+        return f"/{self.bucket}" + (f"/{self.key}" if self.key is not None else "")
+
+
+def validate_bucket_name(name: str) -> None:
+    if not _BUCKET_RE.match(name) or ".." in name or ".-" in name or "-." in name:
+        raise errors.InvalidBucketName(resource=f"/{name}", extra={"BucketName": name})
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return
+    raise errors.InvalidBucketName(resource=f"/{name}", extra={"BucketName": name})
+
+
+def split_target(
+    host: str, raw_path: bytes, virtual_host_domains: Sequence[str]
+) -> tuple[str | None, str | None]:
+    """(bucket, key) from the Host header and the raw request path."""
+    hostname = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host.lower()
+    try:
+        path = unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidArgument("The request path is not valid UTF-8") from exc
+    bucket: str | None
+    key: str | None
+    for domain in virtual_host_domains:
+        suffix = "." + domain.lower()
+        if hostname.endswith(suffix) and len(hostname) > len(suffix):
+            bucket = hostname[: -len(suffix)]
+            key = path[1:] if path.startswith("/") else path
+            return bucket, key or None
+    if not path.startswith("/"):
+        raise errors.InvalidRequest("The request path must start with '/'")
+    rest = path[1:]
+    if not rest:
+        return None, None
+    bucket, sep, key = rest.partition("/")
+    return bucket, (key if sep and key else None)
+
+
+def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
+    if not has_key:
+        if method == "GET":
+            if "location" in query:
+                return "GetBucketLocation"
+            if "uploads" in query:
+                return "ListMultipartUploads"
+            return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
+        if method == "PUT":
+            return "CreateBucket"
+        if method == "HEAD":
+            return "HeadBucket"
+        if method == "DELETE":
+            return "DeleteBucket"
+        if method == "POST" and "delete" in query:
+            return "DeleteObjects"
+        raise errors.MethodNotAllowed()
+    if method == "GET":
+        return "ListParts" if "uploadId" in query else "GetObject"
+    if method == "HEAD":
+        return "HeadObject"
+    if method == "PUT":
+        if "uploadId" in query or "partNumber" in query:
+            if "x-amz-copy-source" in headers:
+                return "UploadPartCopy"
+            return "UploadPart"
+        return "CopyObject" if "x-amz-copy-source" in headers else "PutObject"
+    if method == "DELETE":
+        return "AbortMultipartUpload" if "uploadId" in query else "DeleteObject"
+    if method == "POST":
+        if "uploads" in query:
+            return "CreateMultipartUpload"
+        if "uploadId" in query:
+            return "CompleteMultipartUpload"
+    raise errors.MethodNotAllowed()
+
+
+# Sub-resources each operation may carry; anything else is not implemented.
+_SUBRESOURCES: dict[str, frozenset[str]] = {
+    "GetBucketLocation": frozenset({"location"}),
+    "ListMultipartUploads": frozenset({"uploads"}),
+    "DeleteObjects": frozenset({"delete"}),
+    "ListParts": frozenset({"uploadId"}),
+    "UploadPart": frozenset({"uploadId", "partNumber"}),
+    "AbortMultipartUpload": frozenset({"uploadId"}),
+    "CreateMultipartUpload": frozenset({"uploads"}),
+    "CompleteMultipartUpload": frozenset({"uploadId"}),
+}
+
+# Operations that s3gate does not implement even though we can name them.
+_UNSUPPORTED = frozenset({"UploadPartCopy"})
+
+
+def _plain(param: str) -> str:
+    # Presigned URLs spell their parameters X-Amz-…; S3 treats them case-blind.
+    lower = param.lower()
+    return lower if lower.startswith("x-amz-") else param
+
+
+def resolve(
+    method: str,
+    host: str,
+    raw_path: bytes,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    virtual_host_domains: Sequence[str] = (),
+) -> Operation:
+    bucket, key = split_target(host, raw_path, virtual_host_domains)
+    if bucket is None:
+        if method == "GET" and all(_plain(p) in _PLAIN_PARAMS for p in query):
+            return Operation("ListBuckets")
+        raise errors.NotImplementedError_(resource="/")
+    validate_bucket_name(bucket)
+    if key is not None and len(key.encode()) > MAX_KEY_BYTES:
+        raise errors.KeyTooLongError(resource=f"/{bucket}")
+    name = _verb(method, key is not None, query, headers)
+    allowed = _SUBRESOURCES.get(name, frozenset())
+    extra = {p for p in query if _plain(p) not in _PLAIN_PARAMS and p not in allowed}
+    op = Operation(name, bucket, key)
+    if extra or name in _UNSUPPORTED:
+        what = ", ".join(sorted(extra)) or name
+        raise errors.NotImplementedError_(
+            f"s3gate does not implement this operation ({what})", resource=op.resource
+        )
+    return op
