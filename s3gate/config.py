@@ -25,11 +25,11 @@ class ConfigError(Exception):
     """A configuration problem; the message names the key(s) and reason(s)."""
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Secret(_Section):
+class Secret(Section):
     """A secret read from exactly one place: a file, an environment variable,
     or (for development only) inline."""
 
@@ -59,7 +59,7 @@ class Secret(_Section):
             raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
 
 
-class ServerSettings(_Section):
+class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9000, ge=0, le=65535)
     # Domains for virtual-hosted-style requests: `<bucket>.<domain>`.
@@ -80,7 +80,7 @@ class ServerSettings(_Section):
     access_log: bool = True
 
 
-class UpstreamSettings(_Section):
+class UpstreamSettings(Section):
     type: Literal["s3", "local"] = "s3"
     # s3: any S3 endpoint. Empty endpoint_url means AWS for `region`.
     endpoint_url: str | None = None
@@ -100,12 +100,12 @@ class UpstreamSettings(_Section):
     create_buckets: tuple[str, ...] = ()
 
 
-class PrincipalSettings(_Section):
+class PrincipalSettings(Section):
     name: str
     groups: tuple[str, ...] = ()
 
 
-class StaticKey(_Section):
+class StaticKey(Section):
     access_key_id: str = Field(min_length=16, max_length=128, pattern=r"^[A-Z0-9]+$")
     secret_access_key: Secret
     principal: PrincipalSettings

@@ -11,22 +11,18 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from s3gate import errors
 from s3gate.accesslog import AccessLog
+from s3gate.authn import Authenticator, RawRequest
 from s3gate.config import Settings
 from s3gate.handlers import BODY_OPERATIONS, HANDLERS
 from s3gate.handlers.call import Call
-from s3gate.identity.principal import Principal
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.s3.operations import Operation, resolve
-from s3gate.sigv4.auth import parse_request_auth
-from s3gate.sigv4.body import open_body
-from s3gate.sigv4.verify import verify_request
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate")
@@ -47,9 +43,8 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.upstream = upstream
-        self.credentials = credentials
+        self.authenticator = Authenticator(credentials, settings.server, clock)
         self.access_log = access_log
-        self.clock = clock
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -74,53 +69,26 @@ class Gateway:
         return response
 
     async def _prepare(self, request: Request, request_id: str, entry: dict[str, object]) -> Call:
-        scope = request.scope
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        raw_query: bytes = scope.get("query_string", b"")
-        header_pairs = [
-            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
-        ]
-        headers = _fold(header_pairs)
-        query_pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)
-        query = {k: v for k, v in reversed(query_pairs)}  # first value wins
+        raw = RawRequest.from_scope(dict(request.scope), request.method)
         op = resolve(
-            request.method,
-            headers.get("host", ""),
-            raw_path,
-            query,
-            headers,
+            raw.method,
+            raw.headers.get("host", ""),
+            raw.raw_path,
+            raw.query,
+            raw.headers,
             self.settings.server.virtual_host_domains,
         )
         entry.update({"operation": op.name, "bucket": op.bucket, "key": op.key})
-        auth = parse_request_auth(
-            header_pairs,
-            query_pairs,
-            max_presign_expires=self.settings.server.max_presign_expires_seconds,
-        )
-        if auth is None:
-            raise errors.AccessDenied("Anonymous access is not allowed", resource=op.resource)
-        credential = self.credentials.resolve(auth.access_key_id, auth.security_token)
-        entry["access_key_id"] = auth.access_key_id
-        signing = verify_request(
-            auth,
-            credential.secret,
-            method=request.method,
-            raw_path=raw_path,
-            raw_query=raw_query,
-            headers=header_pairs,
-            now=self.clock(),
-            max_skew_seconds=self.settings.server.max_clock_skew_seconds,
-        )
-        principal: Principal = credential.principal
+        principal, body = self.authenticator.authenticate(raw, op, request.stream())
         entry["principal"] = principal.subject
-        body = open_body(auth, signing, header_pairs, request.stream())
+        entry["access_key_id"] = principal.access_key_id
         if op.name not in BODY_OPERATIONS:
             await body.read_all(self.settings.server.max_xml_bytes)
         return Call(
             request_id=request_id,
             op=op,
-            query=query,
-            headers=headers,
+            query=raw.query,
+            headers=raw.headers,
             principal=principal,
             body=body,
             upstream=self.upstream,
@@ -141,11 +109,3 @@ class Gateway:
             media_type="application/xml",
             headers=headers,
         )
-
-
-def _fold(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """Header pairs → mapping; repeated headers join with a comma (RFC 9110)."""
-    out: dict[str, str] = {}
-    for name, value in pairs:
-        out[name] = f"{out[name]},{value}" if name in out else value
-    return out

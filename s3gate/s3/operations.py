@@ -49,6 +49,13 @@ _PLAIN_PARAMS = frozenset(
         "x-amz-signature",
         "x-amz-security-token",
         "x-amz-user-agent",
+        # Legacy SigV2 presigned URLs (see sigv4.v2query) and the headers a
+        # SigV2 signer moves into the query.
+        "AWSAccessKeyId",
+        "Signature",
+        "Expires",
+        "content-md5",
+        "content-type",
     }
 )
 
@@ -78,23 +85,30 @@ def validate_bucket_name(name: str) -> None:
     raise errors.InvalidBucketName(resource=f"/{name}", extra={"BucketName": name})
 
 
+def virtual_host_bucket(host: str, virtual_host_domains: Sequence[str]) -> str | None:
+    """The bucket named by a virtual-hosted-style Host header, if any."""
+    hostname = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host.lower()
+    for domain in virtual_host_domains:
+        suffix = "." + domain.lower()
+        if hostname.endswith(suffix) and len(hostname) > len(suffix):
+            return hostname[: -len(suffix)]
+    return None
+
+
 def split_target(
     host: str, raw_path: bytes, virtual_host_domains: Sequence[str]
 ) -> tuple[str | None, str | None]:
     """(bucket, key) from the Host header and the raw request path."""
-    hostname = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host.lower()
     try:
         path = unquote_to_bytes(raw_path).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise errors.InvalidArgument("The request path is not valid UTF-8") from exc
     bucket: str | None
     key: str | None
-    for domain in virtual_host_domains:
-        suffix = "." + domain.lower()
-        if hostname.endswith(suffix) and len(hostname) > len(suffix):
-            bucket = hostname[: -len(suffix)]
-            key = path[1:] if path.startswith("/") else path
-            return bucket, key or None
+    bucket = virtual_host_bucket(host, virtual_host_domains)
+    if bucket is not None:
+        key = path[1:] if path.startswith("/") else path
+        return bucket, key or None
     if not path.startswith("/"):
         raise errors.InvalidRequest("The request path must start with '/'")
     rest = path[1:]
