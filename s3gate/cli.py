@@ -19,6 +19,12 @@ def _run_server(settings: config.Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    tls = settings.server.tls
+    ssl: dict[str, object] = {}
+    if tls is not None:
+        ssl = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)}
+        if tls.key_password is not None:
+            ssl["ssl_keyfile_password"] = tls.key_password.resolve()
     uvicorn.run(
         create_app(settings),
         host=settings.server.host,
@@ -29,6 +35,7 @@ def _run_server(settings: config.Settings) -> None:
         # default makes them reconnect (and sometimes race a closing socket).
         timeout_keep_alive=65,
         server_header=False,
+        **ssl,  # type: ignore[arg-type]
     )
 
 

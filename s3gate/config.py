@@ -59,6 +59,14 @@ class Secret(Section):
             raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
 
 
+class TlsSettings(Section):
+    """Serve HTTPS directly (otherwise terminate TLS in front of the gateway)."""
+
+    cert_file: Path
+    key_file: Path
+    key_password: Secret | None = None
+
+
 class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9000, ge=0, le=65535)
@@ -78,6 +86,7 @@ class ServerSettings(Section):
     # Largest XML request body (DeleteObjects, CompleteMultipartUpload).
     max_xml_bytes: int = Field(default=2 * MiB, ge=1024)
     access_log: bool = True
+    tls: TlsSettings | None = None
 
 
 class UpstreamSettings(Section):

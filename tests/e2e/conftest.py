@@ -11,6 +11,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.e2e.harness import Gateway, direct_client, free_port, start_gateway, wait_http
+from tests.e2e.tlscert import make_cert
 
 IDENTITIES = {"admin": ("admins",), "writer": ("trace-writers",), "reader": ("analysts",)}
 
@@ -29,6 +30,15 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def gateway(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     gw = start_gateway(tmp_path_factory.mktemp("gateway"), moto_endpoint, IDENTITIES)
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_gateway(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The same gateway over HTTPS: SDKs switch to aws-chunked CRC32 trailers there."""
+    folder = tmp_path_factory.mktemp("tls-gateway")
+    gw = start_gateway(folder, moto_endpoint, IDENTITIES, tls=make_cert(folder))
     yield gw
     gw.stop()
 

@@ -36,8 +36,13 @@ def free_port() -> int:
         return port
 
 
-def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    http = urllib3.PoolManager()
+def wait_http(
+    url: str,
+    timeout: float = 20.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    ca_file: str | None = None,
+) -> None:
+    http = urllib3.PoolManager(ca_certs=ca_file) if ca_file else urllib3.PoolManager()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -73,6 +78,7 @@ class Gateway:
     log_path: Path
     proc: subprocess.Popen[bytes]
     identities: dict[str, Identity] = field(default_factory=dict)
+    ca_file: str | None = None  # set when the gateway serves HTTPS
 
     def client(self, identity: str = "admin", **config: Any) -> Any:
         who = self.identities[identity]
@@ -82,13 +88,17 @@ class Gateway:
             aws_access_key_id=who.access_key_id,
             aws_secret_access_key=who.secret_access_key,
             region_name=REGION,
+            verify=self.ca_file if self.ca_file else None,
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **config),
         )
 
     def env(self, identity: str = "admin") -> dict[str, str]:
         """Environment for the aws CLI, rclone and friends."""
         who = self.identities[identity]
-        return client_env(self.endpoint, who.access_key_id, who.secret_access_key)
+        env = client_env(self.endpoint, who.access_key_id, who.secret_access_key)
+        if self.ca_file:
+            env["AWS_CA_BUNDLE"] = self.ca_file
+        return env
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -125,6 +135,7 @@ def start_gateway(
     identities: Mapping[str, tuple[str, ...]],
     extra: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Gateway:
     """Start `s3gate serve` with static keys for `identities` (name → groups)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -155,6 +166,8 @@ def start_gateway(
         },
         "static_keys": keys,
     }
+    if tls is not None:
+        settings["server"]["tls"] = {"cert_file": str(tls[0]), "key_file": str(tls[1])}
     for section, values in (extra or {}).items():
         if isinstance(values, dict):
             settings.setdefault(section, {}).update(values)
@@ -172,13 +185,15 @@ def start_gateway(
             stderr=subprocess.STDOUT,
             env=proc_env,
         )
-    endpoint = f"http://127.0.0.1:{port}"
+    scheme = "https" if tls else "http"
+    endpoint = f"{scheme}://127.0.0.1:{port}"
+    ca_file = str(tls[0]) if tls else None
     try:
-        wait_http(f"{endpoint}/_s3gate/healthz", proc=proc)
+        wait_http(f"{endpoint}/_s3gate/healthz", proc=proc, ca_file=ca_file)
     except Exception:
         proc.kill()
         raise RuntimeError(f"s3gate did not start:\n{log_path.read_text()}") from None
-    return Gateway(endpoint, config_path, log_path, proc, who)
+    return Gateway(endpoint, config_path, log_path, proc, who, ca_file=ca_file)
 
 
 def direct_client(endpoint: str) -> Any:

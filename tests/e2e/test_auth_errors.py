@@ -162,23 +162,14 @@ def test_payload_hash_mismatch_streamed(gateway: Gateway, bucket: str, direct: A
     assert direct.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-def _corrupt_trailer(request: Any, **_: Any) -> None:
-    body = request.body
-    data = body.read() if hasattr(body, "read") else bytes(body)
-    wrong = base64.b64encode(zlib.crc32(b"something else").to_bytes(4, "big")).decode()
-    data, n = re.subn(
-        rb"x-amz-checksum-crc32:[A-Za-z0-9+/=]+", f"x-amz-checksum-crc32:{wrong}".encode(), data
-    )
-    assert n == 1
-    request.body = data
-
-
 @pytest.mark.parametrize("size", [100, 12 * MiB])
-def test_bad_trailer_checksum(gateway: Gateway, bucket: str, direct: Any, size: int) -> None:
-    client = gateway.client("admin")  # default: CRC32 in an aws-chunked trailer
-    client.meta.events.register("before-send.s3.PutObject", _corrupt_trailer)
+def test_bad_checksum_header(gateway: Gateway, bucket: str, direct: Any, size: int) -> None:
+    # Over plain HTTP boto3 sends the CRC32 as a header (trailers are for HTTPS,
+    # see test_tls_trailers.py).
+    client = gateway.client("admin")
+    wrong = base64.b64encode(zlib.crc32(b"something else").to_bytes(4, "big")).decode()
     with pytest.raises(ClientError) as exc:
-        client.put_object(Bucket=bucket, Key="k", Body=os.urandom(size))
+        client.put_object(Bucket=bucket, Key="k", Body=os.urandom(size), ChecksumCRC32=wrong)
     assert exc.value.response["Error"]["Code"] == "BadDigest"
     assert_absent(direct, bucket, "k")
 
