@@ -80,7 +80,7 @@ class ServerSettings(Section):
     # Bodies up to this size are received and verified in full before a byte
     # goes upstream; larger ones stream with the final piece withheld until
     # verification passes.
-    buffer_limit_bytes: int = Field(default=8 * MiB, ge=0)
+    buffer_limit_bytes: int = Field(default=1 * MiB, ge=0)
     # Largest single PUT / part accepted (S3's own limit is 5 GiB).
     max_object_bytes: int = Field(default=5 * 1024 * MiB, ge=1)
     # Largest XML request body (DeleteObjects, CompleteMultipartUpload).

@@ -31,7 +31,7 @@ from s3gate.upstream.signer import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer
 ERROR_BODY_LIMIT = 64 * 1024
 # A ListObjectsV2 page of 1000 url-encoded 1024-byte keys is ~4 MiB.
 XML_BODY_LIMIT = 16 * 1024 * 1024
-READ_CHUNK = 256 * 1024
+READ_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -138,10 +138,11 @@ def content_length(resp: aiohttp.ClientResponse) -> int:
 
 
 async def stream_body(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """A GET body as it arrives (up to READ_CHUNK a piece); the connection is
+    """A GET body as it arrives (whatever the socket has, up to read_bufsize: no
+    waiting to fill fixed-size pieces, no re-copying); the connection is
     released when the body ends or the iterator is closed."""
     try:
-        async for chunk in resp.content.iter_chunked(READ_CHUNK):
+        async for chunk in resp.content.iter_any():
             yield chunk
     except _CLIENT_FAILURES as exc:
         raise unreachable(exc) from exc

@@ -145,9 +145,9 @@ def test_payload_hash_mismatch_small(gateway: Gateway, bucket: str, direct: Any)
 
 
 def test_payload_hash_mismatch_streamed(gateway: Gateway, bucket: str, direct: Any) -> None:
-    # Larger than the gateway's buffer limit: it streams upstream and must
+    # Larger than the gateway's 1 MiB buffer limit: it streams upstream and must
     # abort the upstream request before the store commits.
-    body = os.urandom(12 * MiB)
+    body = os.urandom(3 * MiB)
     req = rawhttp.sign(
         gateway,
         "PUT",
@@ -162,7 +162,7 @@ def test_payload_hash_mismatch_streamed(gateway: Gateway, bucket: str, direct: A
     assert direct.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-@pytest.mark.parametrize("size", [100, 12 * MiB])
+@pytest.mark.parametrize("size", [100, 3 * MiB])
 def test_bad_checksum_header(gateway: Gateway, bucket: str, direct: Any, size: int) -> None:
     # Over plain HTTP boto3 sends the CRC32 as a header (trailers are for HTTPS,
     # see test_tls_trailers.py).
@@ -181,7 +181,7 @@ def test_signed_chunked_upload(gateway: Gateway, bucket: str, direct: Any) -> No
     assert direct.get_object(Bucket=bucket, Key="chunked")["Body"].read() == data
 
 
-@pytest.mark.parametrize("size", [200_000, 12 * MiB])
+@pytest.mark.parametrize("size", [200_000, 3 * MiB])
 def test_corrupted_chunk_signature(gateway: Gateway, bucket: str, direct: Any, size: int) -> None:
     data = os.urandom(size)
     resp = rawhttp.signed_chunked_put(gateway, f"/{bucket}/chunked", data, corrupt_chunk=2)

@@ -45,7 +45,7 @@ def tls_bucket(tls_gateway: Gateway, direct: Any) -> Any:
     direct.delete_bucket(Bucket=name)
 
 
-@pytest.mark.parametrize("size", [0, 100, 12 * MiB])
+@pytest.mark.parametrize("size", [0, 100, 3 * MiB])
 def test_default_trailer_uploads(
     tls_gateway: Gateway, tls_bucket: str, direct: Any, size: int
 ) -> None:
@@ -81,7 +81,7 @@ def _corrupt_trailer(request: Any, **_: Any) -> None:
     request.body = data
 
 
-@pytest.mark.parametrize("size", [100, 12 * MiB])
+@pytest.mark.parametrize("size", [100, 3 * MiB])
 def test_bad_trailer_checksum_stores_nothing(
     tls_gateway: Gateway, tls_bucket: str, direct: Any, size: int
 ) -> None:

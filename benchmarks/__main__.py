@@ -1,0 +1,46 @@
+"""`make bench`: figures as ratios against a baseline measured in the same run.
+
+Usage: python -m benchmarks [section ...]   (default: every section)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from benchmarks import foundation
+
+Section = Callable[[Path], Awaitable[dict[str, float]]]
+SECTIONS: dict[str, Section] = {"foundation": foundation.run}
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or list(SECTIONS)
+    unknown = [name for name in chosen if name not in SECTIONS]
+    if unknown:
+        print(f"unknown section(s): {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+        return 2
+    report: dict[str, dict[str, float]] = {}
+    for name in chosen:
+        with tempfile.TemporaryDirectory(prefix=f"s3gate-bench-{name}-") as tmp:
+            started = time.perf_counter()
+            print(f"== {name}", flush=True)
+            results = asyncio.run(SECTIONS[name](Path(tmp)))
+            for key, value in results.items():
+                print(f"  {key:<34} {value:12.3f}")
+            print(f"  ({time.perf_counter() - started:.0f} s)", flush=True)
+            report[name] = results
+    out = Path(".bench")
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(json.dumps(report, indent=2))
+    print(f"written to {out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
