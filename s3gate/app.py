@@ -21,6 +21,8 @@ from s3gate.config import Settings
 from s3gate.gateway import Gateway
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.static_keys import StaticKeys
+from s3gate.policy.store import PolicyStore
+from s3gate.s3.tokens import ListTokens
 from s3gate.upstream import build_upstream
 from s3gate.upstream.base import Upstream
 
@@ -31,10 +33,15 @@ S3_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
 
 def create_app(settings: Settings, upstream: Upstream | None = None) -> Starlette:
     store = upstream if upstream is not None else build_upstream(settings.upstream)
+    # An invalid bundle at start-up stops the process (BundleError): there is
+    # no "old bundle" to fall back on.
+    policies = PolicyStore(settings.policy)
     gateway = Gateway(
         settings,
         store,
         CredentialResolver(StaticKeys(settings.static_keys)),
+        policies,
+        ListTokens.ephemeral(),
         AccessLog(settings.server.access_log),
     )
 
@@ -42,11 +49,14 @@ def create_app(settings: Settings, upstream: Upstream | None = None) -> Starlett
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        body: dict[str, object] = {"policy": policies.status()}
         try:
             await store.probe()
         except errors.S3Error as exc:
-            return JSONResponse({"status": "unavailable", "upstream": exc.message}, 503)
-        return JSONResponse({"status": "ready", "upstream": "reachable"})
+            body.update(status="unavailable", upstream=exc.message)
+            return JSONResponse(body, 503)
+        body.update(status="ready", upstream="reachable")
+        return JSONResponse(body)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -58,10 +68,12 @@ def create_app(settings: Settings, upstream: Upstream | None = None) -> Starlett
                 except errors.UpstreamError as exc:
                     if exc.error_code != "BucketAlreadyExists":
                         raise
+        await policies.start()  # watcher + SIGHUP
         log.info("s3gate ready", extra={"upstream": settings.upstream.type})
         try:
             yield
         finally:
+            await policies.stop()
             await store.close()
 
     routes = [

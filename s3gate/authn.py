@@ -51,6 +51,13 @@ class RawRequest:
         return cls(method, raw_path, raw_query, pairs, headers, query_pairs, query)
 
 
+@dataclass(frozen=True)
+class Authenticated:
+    principal: Principal
+    body: VerifiedBody
+    presigned: bool
+
+
 class Authenticator:
     def __init__(
         self,
@@ -64,10 +71,11 @@ class Authenticator:
 
     def authenticate(
         self, raw: RawRequest, op: Operation, stream: AsyncIterator[bytes]
-    ) -> tuple[Principal, VerifiedBody]:
+    ) -> Authenticated:
         v2 = v2query.parse(raw.query_pairs)
         if v2 is not None and "authorization" not in raw.headers:
-            return self._v2_presigned(raw, v2), open_body(None, None, raw.header_pairs, stream)
+            principal = self._v2_presigned(raw, v2)
+            return Authenticated(principal, open_body(None, None, raw.header_pairs, stream), True)
         auth = parse_request_auth(
             raw.header_pairs,
             raw.query_pairs,
@@ -86,7 +94,8 @@ class Authenticator:
             now=self.clock(),
             max_skew_seconds=self.server.max_clock_skew_seconds,
         )
-        return credential.principal, open_body(auth, signing, raw.header_pairs, stream)
+        body = open_body(auth, signing, raw.header_pairs, stream)
+        return Authenticated(credential.principal, body, auth.presigned)
 
     def _v2_presigned(self, raw: RawRequest, v2: v2query.V2Presign) -> Principal:
         credential = self.credentials.resolve(v2.access_key_id, v2.security_token)

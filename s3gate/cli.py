@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from s3gate import config, devmode
+from s3gate.policy import commands as policy_commands
+from s3gate.policy.source import BundleError
 
 
 def _run_server(settings: config.Settings) -> None:
@@ -69,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=9000)
     dev.set_defaults(func=cmd_dev)
+
+    policy_commands.register(sub)
     return parser
 
 
@@ -78,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.func(args)
     except config.ConfigError as exc:
         print(f"s3gate: {exc}", file=sys.stderr)
+        return 2
+    except BundleError as exc:
+        print(f"s3gate: policy bundle is invalid:\n{exc}", file=sys.stderr)
         return 2
     return result
 

@@ -21,8 +21,16 @@ from s3gate.authn import Authenticator, RawRequest
 from s3gate.config import Settings
 from s3gate.handlers import BODY_OPERATIONS, HANDLERS
 from s3gate.handlers.call import Call
+from s3gate.handlers.objects import parse_copy_source
+from s3gate.identity.principal import Principal
 from s3gate.identity.resolver import CredentialResolver
+from s3gate.policy import enforce
+from s3gate.policy.cedar import Bundle
+from s3gate.policy.decision import Decision
+from s3gate.policy.model import PER_ITEM_OPERATIONS, RequestContext
+from s3gate.policy.store import PolicyStore
 from s3gate.s3.operations import Operation, resolve
+from s3gate.s3.tokens import ListTokens
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate")
@@ -38,12 +46,17 @@ class Gateway:
         settings: Settings,
         upstream: Upstream,
         credentials: CredentialResolver,
+        policies: PolicyStore,
+        list_tokens: ListTokens,
         access_log: AccessLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.upstream = upstream
         self.authenticator = Authenticator(credentials, settings.server, clock)
+        self.policies = policies
+        self.list_tokens = list_tokens
+        self.clock = clock
         self.access_log = access_log
 
     async def handle(self, request: Request) -> Response:
@@ -79,9 +92,23 @@ class Gateway:
             self.settings.server.virtual_host_domains,
         )
         entry.update({"operation": op.name, "bucket": op.bucket, "key": op.key})
-        principal, body = self.authenticator.authenticate(raw, op, request.stream())
+        authn = self.authenticator.authenticate(raw, op, request.stream())
+        principal, body = authn.principal, authn.body
         entry["principal"] = principal.subject
         entry["access_key_id"] = principal.access_key_id
+        bundle = self.policies.current()
+        context = enforce.context_from_http(
+            op.name,
+            headers=raw.headers,
+            query=raw.query,
+            client_ip=request.client.host if request.client else None,
+            tls=request.url.scheme == "https",
+            presigned=authn.presigned,
+            now=self.clock(),
+        )
+        decision = self._decide(bundle, principal, op, raw, context)
+        if decision is not None:
+            entry["policy"] = decision.describe()
         if op.name not in BODY_OPERATIONS:
             await body.read_all(self.settings.server.max_xml_bytes)
         return Call(
@@ -93,7 +120,47 @@ class Gateway:
             body=body,
             upstream=self.upstream,
             settings=self.settings,
+            bundle=bundle,
+            policy_context=context,
+            decision=decision,
+            list_tokens=self.list_tokens,
         )
+
+    def _decide(
+        self,
+        bundle: Bundle,
+        principal: Principal,
+        op: Operation,
+        raw: RawRequest,
+        context: RequestContext,
+    ) -> Decision | None:
+        """The operation's decision; a denial raises before anything upstream.
+        Per-item operations (DeleteObjects, ListBuckets) are decided per item
+        by their handlers, on the same bundle and context."""
+        if op.name in PER_ITEM_OPERATIONS:
+            return None
+        assert op.bucket is not None
+        copy_source = None
+        if op.name == "CopyObject":
+            copy_source = parse_copy_source(raw.headers["x-amz-copy-source"])
+        decision = enforce.authorize(
+            bundle, principal, op.name, op.bucket, op.key, context, copy_source=copy_source
+        )
+        if not decision.allowed:
+            # The reason stays in the audit trail; the client learns nothing more.
+            raise errors.AccessDenied(resource=op.resource)
+        if decision.obligations.masks:
+            # Fail closed: masking obligations cannot be honoured by this build.
+            raise errors.AccessDenied(
+                "This request requires content masking, which is not available",
+                resource=op.resource,
+            )
+        if decision.obligations.approvals:
+            raise errors.AccessDenied(
+                "This request requires approval, which this gateway cannot grant yet",
+                resource=op.resource,
+            )
+        return decision
 
     def _error(
         self, exc: errors.S3Error, request: Request, request_id: str, op: Operation | None

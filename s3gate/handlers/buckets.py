@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from starlette.responses import Response
 
 from s3gate import errors
+from s3gate.handlers import visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
+from s3gate.policy import model
 from s3gate.s3 import xml
 from s3gate.s3.operations import validate_bucket_name
 
-_TOKEN_PREFIX = "1:"  # noqa: S105 - a format version, not a secret
-
 
 async def list_buckets(call: Call) -> Response:
+    """Only the buckets the caller may use at all."""
     buckets = await call.upstream.list_buckets()
-    return xml_response(xml.list_buckets(buckets))
+    requests = model.bucket_requests(call.principal, [b.name for b in buckets], call.policy_context)
+    shown = [b for b, ok in zip(buckets, call.allowed(requests), strict=True) if ok]
+    return xml_response(xml.list_buckets(shown))
 
 
 async def create_bucket(call: Call) -> Response:
@@ -63,46 +63,31 @@ async def list_objects(call: Call) -> Response:
         prefix=params.prefix,
         delimiter=params.delimiter,
         max_keys=params.max_keys,
-        after=marker or None,
+        after=call.list_tokens.open_marker(call.bucket, marker) if marker else None,
     )
-    return xml_response(xml.list_objects_v1(params, page, marker))
-
-
-def encode_token(after: str) -> str:
-    return base64.urlsafe_b64encode((_TOKEN_PREFIX + after).encode()).decode()
-
-
-def decode_token(token: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = ""
-    if not raw.startswith(_TOKEN_PREFIX):
-        raise errors.InvalidArgument("The continuation token provided is incorrect")
-    return raw[len(_TOKEN_PREFIX) :]
+    seen = visibility.listing(call, page)
+    return xml_response(xml.list_objects_v1(params, seen.page, marker, seen.next_marker))
 
 
 async def list_objects_v2(call: Call) -> Response:
     params = _list_params(call)
     token = call.query.get("continuation-token")
     start_after = call.query.get("start-after")
-    after = decode_token(token) if token is not None else (start_after or None)
+    after = call.list_tokens.open(call.bucket, token) if token is not None else start_after
     page = await call.upstream.list_objects(
         call.bucket,
         prefix=params.prefix,
         delimiter=params.delimiter,
         max_keys=params.max_keys,
-        after=after,
+        after=after or None,
     )
-    next_token = (
-        encode_token(page.next_after) if page.is_truncated and page.next_after is not None else None
-    )
+    seen = visibility.listing(call, page)
     return xml_response(
         xml.list_objects_v2(
             params,
-            page,
+            seen.page,
             continuation_token=token,
-            next_token=next_token,
+            next_token=seen.next_token,
             start_after=start_after,
             fetch_owner=call.query.get("fetch-owner") == "true",
         )

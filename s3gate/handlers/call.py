@@ -11,7 +11,11 @@ from starlette.responses import Response
 from s3gate import errors
 from s3gate.config import Settings
 from s3gate.identity.principal import Principal
+from s3gate.policy.cedar import Bundle
+from s3gate.policy.decision import Decision
+from s3gate.policy.model import AccessRequest, RequestContext
 from s3gate.s3.operations import Operation
+from s3gate.s3.tokens import ListTokens
 from s3gate.sigv4.body import VerifiedBody
 from s3gate.upstream.base import Body, Upstream
 
@@ -28,6 +32,13 @@ class Call:
     body: VerifiedBody
     upstream: Upstream
     settings: Settings
+    # Policy: the one bundle this request is decided by (never a mix), the
+    # context every decision of the request uses, and the operation's decision
+    # (None for per-item operations, which are decided item by item).
+    bundle: Bundle
+    policy_context: RequestContext
+    decision: Decision | None
+    list_tokens: ListTokens
     # Filled in by handlers for the access log and audit.
     stats: dict[str, object] = field(default_factory=dict)
 
@@ -40,6 +51,10 @@ class Call:
     def key(self) -> str:
         assert self.op.key is not None
         return self.op.key
+
+    def allowed(self, requests: list[AccessRequest]) -> list[bool]:
+        """Per-item decisions (listing entries, DeleteObjects keys, buckets)."""
+        return [d.allowed for d in self.bundle.decide_many(requests)]
 
     def int_param(self, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
         raw = self.query.get(name)

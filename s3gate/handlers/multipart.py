@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.responses import Response
 
 from s3gate import errors
+from s3gate.handlers import visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
@@ -77,13 +80,14 @@ async def list_multipart_uploads(call: Call) -> Response:
         prefix=prefix,
         delimiter=delimiter,
         max_uploads=max_uploads,
-        key_marker=key_marker or None,
+        key_marker=call.list_tokens.open_marker(call.bucket, key_marker) if key_marker else None,
         upload_id_marker=upload_id_marker or None,
     )
+    page, next_key_marker = visibility.uploads(call, page)
     return xml_response(
         xml.list_uploads(
             call.bucket,
-            page,
+            replace(page, next_key_marker=next_key_marker),
             prefix=prefix,
             delimiter=delimiter,
             max_uploads=max_uploads,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from urllib.parse import unquote
 
 from starlette.background import BackgroundTask
@@ -10,10 +11,11 @@ from starlette.responses import Response, StreamingResponse
 
 from s3gate import errors
 from s3gate.handlers.call import Call, empty_response, xml_response
+from s3gate.policy import model
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
 from s3gate.s3.operations import MAX_KEY_BYTES, validate_bucket_name
-from s3gate.upstream.base import ObjectStream
+from s3gate.upstream.base import DeleteOutcome, ObjectStream
 
 
 async def put_object(call: Call) -> Response:
@@ -75,7 +77,18 @@ async def delete_objects(call: Call) -> Response:
     for key in keys:
         if len(key.encode()) > MAX_KEY_BYTES:
             raise errors.KeyTooLongError()
-    outcomes = await call.upstream.delete_objects(call.bucket, keys)
+    requests = model.delete_requests(call.principal, call.bucket, keys, call.policy_context)
+    allowed = call.allowed(requests)
+    permitted = [k for k, ok in zip(keys, allowed, strict=True) if ok]
+    done = (
+        {o.key: o for o in await call.upstream.delete_objects(call.bucket, permitted)}
+        if permitted
+        else {}
+    )
+    denied = DeleteOutcome("", "AccessDenied", "Access Denied")
+    outcomes = [
+        done[k] if ok else replace(denied, key=k) for k, ok in zip(keys, allowed, strict=True)
+    ]
     return xml_response(xml.delete_result(outcomes, quiet))
 
 

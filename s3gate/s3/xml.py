@@ -101,7 +101,7 @@ class ListParams:
     encoding_type: str | None
 
 
-def list_objects_v1(p: ListParams, page: ListPage, marker: str) -> bytes:
+def list_objects_v1(p: ListParams, page: ListPage, marker: str, next_marker: str | None) -> bytes:
     enc = _Encoder(p.encoding_type)
     body = [
         f'{HEAD}<ListBucketResult xmlns="{NS}">',
@@ -115,8 +115,8 @@ def list_objects_v1(p: ListParams, page: ListPage, marker: str) -> bytes:
     if p.encoding_type:
         body.append(_el("EncodingType", p.encoding_type))
     body.append(_el("IsTruncated", page.is_truncated))
-    if page.is_truncated and page.next_after is not None:
-        body.append(_el("NextMarker", enc(page.next_after)))
+    if page.is_truncated and next_marker is not None:
+        body.append(_el("NextMarker", enc(next_marker)))
     body.append(_contents(page, enc, owner=True))
     body.append("</ListBucketResult>")
     return "".join(body).encode()

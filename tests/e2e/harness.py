@@ -25,6 +25,7 @@ import yaml
 from botocore.config import Config
 
 REGION = "us-east-1"
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
 UPSTREAM_KEY = "upstream-test-key"
 UPSTREAM_SECRET = "upstream-test-secret"
 
@@ -165,6 +166,7 @@ def start_gateway(
             "secret_access_key": {"value": UPSTREAM_SECRET},
         },
         "static_keys": keys,
+        "policy": {"dir": str(POLICIES)},
     }
     if tls is not None:
         settings["server"]["tls"] = {"cert_file": str(tls[0]), "key_file": str(tls[1])}

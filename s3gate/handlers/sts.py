@@ -1,0 +1,152 @@
+"""STS over HTTP, on the S3 port: `POST /` with a form body, or `GET /?Action=…`.
+
+AssumeRoleWithWebIdentity is unsigned in AWS (the token is the credential),
+so these requests skip SigV4 entirely: botocore's web-identity provider sends
+them with `signature_version=UNSIGNED`. No S3 operation is a form POST to the
+root path, nor a GET of the root with an `Action` parameter, which is what
+tells the two APIs apart on one endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from s3gate.identity import sts_xml
+from s3gate.identity.sts import StsService
+from s3gate.identity.sts_errors import (
+    InternalFailure,
+    InvalidAction,
+    MissingAction,
+    StsError,
+    ValidationError,
+)
+
+log = logging.getLogger("s3gate.sts")
+
+MAX_FORM_BYTES = 64 * 1024
+MAX_FIELDS = 64
+ACTION = "AssumeRoleWithWebIdentity"
+API_VERSION = "2011-06-15"
+FORM_TYPE = "application/x-www-form-urlencoded"
+_NAME = re.compile(r"[A-Za-z0-9.]{1,64}")
+
+
+def is_sts_request(
+    method: str, path: str, query: Mapping[str, str], content_type: str | None
+) -> bool:
+    """Whether a path-style request to the root is STS rather than S3. Call it
+    only when the Host does not name a bucket (virtual-hosted style)."""
+    if path != "/":
+        return False
+    if method == "GET":
+        return "Action" in query
+    if method == "POST":
+        return (content_type or "").split(";", 1)[0].strip().lower() == FORM_TYPE
+    return False
+
+
+async def read_sts_params(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
+    """The STS parameters of a request: the form body of a POST, the query
+    of a GET. Raises ValidationError for a body too large, text that is not
+    UTF-8, too many fields or a repeated field."""
+    if request.method == "GET":
+        raw = request.scope.get("query_string", b"")
+    else:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            raise ValidationError("The request body is too large.")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_bytes:
+                raise ValidationError("The request body is too large.")
+        raw = bytes(body)
+    try:
+        pairs = parse_qsl(
+            raw.decode("ascii"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise ValidationError("The request parameters could not be decoded.") from None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name in params:
+            # Two RoleArn values would leave it to chance which one is checked.
+            raise ValidationError("A request parameter is repeated.")
+        params[name] = value
+    return params
+
+
+async def serve_sts(
+    request: Request,
+    request_id: str,
+    service: StsService | None,
+    entry: dict[str, object] | None = None,
+) -> Response:
+    """Read the parameters of an STS request and answer it (for the gateway,
+    after `is_sts_request`)."""
+    try:
+        params = await read_sts_params(request)
+    except StsError as exc:
+        if entry is not None:
+            entry.update({"operation": "sts", "error": exc.code})
+        return _response(sts_xml.error(exc, request_id), exc.status, request_id, secret=False)
+    return await handle_sts(params, request_id, service, entry)
+
+
+def _response(body: bytes, status: int, request_id: str, *, secret: bool) -> Response:
+    headers = {"x-amzn-RequestId": request_id}
+    if secret:
+        headers["Cache-Control"] = "no-store"
+    return Response(body, status_code=status, media_type="text/xml", headers=headers)
+
+
+async def handle_sts(
+    params: Mapping[str, str],
+    request_id: str,
+    service: StsService | None,
+    entry: dict[str, object] | None = None,
+) -> Response:
+    """Answer one STS request. `service` None: STS is not configured (no
+    session keys). `entry`, when given, receives the access-log fields."""
+    entry = entry if entry is not None else {}
+    action = params.get("Action")
+    entry["operation"] = f"sts:{action}" if action and _NAME.fullmatch(action) else "sts"
+    try:
+        if not action:
+            raise MissingAction("The request must contain the parameter Action.")
+        version = params.get("Version", API_VERSION)
+        if action != ACTION or version != API_VERSION:
+            shown = action if _NAME.fullmatch(action) else "(invalid)"
+            raise InvalidAction(f"Could not find operation {shown} for version {API_VERSION}.")
+        if service is None:
+            raise InvalidAction(f"{ACTION} is not enabled on this gateway.")
+        result = await service.assume_role_with_web_identity(params)
+    except StsError as exc:
+        entry["error"] = exc.code
+        return _response(sts_xml.error(exc, request_id), exc.status, request_id, secret=False)
+    except Exception:  # fail closed, with a request id the operator can find
+        log.exception("internal error in STS (request %s)", request_id)
+        failure = InternalFailure()
+        entry["error"] = failure.code
+        return _response(sts_xml.error(failure, request_id), 500, request_id, secret=False)
+    principal = result.principal
+    entry.update(
+        {
+            "principal": principal.subject,
+            "issuer": principal.issuer,
+            "role": principal.role,
+            "session_access_key_id": principal.access_key_id,
+        }
+    )
+    body = sts_xml.assume_role_with_web_identity(result, request_id)
+    return _response(body, 200, request_id, secret=True)

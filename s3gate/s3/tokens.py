@@ -1,0 +1,70 @@
+"""Listing positions that reveal nothing: sealed continuation tokens.
+
+A listing page may end on a key the caller is not allowed to see (policy
+filters it out). Resuming must still start *after* that key — otherwise a page
+of hidden keys would be fetched forever — but its name must not leak through
+`NextContinuationToken`, `NextMarker` or `NextKeyMarker`. So positions are
+sealed with AES-GCM under a key shared by the replicas, bound to the bucket
+(a token from one bucket is useless in another).
+
+ListObjects v1 clients pass `NextMarker` back as `marker`; when the position
+is a key the caller can see, v1 gets the plain key (what S3 does), otherwise a
+sealed token, which `open_marker` recognises by its prefix.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from s3gate import errors
+
+PREFIX = "s3g1-"
+_NONCE = 12
+
+
+def derive_key(secret: bytes, purpose: bytes = b"s3gate list tokens v1") -> bytes:
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=purpose).derive(secret)
+
+
+class ListTokens:
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def ephemeral(cls) -> ListTokens:
+        """A key of this process only: tokens do not survive a restart or move
+        between replicas (used when no shared key is configured)."""
+        return cls(AESGCM.generate_key(bit_length=256))
+
+    def seal(self, bucket: str, after: str) -> str:
+        nonce = os.urandom(_NONCE)
+        sealed = self._aead.encrypt(nonce, after.encode(), bucket.encode())
+        return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+    def open(self, bucket: str, token: str) -> str:
+        """The position inside `token`; InvalidArgument if it is not ours."""
+        if not token.startswith(PREFIX):
+            raise errors.InvalidArgument("The continuation token provided is incorrect")
+        body = token[len(PREFIX) :]
+        try:
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            after = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], bucket.encode())
+            return after.decode()
+        except (binascii.Error, ValueError, InvalidTag, UnicodeDecodeError) as exc:
+            raise errors.InvalidArgument("The continuation token provided is incorrect") from exc
+
+    def open_marker(self, bucket: str, marker: str) -> str:
+        """A v1 `marker`/`key-marker`: a plain key, or a token we sealed."""
+        if marker.startswith(PREFIX):
+            try:
+                return self.open(bucket, marker)
+            except errors.InvalidArgument:
+                return marker  # a real key that merely looks like a token
+        return marker
