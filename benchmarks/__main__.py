@@ -13,10 +13,23 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from benchmarks import foundation
+from benchmarks import bench_policy, foundation, policy_e2e
 
 Section = Callable[[Path], Awaitable[dict[str, float]]]
-SECTIONS: dict[str, Section] = {"foundation": foundation.run}
+
+
+def _in_process(run: Callable[[], dict[str, float]]) -> Section:
+    async def section(workdir: Path) -> dict[str, float]:
+        return run()
+
+    return section
+
+
+SECTIONS: dict[str, Section] = {
+    "foundation": foundation.run,
+    "policy": _in_process(bench_policy.run),
+    "policy-e2e": policy_e2e.run,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -72,14 +72,19 @@ def start_moto(workdir: Path) -> Server:
     return Server(endpoint, proc, UPSTREAM_KEY, UPSTREAM_SECRET)
 
 
-def start_gateway(workdir: Path, upstream: Server, extra: dict[str, Any] | None = None) -> Server:
+def start_gateway(
+    workdir: Path, upstream: Server | None, extra: dict[str, Any] | None = None
+) -> Server:
+    """A gateway in front of `upstream` (or of what `extra["upstream"]` says)."""
     port = free_port()
     key_id = "AKIABENCH" + secrets.token_hex(6).upper()
     secret = secrets.token_urlsafe(30)
     settings: dict[str, Any] = {
         "data_dir": str(workdir / "gateway-data"),
         "server": {"host": "127.0.0.1", "port": port, "access_log": False},
-        "upstream": {
+        "upstream": {}
+        if upstream is None
+        else {
             "type": "s3",
             "endpoint_url": upstream.endpoint,
             "access_key_id": {"value": upstream.access_key},
