@@ -23,7 +23,6 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -81,7 +80,7 @@ async def _sts_rate(service: StsService, token: str, seconds: float = 1.0) -> fl
     return calls / (time.perf_counter() - started)
 
 
-def _sts(folder: Path) -> dict[str, float]:
+async def _sts(folder: Path) -> dict[str, float]:
     rsa, ed = RSAKey.generate_key(2048), OKPKey.generate_key("Ed25519")
     jwks = {
         "keys": [
@@ -115,20 +114,17 @@ def _sts(folder: Path) -> dict[str, float]:
     assert sealer is not None
     service = StsService.from_settings(settings, sealer, roles)
 
-    async def measure() -> dict[str, float]:
-        try:
-            return {
-                "sts_exchanges_per_second_rs256": await _sts_rate(
-                    service, _token(rsa, "RS256", "rsa", "bench-rsa")
-                ),
-                "sts_exchanges_per_second_ed25519": await _sts_rate(
-                    service, _token(ed, "Ed25519", "ed", "bench-ed")
-                ),
-            }
-        finally:
-            await service.close()
-
-    return asyncio.run(measure())
+    try:
+        return {
+            "sts_exchanges_per_second_rs256": await _sts_rate(
+                service, _token(rsa, "RS256", "rsa", "bench-rsa")
+            ),
+            "sts_exchanges_per_second_ed25519": await _sts_rate(
+                service, _token(ed, "Ed25519", "ed", "bench-ed")
+            ),
+        }
+    finally:
+        await service.close()
 
 
 def _sessions() -> dict[str, float]:
@@ -226,12 +222,17 @@ def _auth_path() -> dict[str, float]:
     }
 
 
-def run() -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as folder:
-        results: dict[str, Any] = _sts(Path(folder))
+async def measure(folder: Path) -> dict[str, float]:
+    """The `make bench` section (`benchmarks.__main__` signature)."""
+    results = await _sts(folder)
     results.update(_sessions())
     results.update(_auth_path())
     return results
+
+
+def run() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        return asyncio.run(measure(Path(folder)))
 
 
 if __name__ == "__main__":

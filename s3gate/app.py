@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from s3gate import errors
 from s3gate.accesslog import AccessLog
-from s3gate.config import Settings
+from s3gate.config import ConfigError, Settings
 from s3gate.gateway import Gateway
 from s3gate.identity.resolver import CredentialResolver
+from s3gate.identity.roles import RolesError
+from s3gate.identity.sessions import SessionSealer
 from s3gate.identity.static_keys import StaticKeys
+from s3gate.identity.sts import StsService
 from s3gate.policy.store import PolicyStore
 from s3gate.s3.tokens import ListTokens
 from s3gate.upstream import build_upstream
@@ -31,18 +34,31 @@ log = logging.getLogger("s3gate")
 S3_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
 
 
-def create_app(settings: Settings, upstream: Upstream | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    upstream: Upstream | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
     store = upstream if upstream is not None else build_upstream(settings.upstream)
+    # No session keys: no STS, and session tokens are refused (InvalidToken).
+    sealer = SessionSealer.from_settings(settings.identity)
+    sts: StsService | None = None
+    if sealer is not None:
+        try:
+            sts = StsService.from_settings(settings.identity, sealer)
+        except RolesError as exc:
+            raise ConfigError(str(exc)) from exc
     # An invalid bundle at start-up stops the process (BundleError): there is
     # no "old bundle" to fall back on.
     policies = PolicyStore(settings.policy)
     gateway = Gateway(
         settings,
         store,
-        CredentialResolver(StaticKeys(settings.static_keys)),
+        CredentialResolver(StaticKeys(settings.static_keys), sealer),
         policies,
         ListTokens.ephemeral(),
         AccessLog(settings.server.access_log),
+        sts=sts,
     )
 
     async def healthz(request: Request) -> Response:
@@ -69,16 +85,21 @@ def create_app(settings: Settings, upstream: Upstream | None = None) -> Starlett
                     if exc.error_code != "BucketAlreadyExists":
                         raise
         await policies.start()  # watcher + SIGHUP
+        if sts is not None:
+            await sts.validator.keys.warm()  # logs an unreachable issuer; not fatal
         log.info("s3gate ready", extra={"upstream": settings.upstream.type})
         try:
             yield
         finally:
+            if sts is not None:
+                await sts.close()
             await policies.stop()
             await store.close()
 
     routes = [
         Route("/_s3gate/healthz", healthz, methods=["GET"]),
         Route("/_s3gate/readyz", readyz, methods=["GET"]),
+        *extra_routes,
         Route("/{path:path}", gateway.handle, methods=S3_METHODS),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+from starlette.routing import BaseRoute
+
 from s3gate import config, devmode
+from s3gate.identity import devissuer
 from s3gate.policy import commands as policy_commands
 from s3gate.policy.source import BundleError
 
 
-def _run_server(settings: config.Settings) -> None:
+def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = ()) -> None:
     import uvicorn
 
     from s3gate.app import create_app
@@ -28,7 +32,7 @@ def _run_server(settings: config.Settings) -> None:
         if tls.key_password is not None:
             ssl["ssl_keyfile_password"] = tls.key_password.resolve()
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, extra_routes=extra_routes),
         host=settings.server.host,
         port=settings.server.port,
         access_log=False,
@@ -51,9 +55,29 @@ def cmd_dev(args: argparse.Namespace) -> int:
     if args.dev_command == "env":
         print("\n".join(devmode.env_lines(args.data_dir, args.host, args.port)))
         return 0
+    if args.dev_command == "token":
+        return _dev_token(args)
     settings = devmode.dev_settings(args.data_dir, args.host, args.port)
+    # The dev issuer's routes exist only here, never under `s3gate serve`.
+    issuer = devissuer.load(args.data_dir, devissuer.issuer_url(args.host, args.port))
     print(devmode.banner(args.data_dir, args.host, args.port), flush=True)
-    _run_server(settings)
+    _run_server(settings, extra_routes=issuer.routes())
+    return 0
+
+
+def _dev_token(args: argparse.Namespace) -> int:
+    if not args.sub:
+        print("s3gate: dev token needs --sub", file=sys.stderr)
+        return 2
+    try:
+        print(
+            devissuer.cli_token(
+                args.data_dir, args.sub, args.groups, args.ttl, args.aud, args.claims
+            )
+        )
+    except ValueError as exc:
+        print(f"s3gate: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -66,10 +90,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     dev = sub.add_parser("dev", help="run a development gateway on a local directory store")
-    dev.add_argument("dev_command", nargs="?", choices=["run", "env"], default="run")
+    dev.add_argument("dev_command", nargs="?", choices=["run", "env", "token"], default="run")
     dev.add_argument("--data-dir", type=Path, default=Path("./data"))
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=9000)
+    token = dev.add_argument_group("s3gate dev token", "print a development OIDC token")
+    token.add_argument("--sub", help="the token's subject")
+    token.add_argument(
+        "--groups", action="append", default=[], help="groups, comma-separated or repeated"
+    )
+    token.add_argument("--ttl", default="1h", help="lifetime: 900, 15m, 1h, 1d (at most 1d)")
+    token.add_argument("--aud", default=devissuer.AUDIENCE, help="audience (default s3gate)")
+    token.add_argument(
+        "--claim",
+        dest="claims",
+        action="append",
+        default=[],
+        help="extra claim name=value, e.g. team=alpha (repeatable)",
+    )
     dev.set_defaults(func=cmd_dev)
 
     policy_commands.register(sub)

@@ -10,55 +10,18 @@ names each key and the reason.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from s3gate.configbase import ConfigError, MiB, Secret, Section
+from s3gate.identity.settings import IdentitySettings
 from s3gate.policy.settings import PolicySettings
 
-MiB = 1024 * 1024
-
-
-class ConfigError(Exception):
-    """A configuration problem; the message names the key(s) and reason(s)."""
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Secret(Section):
-    """A secret read from exactly one place: a file, an environment variable,
-    or (for development only) inline."""
-
-    file: Path | None = None
-    env: str | None = None
-    value: str | None = Field(default=None, repr=False)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Secret:
-        given = [x for x in (self.file, self.env, self.value) if x is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of file, env, value")
-        return self
-
-    def resolve(self) -> str:
-        if self.value is not None:
-            return self.value
-        if self.env is not None:
-            found = os.environ.get(self.env)
-            if not found:
-                raise ConfigError(f"environment variable {self.env} is not set")
-            return found
-        assert self.file is not None
-        try:
-            return self.file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
+__all__ = ["ConfigError", "MiB", "Secret", "Section", "Settings", "load"]
 
 
 class TlsSettings(Section):
@@ -134,6 +97,7 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings = UpstreamSettings()
     static_keys: tuple[StaticKey, ...] = ()
     policy: PolicySettings = PolicySettings()
+    identity: IdentitySettings = IdentitySettings()
     data_dir: Path = Path("./data")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -207,5 +171,6 @@ def _check_secrets(settings: Settings) -> None:
                 secret.resolve()
             except ConfigError as exc:
                 problems.append(f"upstream.{name}: {exc}")
+    problems.extend(settings.identity.secret_problems())
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))

@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s3gate import config
+from s3gate.identity import devissuer
+
+# The example roles: `policies/roles.yaml` of the working directory (`make
+# run` in a checkout), else the one next to the package (editable install).
+_ROLES = Path("policies/roles.yaml")
+_PACKAGED_ROLES = Path(__file__).resolve().parent.parent / "policies" / "roles.yaml"
 
 DEV_BUCKETS = ("traces", "audit")
 DEV_PRINCIPAL = "dev-admin"
@@ -59,6 +65,9 @@ def dev_settings(data_dir: Path, host: str, port: int) -> config.Settings:
                 "path": str(data_dir / "store"),
                 "create_buckets": list(DEV_BUCKETS),
             },
+            "identity": devissuer.identity_overrides(
+                data_dir, host, port, _ROLES if _ROLES.exists() else _PACKAGED_ROLES
+            ),
             "static_keys": [
                 {
                     "access_key_id": key.access_key_id,
@@ -99,6 +108,11 @@ def banner(data_dir: Path, host: str, port: int) -> str:
         "print(s3.list_objects_v2(Bucket='traces')['KeyCount'])\"",
         "",
         f"(the same export lines again: s3gate dev env --data-dir {data_dir})",
+        "",
+        "Or as an agent does, with a web identity token instead of keys",
+        "(the SDK exchanges it at the gateway's STS by itself):",
+        "",
+        *("  " + line for line in devissuer.example_lines(data_dir, host, port)),
         "",
     ]
     return "\n".join(lines)

@@ -22,14 +22,16 @@ from s3gate.config import Settings
 from s3gate.handlers import BODY_OPERATIONS, HANDLERS
 from s3gate.handlers.call import Call
 from s3gate.handlers.objects import parse_copy_source
+from s3gate.handlers.sts import is_sts_request, serve_sts
 from s3gate.identity.principal import Principal
 from s3gate.identity.resolver import CredentialResolver
+from s3gate.identity.sts import StsService
 from s3gate.policy import enforce
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import PER_ITEM_OPERATIONS, RequestContext
 from s3gate.policy.store import PolicyStore
-from s3gate.s3.operations import Operation, resolve
+from s3gate.s3.operations import Operation, resolve, virtual_host_bucket
 from s3gate.s3.tokens import ListTokens
 from s3gate.upstream.base import Upstream
 
@@ -50,8 +52,10 @@ class Gateway:
         list_tokens: ListTokens,
         access_log: AccessLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sts: StsService | None = None,
     ) -> None:
         self.settings = settings
+        self.sts = sts
         self.upstream = upstream
         self.authenticator = Authenticator(credentials, settings.server, clock)
         self.policies = policies
@@ -65,6 +69,12 @@ class Gateway:
         entry: dict[str, object] = {"request_id": request_id, "method": request.method}
         op: Operation | None = None
         call: Call | None = None
+        if self._is_sts(request):
+            # Unsigned by design: the web identity token is the credential.
+            response = await serve_sts(request, request_id, self.sts, entry)
+            response.headers["x-amz-request-id"] = request_id
+            self.access_log.attach(response, entry, started, None)
+            return response
         try:
             call = await self._prepare(request, request_id, entry)
             op = call.op
@@ -80,6 +90,19 @@ class Gateway:
         response.headers["x-amz-id-2"] = request_id
         self.access_log.attach(response, entry, started, call.stats if call else None)
         return response
+
+    def _is_sts(self, request: Request) -> bool:
+        """STS shares the S3 endpoint: a form POST to the root, or a root GET
+        with `Action` (never a virtual-hosted bucket request)."""
+        host = request.headers.get("host", "")
+        if virtual_host_bucket(host, self.settings.server.virtual_host_domains):
+            return False
+        return is_sts_request(
+            request.method,
+            request.scope["path"],
+            request.query_params,
+            request.headers.get("content-type"),
+        )
 
     async def _prepare(self, request: Request, request_id: str, entry: dict[str, object]) -> Call:
         raw = RawRequest.from_scope(dict(request.scope), request.method)

@@ -16,7 +16,9 @@ from typing import ClassVar
 class StsError(Exception):
     code: ClassVar[str] = "InternalFailure"
     status: ClassVar[int] = 500
-    default_message: ClassVar[str] = "The request processing has failed because of an internal error."
+    default_message: ClassVar[str] = (
+        "The request processing has failed because of an internal error."
+    )
     # "Sender" for the caller's fault, "Receiver" for ours (the STS <Type>).
     fault: ClassVar[str] = "Sender"
 

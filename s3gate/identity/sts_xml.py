@@ -1,0 +1,63 @@
+"""STS XML documents (query protocol, API version 2011-06-15).
+
+The shapes are the ones botocore's query parser reads for the `sts` service
+model; tests parse these documents back with botocore to prove it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+from s3gate.identity.sts import AssumeRoleResult
+from s3gate.identity.sts_errors import StsError
+
+NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def _el(name: str, value: str) -> str:
+    return f"<{name}>{escape(value)}</{name}>"
+
+
+def iso8601(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def assume_role_with_web_identity(result: AssumeRoleResult, request_id: str) -> bytes:
+    creds = result.credentials
+    return (
+        HEAD
+        + f'<AssumeRoleWithWebIdentityResponse xmlns="{NS}">'
+        + "<AssumeRoleWithWebIdentityResult>"
+        + "<Credentials>"
+        + _el("AccessKeyId", creds.access_key_id)
+        + _el("SecretAccessKey", creds.secret_access_key)
+        + _el("SessionToken", creds.session_token)
+        + _el("Expiration", iso8601(creds.expiration))
+        + "</Credentials>"
+        + _el("SubjectFromWebIdentityToken", result.subject_from_token)
+        + "<AssumedRoleUser>"
+        + _el("AssumedRoleId", result.assumed_role_id)
+        + _el("Arn", result.assumed_role_arn)
+        + "</AssumedRoleUser>"
+        + _el("Audience", result.audience)
+        + _el("Provider", result.provider)
+        + "</AssumeRoleWithWebIdentityResult>"
+        + f"<ResponseMetadata>{_el('RequestId', request_id)}</ResponseMetadata>"
+        + "</AssumeRoleWithWebIdentityResponse>"
+    ).encode()
+
+
+def error(exc: StsError, request_id: str) -> bytes:
+    return (
+        HEAD
+        + f'<ErrorResponse xmlns="{NS}">'
+        + "<Error>"
+        + _el("Type", exc.fault)
+        + _el("Code", exc.code)
+        + _el("Message", exc.message)
+        + "</Error>"
+        + _el("RequestId", request_id)
+        + "</ErrorResponse>"
+    ).encode()
