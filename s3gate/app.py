@@ -6,6 +6,7 @@ shadow a bucket.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from s3gate import errors
+from s3gate import errors, keyring
 from s3gate.accesslog import AccessLog
 from s3gate.config import ConfigError, Settings
 from s3gate.gateway import Gateway
@@ -24,8 +25,9 @@ from s3gate.identity.roles import RolesError
 from s3gate.identity.sessions import SessionSealer
 from s3gate.identity.static_keys import StaticKeys
 from s3gate.identity.sts import StsService
+from s3gate.masking.profiles import MaskingPart
+from s3gate.masking.service import MaskingService
 from s3gate.policy.store import PolicyStore
-from s3gate.s3.tokens import ListTokens
 from s3gate.upstream import build_upstream
 from s3gate.upstream.base import Upstream
 
@@ -50,13 +52,15 @@ def create_app(
             raise ConfigError(str(exc)) from exc
     # An invalid bundle at start-up stops the process (BundleError): there is
     # no "old bundle" to fall back on.
-    policies = PolicyStore(settings.policy)
+    policies = PolicyStore(settings.policy, parts=[MaskingPart(keyring.token_keys(settings))])
+    masking = MaskingService(settings.masking, settings.data_dir, keyring.staging_key(settings))
     gateway = Gateway(
         settings,
         store,
         CredentialResolver(StaticKeys(settings.static_keys), sealer),
         policies,
-        ListTokens.ephemeral(),
+        keyring.list_tokens(settings),
+        masking,
         AccessLog(settings.server.access_log),
         sts=sts,
     )
@@ -85,12 +89,14 @@ def create_app(
                     if exc.error_code != "BucketAlreadyExists":
                         raise
         await policies.start()  # watcher + SIGHUP
+        sweeper = asyncio.create_task(_sweep_staged_uploads(masking, store))
         if sts is not None:
             await sts.validator.keys.warm()  # logs an unreachable issuer; not fatal
         log.info("s3gate ready", extra={"upstream": settings.upstream.type})
         try:
             yield
         finally:
+            sweeper.cancel()
             if sts is not None:
                 await sts.close()
             await policies.stop()
@@ -103,3 +109,16 @@ def create_app(
         Route("/{path:path}", gateway.handle, methods=S3_METHODS),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _sweep_staged_uploads(masking: MaskingService, store: Upstream) -> None:
+    """Hourly: remove masked multipart uploads past their expiry (all replicas
+    may do it; deletes are idempotent)."""
+    while True:
+        try:
+            removed = await masking.staging.sweep(store)
+            if removed:
+                log.info("removed %d expired staged uploads", removed)
+        except errors.S3Error as exc:
+            log.warning("sweeping staged uploads failed: %s", exc.error_code)
+        await asyncio.sleep(3600)

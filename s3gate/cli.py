@@ -14,6 +14,7 @@ from s3gate import config, devmode
 from s3gate.identity import devissuer
 from s3gate.policy import commands as policy_commands
 from s3gate.policy.source import BundleError
+from s3gate.transform import commands as mask_commands
 
 
 def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = ()) -> None:
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(func=cmd_dev)
 
     policy_commands.register(sub)
+    mask_commands.register(sub)
     return parser
 
 

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from s3gate.configbase import ConfigError, MiB, Secret, Section
 from s3gate.identity.settings import IdentitySettings
 from s3gate.policy.settings import PolicySettings
+from s3gate.transform.settings import MaskingSettings
 
 __all__ = ["ConfigError", "MiB", "Secret", "Section", "Settings", "load"]
 
@@ -98,6 +99,7 @@ class Settings(BaseSettings):
     static_keys: tuple[StaticKey, ...] = ()
     policy: PolicySettings = PolicySettings()
     identity: IdentitySettings = IdentitySettings()
+    masking: MaskingSettings = MaskingSettings()
     data_dir: Path = Path("./data")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

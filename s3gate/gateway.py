@@ -26,6 +26,7 @@ from s3gate.handlers.sts import is_sts_request, serve_sts
 from s3gate.identity.principal import Principal
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.sts import StsService
+from s3gate.masking.service import MaskingService
 from s3gate.policy import enforce
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
@@ -50,6 +51,7 @@ class Gateway:
         credentials: CredentialResolver,
         policies: PolicyStore,
         list_tokens: ListTokens,
+        masking: MaskingService,
         access_log: AccessLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sts: StsService | None = None,
@@ -60,6 +62,7 @@ class Gateway:
         self.authenticator = Authenticator(credentials, settings.server, clock)
         self.policies = policies
         self.list_tokens = list_tokens
+        self.masking = masking
         self.clock = clock
         self.access_log = access_log
 
@@ -147,6 +150,7 @@ class Gateway:
             policy_context=context,
             decision=decision,
             list_tokens=self.list_tokens,
+            masking=self.masking,
         )
 
     def _decide(
@@ -172,12 +176,6 @@ class Gateway:
         if not decision.allowed:
             # The reason stays in the audit trail; the client learns nothing more.
             raise errors.AccessDenied(resource=op.resource)
-        if decision.obligations.masks:
-            # Fail closed: masking obligations cannot be honoured by this build.
-            raise errors.AccessDenied(
-                "This request requires content masking, which is not available",
-                resource=op.resource,
-            )
         if decision.obligations.approvals:
             raise errors.AccessDenied(
                 "This request requires approval, which this gateway cannot grant yet",

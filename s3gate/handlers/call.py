@@ -11,12 +11,15 @@ from starlette.responses import Response
 from s3gate import errors
 from s3gate.config import Settings
 from s3gate.identity.principal import Principal
+from s3gate.masking.profiles import profiles_for
+from s3gate.masking.service import MaskingService
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import AccessRequest, RequestContext
 from s3gate.s3.operations import Operation
 from s3gate.s3.tokens import ListTokens
 from s3gate.sigv4.body import VerifiedBody
+from s3gate.transform.profile import Profile
 from s3gate.upstream.base import Body, Upstream
 
 XML_TYPE = "application/xml"
@@ -39,6 +42,7 @@ class Call:
     policy_context: RequestContext
     decision: Decision | None
     list_tokens: ListTokens
+    masking: MaskingService
     # Filled in by handlers for the access log and audit.
     stats: dict[str, object] = field(default_factory=dict)
 
@@ -51,6 +55,12 @@ class Call:
     def key(self) -> str:
         assert self.op.key is not None
         return self.op.key
+
+    def mask_profiles(self) -> list[Profile]:
+        """The masking profiles this request's decision requires (often none)."""
+        if self.decision is None or not self.decision.obligations.masks:
+            return []
+        return profiles_for(self.bundle, self.decision.obligations.masks)
 
     def allowed(self, requests: list[AccessRequest]) -> list[bool]:
         """Per-item decisions (listing entries, DeleteObjects keys, buckets)."""

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from s3gate import errors
 from s3gate.handlers import visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
+from s3gate.masking import staged
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
 
@@ -24,7 +25,13 @@ def _upload_id(call: Call) -> str:
 
 async def create_multipart_upload(call: Call) -> Response:
     metadata = h.stored_metadata(call.headers)
-    upload_id = await call.upstream.create_multipart_upload(call.bucket, call.key, metadata)
+    if call.mask_profiles():  # also checks that the named profiles exist
+        assert call.decision is not None
+        upload_id = await call.masking.staging.create(
+            call.upstream, call.bucket, call.key, metadata, call.decision.obligations.masks
+        )
+    else:
+        upload_id = await call.upstream.create_multipart_upload(call.bucket, call.key, metadata)
     return xml_response(xml.initiate_multipart(call.bucket, call.key, upload_id))
 
 
@@ -35,15 +42,35 @@ async def upload_part(call: Call) -> Response:
             f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
         )
     upload_id = _upload_id(call)
-    body = await call.upstream_body()
-    etag = await call.upstream.upload_part(call.bucket, call.key, upload_id, number, body)
+    staging = call.masking.staging
+    if staging.is_staged(upload_id):
+        upload = staging.open_id(call.bucket, call.key, upload_id)
+        etag = await staging.upload_part(call.upstream, upload, number, await call.upstream_body())
+    elif call.mask_profiles():
+        # Parts of an unmasked upload would reach the store in the clear.
+        raise errors.AccessDenied(
+            "This upload was created without the masking your policy now requires; "
+            "start a new upload"
+        )
+    else:
+        body = await call.upstream_body()
+        etag = await call.upstream.upload_part(call.bucket, call.key, upload_id, number, body)
     return empty_response(headers={"etag": etag})
 
 
 async def complete_multipart_upload(call: Call) -> Response:
     upload_id = _upload_id(call)
     parts = xml.parse_complete(await call.read_xml())
-    result = await call.upstream.complete_multipart_upload(call.bucket, call.key, upload_id, parts)
+    if call.masking.staging.is_staged(upload_id):
+        result = await staged.complete(call, upload_id, parts)
+    elif call.mask_profiles():
+        raise errors.AccessDenied(
+            "This upload was created without the masking your policy now requires"
+        )
+    else:
+        result = await call.upstream.complete_multipart_upload(
+            call.bucket, call.key, upload_id, parts
+        )
     location = f"/{call.bucket}/{call.key}"
     out = {"x-amz-version-id": result.version_id} if result.version_id else None
     return xml_response(
@@ -52,7 +79,12 @@ async def complete_multipart_upload(call: Call) -> Response:
 
 
 async def abort_multipart_upload(call: Call) -> Response:
-    await call.upstream.abort_multipart_upload(call.bucket, call.key, _upload_id(call))
+    upload_id = _upload_id(call)
+    staging = call.masking.staging
+    if staging.is_staged(upload_id):
+        await staging.discard(call.upstream, staging.open_id(call.bucket, call.key, upload_id))
+    else:
+        await call.upstream.abort_multipart_upload(call.bucket, call.key, upload_id)
     return empty_response(204)
 
 
@@ -60,9 +92,14 @@ async def list_parts(call: Call) -> Response:
     upload_id = _upload_id(call)
     max_parts = call.int_param("max-parts", 1000, high=1000)
     marker = call.int_param("part-number-marker", 0)
-    page = await call.upstream.list_parts(
-        call.bucket, call.key, upload_id, max_parts=max_parts, part_number_marker=marker
-    )
+    staging = call.masking.staging
+    if staging.is_staged(upload_id):
+        upload = staging.open_id(call.bucket, call.key, upload_id)
+        page = await staging.list_parts(call.upstream, upload, max_parts, marker)
+    else:
+        page = await call.upstream.list_parts(
+            call.bucket, call.key, upload_id, max_parts=max_parts, part_number_marker=marker
+        )
     return xml_response(xml.list_parts(call.bucket, call.key, upload_id, page, max_parts, marker))
 
 

@@ -11,6 +11,8 @@ from starlette.responses import Response, StreamingResponse
 
 from s3gate import errors
 from s3gate.handlers.call import Call, empty_response, xml_response
+from s3gate.masking import reads as masked_reads
+from s3gate.masking import writes as masked_writes
 from s3gate.policy import model
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
@@ -20,15 +22,24 @@ from s3gate.upstream.base import DeleteOutcome, ObjectStream
 
 async def put_object(call: Call) -> Response:
     metadata = h.stored_metadata(call.headers)
-    body = await call.upstream_body()
-    result = await call.upstream.put_object(call.bucket, call.key, body, metadata)
-    out = {"etag": result.etag}
+    profiles = call.mask_profiles()
+    if profiles:
+        result, etag = await masked_writes.put_object(call, profiles, metadata)
+    else:
+        result = await call.upstream.put_object(
+            call.bucket, call.key, await call.upstream_body(), metadata
+        )
+        etag = result.etag
+    out = {"etag": etag}
     if result.version_id:
         out["x-amz-version-id"] = result.version_id
     return empty_response(headers=out)
 
 
 async def head_object(call: Call) -> Response:
+    profiles = call.mask_profiles()
+    if profiles:
+        return await masked_reads.head_object(call, profiles)
     head = await call.upstream.head_object(call.bucket, call.key, h.conditions(call.headers))
     out = h.object_headers(head)
     out["content-length"] = str(head.size)
@@ -36,6 +47,9 @@ async def head_object(call: Call) -> Response:
 
 
 async def get_object(call: Call) -> Response:
+    profiles = call.mask_profiles()
+    if profiles:
+        return await masked_reads.get_object(call, profiles)
     stream = await call.upstream.get_object(
         call.bucket,
         call.key,
@@ -113,13 +127,15 @@ async def copy_object(call: Call) -> Response:
     if directive not in ("COPY", "REPLACE"):
         raise errors.InvalidArgument("Unknown metadata directive.")
     metadata = h.stored_metadata(call.headers) if directive == "REPLACE" else None
-    result = await call.upstream.copy_object(
-        src_bucket,
-        src_key,
-        call.bucket,
-        call.key,
-        metadata=metadata,
-        conditions=h.conditions(call.headers, prefix="x-amz-copy-source-"),
-    )
+    conditions = h.conditions(call.headers, prefix="x-amz-copy-source-")
+    profiles = call.mask_profiles()
+    if profiles:
+        result = await masked_writes.copy_object(
+            call, profiles, (src_bucket, src_key), metadata, conditions
+        )
+    else:
+        result = await call.upstream.copy_object(
+            src_bucket, src_key, call.bucket, call.key, metadata=metadata, conditions=conditions
+        )
     out = {"x-amz-copy-source-version-id": result.version_id} if result.version_id else None
     return xml_response(xml.copy_result(result.etag, h.iso_date(result.last_modified)), headers=out)

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from s3gate import errors
+from s3gate.s3.conditions import check_conditions, resolve_range
 from s3gate.upstream.base import (
     Body,
     BucketInfo,
@@ -40,11 +41,9 @@ from s3gate.upstream.local_index import Index, ObjectRow, to_datetime
 from s3gate.upstream.local_listing import list_objects
 from s3gate.upstream.local_multipart import Multipart
 from s3gate.upstream.local_rules import (
-    check_conditions,
     encode_key,
     page_size,
     quote_etag,
-    resolve_range,
     utf8,
     validate_bucket_name,
 )

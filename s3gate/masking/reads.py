@@ -1,0 +1,59 @@
+"""GET and HEAD under a `@mask` obligation: answered from the read view.
+
+Conditions (If-Match, If-None-Match, …) are evaluated against the view's ETag
+and the stored object's time; Range is a slice of the view. No checksum
+header is sent: the store's checksums describe other bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from s3gate.handlers.call import Call
+from s3gate.masking import clientmeta
+from s3gate.masking.views import View, open_view, read_range
+from s3gate.s3 import headers as h
+from s3gate.s3.conditions import check_conditions, resolve_range
+from s3gate.transform.profile import Profile
+
+
+def _headers(view: View) -> dict[str, str]:
+    out = h.object_headers(view.head)
+    out["etag"] = view.etag
+    out.pop("x-amz-mp-parts-count", None)
+    clientmeta.describe(out, view.etag.strip('"'))
+    return out
+
+
+async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
+    view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
+    check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
+    out = _headers(view)
+    out["content-length"] = str(view.length)
+    return Response(b"", headers=out)
+
+
+async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
+    view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
+    check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
+    out = _headers(view)
+    first, last, status = 0, view.length - 1, 200
+    wanted = h.parse_range(call.headers.get("range"))
+    if wanted is not None:
+        span = resolve_range(wanted, view.length)
+        if span is not None:
+            first, last = span
+            status = 206
+            out["content-range"] = f"bytes {first}-{last}/{view.length}"
+    out["content-length"] = str(last - first + 1)
+    h.apply_overrides(out, call.query)
+    call.stats["bytes_out"] = last - first + 1
+    if view.length == 0:
+        return Response(b"", status_code=status, headers=out)
+    pieces = read_range(open_view(view), first, last)
+    return StreamingResponse(
+        pieces, status_code=status, headers=out, background=BackgroundTask(pieces.aclose)
+    )

@@ -1,0 +1,40 @@
+"""What a request needs for masking: limits, a spool, the view cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from s3gate.masking.spool import Spool
+from s3gate.masking.staging import Staging
+from s3gate.masking.views import ViewCache
+from s3gate.transform.engine import Masker
+from s3gate.transform.profile import Profile
+from s3gate.transform.settings import MaskingSettings
+
+
+class MaskingService:
+    def __init__(self, settings: MaskingSettings, data_dir: Path, staging_key: bytes) -> None:
+        self.limits = settings.limits()
+        self.staging = Staging(staging_key, settings.staged_upload_expiry_seconds)
+        self._spool_dir = data_dir / "spool"
+        self.views = ViewCache(data_dir / "views", settings.view_cache_bytes, self.limits)
+
+    def masker(
+        self,
+        profiles: Sequence[Profile],
+        *,
+        content_type: str | None,
+        content_encoding: str | None,
+        key: str,
+    ) -> Masker:
+        return Masker(
+            profiles,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            key=key,
+            limits=self.limits,
+        )
+
+    def spool(self) -> Spool:
+        return Spool(self._spool_dir)

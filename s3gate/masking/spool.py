@@ -1,0 +1,87 @@
+"""Masked output parked on local disk before it goes anywhere.
+
+Masking changes the length of a body, and a refusal (block, hold, a record
+over the limit) can come at its very end; so the masked output is written to
+a temporary file first — never to the store — and only a complete, successful
+run is sent upstream, with its exact length, SHA-256 and MD5. Memory stays
+bounded (pieces of at most a few MiB); the file is removed in every case.
+The spool only ever holds masked bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+
+from s3gate.upstream.base import Body
+
+READ_PIECE = 1024 * 1024
+# Writes smaller than this go straight to the page cache from the event loop;
+# larger ones go through a thread so a slow disk cannot stall other requests.
+_INLINE_WRITE = 256 * 1024
+
+
+class Spool:
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="spool-", dir=directory)
+        self.path = Path(name)
+        self._file = os.fdopen(fd, "w+b")
+        self._md5 = hashlib.md5()  # noqa: S324 - S3's ETag, not a security use
+        self._sha256 = hashlib.sha256()
+        self.length = 0
+        self._kept = False
+
+    async def fill(self, pieces: AsyncIterator[bytes]) -> None:
+        async for piece in pieces:
+            self._md5.update(piece)
+            self._sha256.update(piece)
+            self.length += len(piece)
+            if len(piece) < _INLINE_WRITE:
+                self._file.write(piece)
+            else:
+                await asyncio.to_thread(self._file.write, piece)
+        self._file.flush()
+
+    @property
+    def md5_hex(self) -> str:
+        return self._md5.hexdigest()
+
+    def body(self) -> Body:
+        return Body(
+            self._chunks(),
+            self.length,
+            sha256_hex=self._sha256.hexdigest(),
+            content_md5=base64.b64encode(self._md5.digest()).decode(),
+        )
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        self._file.seek(0)
+        while piece := await asyncio.to_thread(self._file.read, READ_PIECE):
+            yield piece
+
+    def detach(self, path: Path) -> None:
+        """Keep the spooled bytes as `path` (same directory) instead of removing them."""
+        self._file.close()
+        os.replace(self.path, path)
+        self.path = path
+        self._kept = True
+
+    def close(self) -> None:
+        self._file.close()
+        if not self._kept:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

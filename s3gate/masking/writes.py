@@ -1,0 +1,110 @@
+"""Writes under a `@mask` obligation: PutObject and CopyObject.
+
+The body goes through the masker into a spool, and only a complete run is
+sent upstream (exact length, SHA-256, MD5): a refusal or a failed signature
+check part-way stores nothing. The stored object carries metadata naming the
+profiles, the bundle and the count of replacements per detector — counts,
+never values.
+
+ETag convention for a masked PUT: when masking changed the bytes, the ETag
+returned is the stored object's MD5 with a `-1` suffix. Clients such as s3cmd
+and rclone compare a PUT's ETag with the MD5 of what they sent unless it
+contains `-` (as multipart ETags do), so they do not report a corrupted
+upload for content the gateway rewrote on purpose. When nothing was masked the
+plain ETag is returned.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+from s3gate import errors
+from s3gate.handlers.call import Call
+from s3gate.masking import clientmeta
+from s3gate.policy.cedar import Bundle
+from s3gate.transform.profile import Profile
+from s3gate.transform.summary import MaskSummary
+from s3gate.upstream.base import Conditions, CopyResult, Metadata, PutResult
+
+_STAMP_PREFIX = "x-amz-meta-s3gate-"
+
+
+def finish_metadata(
+    metadata: dict[str, str], summary: MaskSummary, bundle: Bundle, stored_md5_hex: str
+) -> None:
+    """The stored object's metadata after masking: the masking stamp, and
+    client content hashes describing the stored bytes (see clientmeta)."""
+    metadata.update({f"x-amz-meta-{k}": v for k, v in summary.as_metadata().items()})
+    metadata[_STAMP_PREFIX + "bundle"] = bundle.hash[:16]
+    clientmeta.describe(metadata, stored_md5_hex)
+
+
+def unstamped(metadata: Metadata) -> dict[str, str]:
+    """Metadata without a previous masking stamp (a copy is stamped anew)."""
+    return {k: v for k, v in metadata.items() if not k.startswith(_STAMP_PREFIX)}
+
+
+async def put_object(
+    call: Call, profiles: Sequence[Profile], metadata: dict[str, str]
+) -> tuple[PutResult, str]:
+    """Store the masked body; returns the upstream result and the ETag to
+    give the client (see the convention above)."""
+    length = call.body.length
+    if length is None:
+        raise errors.MissingContentLength()
+    if length > call.settings.server.max_object_bytes:
+        raise errors.EntityTooLarge(extra={"ProposedSize": str(length)})
+    masker = call.masking.masker(
+        profiles,
+        content_type=metadata.get("content-type"),
+        content_encoding=metadata.get("content-encoding"),
+        key=call.key,
+    )
+    call.stats["bytes_in"] = length
+    with call.masking.spool() as spool:
+        await spool.fill(masker.transform(aiter(call.body)))
+        finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
+        result = await call.upstream.put_object(call.bucket, call.key, spool.body(), metadata)
+        changed = spool.md5_hex != _md5_hex(call.body.md5_b64)
+    call.stats["masking"] = masker.summary.as_dict()
+    etag = f'{result.etag[:-1]}-1"' if changed else result.etag
+    return result, etag
+
+
+async def copy_object(
+    call: Call,
+    profiles: Sequence[Profile],
+    source: tuple[str, str],
+    metadata: dict[str, str] | None,
+    conditions: Conditions,
+) -> CopyResult:
+    """The destination gets the source's bytes through every profile the
+    decision named (the source's read view and the destination's write
+    profile, composed). `metadata` None copies the source's."""
+    try:
+        stream = await call.upstream.get_object(source[0], source[1], conditions=conditions)
+    except errors.NotModified as exc:
+        # For a copy source every failed condition is a 412, as S3 answers.
+        raise errors.PreconditionFailed() from exc
+    stored = unstamped(stream.head.metadata) if metadata is None else metadata
+    masker = call.masking.masker(
+        profiles,
+        content_type=stored.get("content-type"),
+        content_encoding=stored.get("content-encoding"),
+        key=call.key,
+    )
+    with call.masking.spool() as spool:
+        try:
+            await spool.fill(masker.transform(stream.body))
+        finally:
+            await stream.aclose()
+        finish_metadata(stored, masker.summary, call.bundle, spool.md5_hex)
+        result = await call.upstream.put_object(call.bucket, call.key, spool.body(), stored)
+    call.stats["masking"] = masker.summary.as_dict()
+    head = await call.upstream.head_object(call.bucket, call.key)
+    return CopyResult(result.etag, head.last_modified, result.version_id)
+
+
+def _md5_hex(b64: str | None) -> str | None:
+    return base64.b64decode(b64).hex() if b64 else None

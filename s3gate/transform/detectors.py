@@ -1,0 +1,158 @@
+"""A detector: a precise Python regex (plus validator and context keywords)
+that finds sensitive spans in one segment of text, and the looser hyperscan
+expressions that find the segments worth looking at.
+
+The contract between the two halves is what keeps the fast path correct:
+every finding of `find` in a segment implies a prefilter match that *ends*
+inside that segment's raw bytes. Built-in prefilters are written by hand to
+keep that promise; for custom patterns the pattern itself is compiled in
+hyperscan's prefilter mode, which guarantees a superset.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from s3gate.transform.validators import VALIDATORS, Validator
+
+# Named groups whose text is the sensitive part; the first that took part
+# in a match wins. Without one, the whole match is sensitive.
+VALUE_GROUPS = ("value", "value2")
+
+
+@dataclass(frozen=True)
+class Examples:
+    positive: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    expression: bytes
+    # True: compile in hyperscan's prefilter mode (a superset of the regex).
+    approximate: bool = False
+    caseless: bool = False
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    id: str
+    label: str
+    pattern: str
+    description: str = ""
+    prefilters: tuple[Prefilter, ...] = ()
+    # Validator name per value group ("value", "value2" or "match").
+    validators: tuple[tuple[str, str], ...] = ()
+    # Keywords one of which must occur within `context_window` characters of
+    # the match (or in the JSON key that holds it).
+    context: tuple[str, ...] = ()
+    context_window: int = 0
+    # JSON members whose key matches this regex hold a sensitive scalar.
+    json_key: str | None = None
+    json_key_prefilter: bytes | None = None
+    # How a value is normalised before tokenizing (equal tokens for equal people).
+    normalize: str = "none"
+    # In text mode this detector may span lines (PEM blocks).
+    multiline: bool = False
+    examples: Examples = field(default_factory=Examples)
+    builtin: bool = True
+    ignore_case: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+
+
+class Detector:
+    """A compiled detector. Thread-safe and shared by every request."""
+
+    def __init__(self, spec: DetectorSpec) -> None:
+        self.spec = spec
+        self.id = spec.id
+        self.label = spec.label
+        flags = re.ASCII | (re.IGNORECASE if spec.ignore_case else 0)
+        self.regex = re.compile(spec.pattern, flags)
+        self._validators: dict[str, Validator] = {
+            group: VALIDATORS[name] for group, name in spec.validators
+        }
+        self._groups = [g for g in VALUE_GROUPS if g in self.regex.groupindex]
+        self._context = tuple(k.lower() for k in spec.context)
+        self.json_key = re.compile(spec.json_key, re.IGNORECASE) if spec.json_key else None
+        self.multiline = spec.multiline
+
+    def prefilters(self) -> tuple[Prefilter, ...]:
+        if self.spec.prefilters:
+            return self.spec.prefilters
+        return (
+            Prefilter(self.spec.pattern.encode(), approximate=True, caseless=self.spec.ignore_case),
+        )
+
+    def find(self, text: str, key: str | None = None) -> list[Span]:
+        """Sensitive spans in `text`; `key` is the JSON key holding it, if any."""
+        spans: list[Span] = []
+        for m in self.regex.finditer(text):
+            group = "match"
+            start, end = m.span()
+            for name in self._groups:
+                if m.start(name) >= 0:
+                    group = name
+                    start, end = m.span(name)
+                    break
+            if start == end:
+                continue
+            check = self._validators.get(group) or self._validators.get("match")
+            if check is not None and not check(text[start:end]):
+                continue
+            if self._context and not self._in_context(text, m.start(), m.end(), key):
+                continue
+            spans.append(Span(start, end))
+        return spans
+
+    def accepts_value(self, value: str) -> bool:
+        """A scalar held by a matching JSON key: does it look like a real value?"""
+        check = self._validators.get("value") or self._validators.get("match")
+        return bool(value) and (check is None or check(value))
+
+    def _in_context(self, text: str, start: int, end: int, key: str | None) -> bool:
+        window = self.spec.context_window
+        around = text[max(0, start - window) : end + window].lower()
+        if key is not None:
+            around += "\n" + key.lower()
+        return any(k in around for k in self._context)
+
+
+def deny_list_pattern(terms: tuple[str, ...]) -> str:
+    """Exact terms, case-insensitive, not inside a longer word."""
+    parts = []
+    for term in sorted(set(terms), key=lambda t: (-len(t), t)):
+        escaped = re.escape(term)
+        if term[:1].isalnum() or term[:1] == "_":
+            escaped = r"(?<![A-Za-z0-9_])" + escaped
+        if term[-1:].isalnum() or term[-1:] == "_":
+            escaped += r"(?![A-Za-z0-9_])"
+        parts.append(escaped)
+    return "(?:" + "|".join(parts) + ")"
+
+
+_ASCII_RUN = re.compile(r"[\x20-\x7e]+")
+
+
+def deny_list_prefilters(terms: tuple[str, ...]) -> tuple[Prefilter, ...]:
+    """Hyperscan is caseless in ASCII only: a term with other letters is
+    found through its longest ASCII run (a superset), or, failing that,
+    through its lower- and upper-case spellings."""
+    out: list[Prefilter] = []
+    for term in sorted(set(terms)):
+        if term.isascii():
+            out.append(Prefilter(re.escape(term).encode(), caseless=True))
+            continue
+        runs = sorted(_ASCII_RUN.findall(term), key=len, reverse=True)
+        if runs and len(runs[0].strip()) >= 3:
+            out.append(Prefilter(re.escape(runs[0]).encode(), caseless=True))
+        else:
+            for variant in {term, term.lower(), term.upper(), term.casefold()}:
+                out.append(Prefilter(re.escape(variant).encode("utf-8"), caseless=True))
+    return tuple(out)

@@ -1,0 +1,109 @@
+"""Findings in one segment of text (a text line, a JSON string) and their
+replacement, plus the per-run context that counts them and refuses the
+object on `block` / `hold`.
+
+Overlaps are resolved strongest operator first, then leftmost, then
+longest: `https://u:pw@db.example.com` yields the URL password (redact), not
+an "email" `pw@db.example.com` (tokenize) that overlaps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from s3gate.transform.errors import MaskingBlocked
+from s3gate.transform.operators import Operator, rewrite
+from s3gate.transform.plan import BoundDetector, Plan
+from s3gate.transform.summary import MaskSummary
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    start: int
+    end: int
+    bound: BoundDetector
+    operator: Operator
+
+
+class RunContext:
+    """State of one masking run: the plan, the counters, pending holds."""
+
+    def __init__(self, plan: Plan, summary: MaskSummary) -> None:
+        self.plan = plan
+        self.summary = summary
+        self.held: set[str] = set()
+
+    def count(
+        self, source: str, op: Operator, *, rule: bool = False, refusal: str | None = None
+    ) -> None:
+        """Count one replacement by `source`; refuse the object if `op` does.
+        `refusal` is the id named to the client (detectors: "profile:id")."""
+        (self.summary.rules if rule else self.summary.detectors)[source] += 1
+        self.summary.operators[op.kind] += 1
+        if op.kind == "block":
+            self.summary.blocked = (refusal or source,)
+            raise MaskingBlocked([refusal or source])
+        if op.kind == "hold":
+            # Keep going: a later `block` must still win over this hold.
+            self.held.add(refusal or source)
+
+    def replacement(self, op: Operator, value: str, label: str, normalize: str) -> str:
+        if op.refuses:  # the object is refused anyway; never echo the value
+            return f"[REDACTED:{label}]"
+        return rewrite(op, value, label, self.plan.keys, normalize)
+
+
+def find(
+    text: str,
+    detectors: Iterable[tuple[BoundDetector, Operator]],
+    key: str | None = None,
+) -> list[Finding]:
+    found: list[Finding] = []
+    for bound, op in detectors:
+        for span in bound.detector.find(text, key):
+            found.append(Finding(span.start, span.end, bound, op))
+    return resolve(found) if len(found) > 1 else found
+
+
+def resolve(findings: list[Finding]) -> list[Finding]:
+    ordered = sorted(
+        findings,
+        key=lambda f: (-f.operator.strength, f.start, f.start - f.end, f.bound.index),
+    )
+    kept: list[Finding] = []
+    for f in ordered:
+        if all(f.end <= k.start or f.start >= k.end for k in kept):
+            kept.append(f)
+    kept.sort(key=lambda f: f.start)
+    return kept
+
+
+def apply(text: str, findings: list[Finding], ctx: RunContext) -> tuple[str, bool]:
+    """`text` with each finding replaced; also whether any finding says drop."""
+    out: list[str] = []
+    pos = 0
+    dropped = False
+    for f in findings:
+        det = f.bound.detector
+        ctx.count(det.id, f.operator, refusal=f.bound.refusal_id)
+        dropped = dropped or f.operator.kind == "drop"
+        out.append(text[pos : f.start])
+        out.append(
+            ctx.replacement(f.operator, text[f.start : f.end], det.label, det.spec.normalize)
+        )
+        pos = f.end
+    out.append(text[pos:])
+    return "".join(out), dropped
+
+
+def scope_pairs(
+    plan: Plan, candidates: Iterable[int], scope: dict[int, Operator | None]
+) -> list[tuple[BoundDetector, Operator]]:
+    """Detectors to run: candidates that are in scope, with their operator."""
+    pairs = []
+    for idx in sorted(set(candidates)):
+        if idx in scope:
+            bound = plan.detectors[idx]
+            pairs.append((bound, scope[idx] or bound.operator))
+    return pairs

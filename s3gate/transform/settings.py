@@ -1,0 +1,45 @@
+"""Settings of the masking engine (`masking:` in the YAML file) and the
+limits one masking run works under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from s3gate.configbase import Secret, Section
+
+MiB = 1024 * 1024
+
+
+class MaskingSettings(Section):
+    # Profiles are the `masking/*.yaml` files of the policy directory
+    # (`policy.dir`), loaded and reloaded with the policies as one bundle.
+    # Token keys as JSON: {"active": "k2", "keys": {"k2": "<base64>", "k1": …}}.
+    # Unset: a development key file is generated under `data_dir` on first use.
+    token_keys: Secret | None = None
+    # A JSONL record or a text line larger than this refuses the object.
+    max_record_bytes: int = Field(default=16 * MiB, ge=1024)
+    # A JSON document (parsed whole) larger than this refuses the object.
+    max_document_bytes: int = Field(default=16 * MiB, ge=1024)
+    # Input is cut into blocks of about this size (at line ends) for scanning.
+    block_bytes: int = Field(default=1 * MiB, ge=4096, le=64 * MiB)
+    # Masked read views kept on this replica's disk (least recently used out).
+    view_cache_bytes: int = Field(default=2048 * MiB, ge=0)
+    # Parts of masked multipart uploads wait (encrypted) in `<bucket>/.s3gate/mpu/`;
+    # uploads neither completed nor aborted are removed after this long.
+    staged_upload_expiry_seconds: int = Field(default=7 * 86400, ge=3600)
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_record_bytes=self.max_record_bytes,
+            max_document_bytes=self.max_document_bytes,
+            block_bytes=self.block_bytes,
+        )
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_record_bytes: int = 16 * MiB
+    max_document_bytes: int = 16 * MiB
+    block_bytes: int = 1 * MiB

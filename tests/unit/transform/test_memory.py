@@ -1,0 +1,51 @@
+"""Memory does not grow with object size (invariant 4): the engine holds a
+block and one record at most, whatever it streams."""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+from collections.abc import AsyncIterator
+
+from s3gate.transform.engine import Masker
+from s3gate.transform.settings import Limits
+from tests.tracegen import generate
+from tests.unit.transform.helpers import example
+
+MiB = 1024 * 1024
+
+
+def _peak(total: int, pool: bytes) -> int:
+    masker = Masker(
+        [example("write-default")],
+        content_type="application/x-ndjson",
+        content_encoding=None,
+        key="big.jsonl",
+        limits=Limits(),
+    )
+
+    async def source() -> AsyncIterator[bytes]:
+        sent = 0
+        while sent < total:
+            for i in range(0, len(pool), 65536):
+                yield pool[i : i + 65536]
+                sent += 65536
+
+    async def run() -> None:
+        async for _ in masker.transform(source()):
+            pass
+
+    tracemalloc.start()
+    try:
+        asyncio.run(run())
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_peak_memory_does_not_grow_with_size() -> None:
+    pool, _ = generate(400, seed=2, pii_rate=0.2)
+    small = _peak(4 * MiB, pool)
+    large = _peak(48 * MiB, pool)
+    assert large < 12 * MiB
+    assert large < small + 4 * MiB
