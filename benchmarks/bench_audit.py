@@ -6,7 +6,9 @@ Figures (all with real fsync on the local disk, in a temporary directory):
 - `record_ops_1`, `record_ops_16`: AuditLog.record() calls per second with 1
   and 16 concurrent writers (each call returns once its event is durable);
   `record_p50_ms_16`, `record_p99_ms_16`: its latency at 16 writers;
-  `fsyncs_per_event_16`: group commit at work.
+  `fsyncs_per_event_16`: group commit at work; `record_cpu_us`: CPU time
+  (all threads) per event, building and encoding it included — the audit's
+  cost to a CPU-bound gateway, where throughput ≈ 1 - this / CPU per request.
 - `put_ops_audit_off` / `put_ops_audit_on`, `get_ops_…`: small-object PUT and
   GET against the local directory store at 16 concurrent clients, without and
   with auditing as the gateway should do it: PUT awaits its event before
@@ -127,7 +129,9 @@ async def _record_rates(root: Path) -> dict[str, float]:
     out["record_ops_1"] = await _clients(1, 2000, record)
     syncs = audit.spool.syncs
     latencies.clear()
+    cpu = time.process_time()
     out["record_ops_16"] = await _clients(CLIENTS, 16000, record)
+    out["record_cpu_us"] = (time.process_time() - cpu) / 16000 * 1e6
     out["fsyncs_per_event_16"] = (audit.spool.syncs - syncs) / 16000
     q = statistics.quantiles(latencies, n=100)
     out["record_p50_ms_16"], out["record_p99_ms_16"] = q[49] * 1000, q[98] * 1000
@@ -198,25 +202,27 @@ async def _ship_latency(root: Path, seconds: float, rate: float) -> dict[str, fl
     return {"ship_p50_s": q[49], "ship_p99_s": q[98], "ship_events": float(len(delays))}
 
 
-async def _run(ship_seconds: float) -> dict[str, float]:
+async def section(workdir: Path, ship_seconds: float = 12.0) -> dict[str, float]:
+    """All figures, working under `workdir` (for `python -m benchmarks`)."""
     out: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
-        root = Path(tmp)
-        out |= await _record_rates(root / "record")
-        # Alternate off/on and keep the best of each, to damp noise.
-        for i in range(3):
-            for audited in (False, True):
-                got = await _requests(root / f"req-{i}-{audited}", audited)
-                for name, value in got.items():
-                    out[name] = max(out.get(name, 0.0), value)
-        out["put_ratio"] = out["put_ops_audit_on"] / out["put_ops_audit_off"]
-        out["get_ratio"] = out["get_ops_audit_on"] / out["get_ops_audit_off"]
-        out |= await _ship_latency(root / "ship", ship_seconds, rate=200)
+    out |= await _record_rates(workdir / "record")
+    # Alternate off/on and keep the best of each, to damp noise.
+    for i in range(3):
+        for audited in (False, True):
+            got = await _requests(workdir / f"req-{i}-{audited}", audited)
+            for name, value in got.items():
+                out[name] = max(out.get(name, 0.0), value)
+    out["put_ratio"] = out["put_ops_audit_on"] / out["put_ops_audit_off"]
+    out["get_ratio"] = out["get_ops_audit_on"] / out["get_ops_audit_off"]
+    out |= await _ship_latency(workdir / "ship", ship_seconds, rate=200)
     return {k: round(v, 4) for k, v in out.items()}
 
 
 def run(ship_seconds: float = 12.0) -> dict[str, float]:
-    return asyncio.run(_run(ship_seconds))
+    """All figures, in a temporary directory on the local disk (`BENCH_DIR`
+    to choose another file system)."""
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
+        return asyncio.run(section(Path(tmp), ship_seconds))
 
 
 if __name__ == "__main__":

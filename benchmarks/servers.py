@@ -98,6 +98,7 @@ def start_gateway(
             }
         ],
         "log_level": "warning",
+        "audit": {"generate_key": True, "replica_id": f"bench-{port}"},
     }
     for section, values in (extra or {}).items():
         if isinstance(values, dict):

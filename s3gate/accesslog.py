@@ -17,6 +17,14 @@ from starlette.responses import Response
 _log = logging.getLogger("s3gate.access")
 
 
+def _plain(value: object) -> object:
+    """Objects that describe themselves (e.g. a masking summary) as dicts."""
+    as_dict = getattr(value, "as_dict", None)
+    if callable(as_dict):
+        return as_dict()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
 class AccessLog:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -44,7 +52,7 @@ class AccessLog:
                 entry.update(stats)
             entry["status"] = response.status_code
             entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            _log.info(json.dumps({k: v for k, v in entry.items() if v is not None}))
+            _log.info(json.dumps({k: v for k, v in entry.items() if v is not None}, default=_plain))
 
         task = BackgroundTask(write)
         if response.background is None:

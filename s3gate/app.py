@@ -18,6 +18,9 @@ from starlette.routing import BaseRoute, Route
 
 from s3gate import errors, keyring
 from s3gate.accesslog import AccessLog
+from s3gate.audit.builders import policy_bundle
+from s3gate.audit.log import AuditLog, replica_id
+from s3gate.audit.routes import keys_endpoint
 from s3gate.config import ConfigError, Settings
 from s3gate.gateway import Gateway
 from s3gate.identity.resolver import CredentialResolver
@@ -27,7 +30,7 @@ from s3gate.identity.static_keys import StaticKeys
 from s3gate.identity.sts import StsService
 from s3gate.masking.profiles import MaskingPart
 from s3gate.masking.service import MaskingService
-from s3gate.policy.store import PolicyStore
+from s3gate.policy.store import PolicyStore, ReloadOutcome
 from s3gate.upstream import build_upstream
 from s3gate.upstream.base import Upstream
 
@@ -53,6 +56,11 @@ def create_app(
     # An invalid bundle at start-up stops the process (BundleError): there is
     # no "old bundle" to fall back on.
     policies = PolicyStore(settings.policy, parts=[MaskingPart(keyring.token_keys(settings))])
+    audit: AuditLog | None = None
+    if settings.audit.enabled:
+        audit = AuditLog(
+            settings.audit, store, replica_id(settings.audit), data_dir=settings.data_dir
+        )
     masking = MaskingService(settings.masking, settings.data_dir, keyring.staging_key(settings))
     gateway = Gateway(
         settings,
@@ -63,6 +71,7 @@ def create_app(
         masking,
         AccessLog(settings.server.access_log),
         sts=sts,
+        audit=audit,
     )
 
     async def healthz(request: Request) -> Response:
@@ -76,6 +85,13 @@ def create_app(
             body.update(status="unavailable", upstream=exc.message)
             return JSONResponse(body, 503)
         body.update(status="ready", upstream="reachable")
+        if audit is not None:
+            # A backlog (audit bucket unreachable) is reported, not fatal: the
+            # events are safe in the spool. A spool that cannot be written is.
+            body["audit"] = state = audit.status()
+            if not (state["started"] and state["spool_writable"]):
+                body["status"] = "unavailable"
+                return JSONResponse(body, 503)
         return JSONResponse(body)
 
     @contextlib.asynccontextmanager
@@ -88,6 +104,9 @@ def create_app(
                 except errors.UpstreamError as exc:
                     if exc.error_code != "BucketAlreadyExists":
                         raise
+        if audit is not None:
+            await audit.start()
+            _audit_policy_reloads(policies, audit)
         await policies.start()  # watcher + SIGHUP
         sweeper = asyncio.create_task(_sweep_staged_uploads(masking, store))
         if sts is not None:
@@ -100,15 +119,37 @@ def create_app(
             if sts is not None:
                 await sts.close()
             await policies.stop()
+            if audit is not None:
+                await audit.close()
             await store.close()
 
     routes = [
         Route("/_s3gate/healthz", healthz, methods=["GET"]),
         Route("/_s3gate/readyz", readyz, methods=["GET"]),
+        *([Route("/_s3gate/audit/keys", keys_endpoint(audit))] if audit is not None else []),
         *extra_routes,
         Route("/{path:path}", gateway.handle, methods=S3_METHODS),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _audit_policy_reloads(policies: PolicyStore, audit: AuditLog) -> None:
+    """Every bundle load and rejection is an audit event. Reloads run in a
+    worker thread; the event is handed to the event loop."""
+    loop = asyncio.get_running_loop()
+
+    def on_reload(outcome: ReloadOutcome) -> None:
+        if outcome.status == "unchanged":
+            return
+        event = policy_bundle(
+            loaded=outcome.status == "loaded",
+            bundle_hash=outcome.bundle_hash,
+            source=outcome.trigger,
+            error=outcome.error,
+        )
+        loop.call_soon_threadsafe(audit.record_nowait, event)
+
+    policies.subscribe(on_reload)
 
 
 async def _sweep_staged_uploads(masking: MaskingService, store: Upstream) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute
 
 from s3gate import config, devmode
+from s3gate.audit import commands as audit_commands
 from s3gate.identity import devissuer
 from s3gate.policy import commands as policy_commands
 from s3gate.policy.source import BundleError
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy_commands.register(sub)
     mask_commands.register(sub)
+    audit_commands.register(sub)
     return parser
 
 

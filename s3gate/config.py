@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from s3gate.audit.settings import AuditSettings
 from s3gate.configbase import ConfigError, MiB, Secret, Section
 from s3gate.identity.settings import IdentitySettings
 from s3gate.policy.settings import PolicySettings
@@ -100,6 +101,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     identity: IdentitySettings = IdentitySettings()
     masking: MaskingSettings = MaskingSettings()
+    audit: AuditSettings = AuditSettings()
     data_dir: Path = Path("./data")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -174,5 +176,9 @@ def _check_secrets(settings: Settings) -> None:
             except ConfigError as exc:
                 problems.append(f"upstream.{name}: {exc}")
     problems.extend(settings.identity.secret_problems())
+    problems.extend(settings.audit.problems())
+    if settings.audit.enabled and settings.audit.bucket != settings.policy.audit_bucket:
+        # The built-in read-only guard must protect the bucket audit really uses.
+        problems.append(f"policy.audit_bucket: must equal audit.bucket ({settings.audit.bucket!r})")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))

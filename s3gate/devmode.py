@@ -65,6 +65,8 @@ def dev_settings(data_dir: Path, host: str, port: int) -> config.Settings:
                 "path": str(data_dir / "store"),
                 "create_buckets": list(DEV_BUCKETS),
             },
+            # A signing key generated once in the data folder; the dev chain's name.
+            "audit": {"generate_key": True, "replica_id": "dev"},
             "identity": devissuer.identity_overrides(
                 data_dir, host, port, _ROLES if _ROLES.exists() else _PACKAGED_ROLES
             ),

@@ -17,6 +17,8 @@ from starlette.responses import Response
 
 from s3gate import errors
 from s3gate.accesslog import AccessLog
+from s3gate.audit.log import AuditLog
+from s3gate.auditing import RequestAudit, record_sts
 from s3gate.authn import Authenticator, RawRequest
 from s3gate.config import Settings
 from s3gate.handlers import BODY_OPERATIONS, HANDLERS
@@ -55,9 +57,11 @@ class Gateway:
         access_log: AccessLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sts: StsService | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.settings = settings
         self.sts = sts
+        self.audit = audit
         self.upstream = upstream
         self.authenticator = Authenticator(credentials, settings.server, clock)
         self.policies = policies
@@ -70,28 +74,55 @@ class Gateway:
         started = time.perf_counter()
         request_id = new_request_id()
         entry: dict[str, object] = {"request_id": request_id, "method": request.method}
+        if self._is_sts(request):
+            return await self._sts(request, request_id, entry, started)
         op: Operation | None = None
         call: Call | None = None
-        if self._is_sts(request):
-            # Unsigned by design: the web identity token is the credential.
-            response = await serve_sts(request, request_id, self.sts, entry)
-            response.headers["x-amz-request-id"] = request_id
-            self.access_log.attach(response, entry, started, None)
-            return response
+        error: errors.S3Error | None = None
+        audit = RequestAudit(self.audit, request_id, request)
         try:
-            call = await self._prepare(request, request_id, entry)
+            call = await self._prepare(request, request_id, entry, audit)
             op = call.op
             response = await HANDLERS[op.name](call)
         except errors.S3Error as exc:
-            response = self._error(exc, request, request_id, op)
-            entry["error"] = exc.error_code
+            error = exc
         except Exception:  # fail closed with a request id the operator can find
             log.exception("internal error", extra={"request_id": request_id})
-            response = self._error(errors.InternalError(), request, request_id, op)
-            entry["error"] = "InternalError"
+            error = errors.InternalError()
+        if error is not None:
+            response = self._error(error, request, request_id, op)
+            entry["error"] = error.error_code
+            if _unread_body(request, call):
+                # The rest of the body is still on the connection; reading a
+                # refused upload to its end could take gigabytes, so close.
+                response.headers["connection"] = "close"
+        stats: dict[str, object] = call.stats if call is not None else {}
+        if call is not None:
+            stats["sha256_received"] = call.body.sha256_hex
+        try:
+            response = await audit.finish(response, stats, error)
+        except errors.S3Error as exc:  # its event could not be kept: not answered
+            if response.background is not None:
+                await response.background()  # releases an upstream stream
+            response = self._error(exc, request, request_id, op)
+            entry["error"] = exc.error_code
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
-        self.access_log.attach(response, entry, started, call.stats if call else None)
+        self.access_log.attach(response, entry, started, stats)
+        return response
+
+    async def _sts(
+        self, request: Request, request_id: str, entry: dict[str, object], started: float
+    ) -> Response:
+        # Unsigned by design: the web identity token is the credential.
+        response = await serve_sts(request, request_id, self.sts, entry)
+        try:
+            await record_sts(self.audit, request_id, request, entry, response.status_code)
+        except errors.S3Error as exc:
+            response = self._error(exc, request, request_id, None)
+            entry["error"] = exc.error_code
+        response.headers["x-amz-request-id"] = request_id
+        self.access_log.attach(response, entry, started, None)
         return response
 
     def _is_sts(self, request: Request) -> bool:
@@ -107,7 +138,9 @@ class Gateway:
             request.headers.get("content-type"),
         )
 
-    async def _prepare(self, request: Request, request_id: str, entry: dict[str, object]) -> Call:
+    async def _prepare(
+        self, request: Request, request_id: str, entry: dict[str, object], audit: RequestAudit
+    ) -> Call:
         raw = RawRequest.from_scope(dict(request.scope), request.method)
         op = resolve(
             raw.method,
@@ -118,8 +151,11 @@ class Gateway:
             self.settings.server.virtual_host_domains,
         )
         entry.update({"operation": op.name, "bucket": op.bucket, "key": op.key})
+        audit.identify(op, None)
         authn = self.authenticator.authenticate(raw, op, request.stream())
         principal, body = authn.principal, authn.body
+        audit.identify(op, principal)
+        audit.require_spool()
         entry["principal"] = principal.subject
         entry["access_key_id"] = principal.access_key_id
         bundle = self.policies.current()
@@ -132,7 +168,7 @@ class Gateway:
             presigned=authn.presigned,
             now=self.clock(),
         )
-        decision = self._decide(bundle, principal, op, raw, context)
+        decision = self._decide(bundle, principal, op, raw, context, audit)
         if decision is not None:
             entry["policy"] = decision.describe()
         if op.name not in BODY_OPERATIONS:
@@ -160,6 +196,7 @@ class Gateway:
         op: Operation,
         raw: RawRequest,
         context: RequestContext,
+        audit: RequestAudit,
     ) -> Decision | None:
         """The operation's decision; a denial raises before anything upstream.
         Per-item operations (DeleteObjects, ListBuckets) are decided per item
@@ -173,6 +210,7 @@ class Gateway:
         decision = enforce.authorize(
             bundle, principal, op.name, op.bucket, op.key, context, copy_source=copy_source
         )
+        audit.decided(decision)
         if not decision.allowed:
             # The reason stays in the audit trail; the client learns nothing more.
             raise errors.AccessDenied(resource=op.resource)
@@ -197,3 +235,14 @@ class Gateway:
             media_type="application/xml",
             headers=headers,
         )
+
+
+def _unread_body(request: Request, call: Call | None) -> bool:
+    headers = request.headers
+    declared = headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
+    if not declared:
+        return False
+    if call is None:
+        return True
+    length = call.body.length
+    return length is None or call.body.bytes_received < length

@@ -189,7 +189,11 @@ def sts_exchange(
 
 
 def policy_bundle(
-    *, loaded: bool, bundle_hash: str | None, source: str, error: str | None = None,
+    *,
+    loaded: bool,
+    bundle_hash: str | None,
+    source: str,
+    error: str | None = None,
     clock: Clock = utc_now,
 ) -> AuditEvent:
     """A policy bundle was loaded (now in force) or rejected (the old one stays).

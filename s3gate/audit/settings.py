@@ -8,16 +8,19 @@ heartbeat manifest is written after `heartbeat_seconds` without one.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
 
-from s3gate.config import Section
+from s3gate.configbase import Section
 
 MiB = 1024 * 1024
 
 
 class AuditSettings(Section):
+    # `configbase`, not `config`: `config` imports this module to nest it
+    # under `Settings.audit`.
     enabled: bool = True
     # The upstream bucket that receives batches, manifests and public keys.
     # Through the gateway nobody may write or delete there.
@@ -54,3 +57,19 @@ class AuditSettings(Section):
 
     def directory(self, data_dir: Path) -> Path:
         return self.dir if self.dir is not None else data_dir / "audit"
+
+    def problems(self) -> list[str]:
+        """What would stop the audit log from starting, for `config.load` to
+        report with the other configuration errors."""
+        if not self.enabled:
+            return []
+        if not self.signing_keys and not self.generate_key:
+            return [
+                "audit.signing_keys: give the signing key file (s3gate keys generate "
+                "--out DIR), or set audit.generate_key for development"
+            ]
+        return [
+            f"audit.signing_keys.{i}: {path} is not a readable file"
+            for i, path in enumerate(self.signing_keys)
+            if not (path.is_file() and os.access(path, os.R_OK))
+        ]

@@ -30,6 +30,7 @@ def _headers(view: View) -> dict[str, str]:
 
 async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
     view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
+    call.stats["mask_summary"] = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
     out = _headers(view)
     out["content-length"] = str(view.length)
@@ -38,6 +39,7 @@ async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
 
 async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
     view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
+    call.stats["mask_summary"] = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
     out = _headers(view)
     first, last, status = 0, view.length - 1, 200

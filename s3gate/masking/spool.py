@@ -53,11 +53,15 @@ class Spool:
     def md5_hex(self) -> str:
         return self._md5.hexdigest()
 
+    @property
+    def sha256_hex(self) -> str:
+        return self._sha256.hexdigest()
+
     def body(self) -> Body:
         return Body(
             self._chunks(),
             self.length,
-            sha256_hex=self._sha256.hexdigest(),
+            sha256_hex=self.sha256_hex,
             content_md5=base64.b64encode(self._md5.digest()).decode(),
         )
 

@@ -27,11 +27,12 @@ async def complete(call: Call, upload_id: str, parts: list[tuple[int, str]]) -> 
         content_encoding=metadata.get("content-encoding"),
         key=call.key,
     )
+    call.stats["mask_summary"] = masker.summary  # also when it refuses
     with call.masking.spool() as spool:
         await spool.fill(masker.transform(plaintext))
         finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
         stored = await call.upstream.put_object(call.bucket, call.key, spool.body(), metadata)
+        call.stats["sha256_stored"] = spool.sha256_hex
     await staging.discard(call.upstream, upload)
-    call.stats["masking"] = masker.summary.as_dict()
     # A multipart-style ETag (never compared with an MD5 by clients).
     return PutResult(f'{stored.etag[:-1]}-{len(parts)}"', stored.version_id)

@@ -36,6 +36,7 @@ from s3gate.masking.spool import Spool
 from s3gate.transform.engine import Masker
 from s3gate.transform.profile import Profile
 from s3gate.transform.settings import Limits
+from s3gate.transform.summary import MaskSummary
 from s3gate.upstream.base import Conditions, ObjectHead, Upstream
 
 log = logging.getLogger("s3gate.masking")
@@ -50,6 +51,7 @@ class View:
     length: int
     etag: str  # quoted MD5 of the view's bytes
     profiles: tuple[str, ...]
+    summary: MaskSummary  # what masking did to compute it (counts only)
 
 
 class ViewCache:
@@ -121,7 +123,8 @@ class ViewCache:
             await stream.aclose()
         path = self._dir / ident
         spool.detach(path)
-        view = View(head, path, spool.length, f'"{spool.md5_hex}"', tuple(p.name for p in profiles))
+        names = tuple(p.name for p in profiles)
+        view = View(head, path, spool.length, f'"{spool.md5_hex}"', names, masker.summary)
         self._remember(ident, view)
         return view
 

@@ -61,13 +61,14 @@ async def put_object(
         content_encoding=metadata.get("content-encoding"),
         key=call.key,
     )
+    call.stats["mask_summary"] = masker.summary  # also when it refuses
     call.stats["bytes_in"] = length
     with call.masking.spool() as spool:
         await spool.fill(masker.transform(aiter(call.body)))
         finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
         result = await call.upstream.put_object(call.bucket, call.key, spool.body(), metadata)
+        call.stats["sha256_stored"] = spool.sha256_hex
         changed = spool.md5_hex != _md5_hex(call.body.md5_b64)
-    call.stats["masking"] = masker.summary.as_dict()
     etag = f'{result.etag[:-1]}-1"' if changed else result.etag
     return result, etag
 
@@ -94,6 +95,7 @@ async def copy_object(
         content_encoding=stored.get("content-encoding"),
         key=call.key,
     )
+    call.stats["mask_summary"] = masker.summary  # also when it refuses
     with call.masking.spool() as spool:
         try:
             await spool.fill(masker.transform(stream.body))
@@ -101,7 +103,7 @@ async def copy_object(
             await stream.aclose()
         finish_metadata(stored, masker.summary, call.bundle, spool.md5_hex)
         result = await call.upstream.put_object(call.bucket, call.key, spool.body(), stored)
-    call.stats["masking"] = masker.summary.as_dict()
+        call.stats["sha256_stored"] = spool.sha256_hex
     head = await call.upstream.head_object(call.bucket, call.key)
     return CopyResult(result.etag, head.last_modified, result.version_id)
 

@@ -23,6 +23,7 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     wait_http(f"{endpoint}/moto-api/")
+    direct_client(endpoint).create_bucket(Bucket="audit")
     yield endpoint
     server.stop()
 

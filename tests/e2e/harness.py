@@ -167,6 +167,8 @@ def start_gateway(
         },
         "static_keys": keys,
         "policy": {"dir": str(POLICIES)},
+        # Each process its own chain (replica id) in the shared audit bucket.
+        "audit": {"generate_key": True, "replica_id": f"gw-{port}"},
     }
     if tls is not None:
         settings["server"]["tls"] = {"cert_file": str(tls[0]), "key_file": str(tls[1])}

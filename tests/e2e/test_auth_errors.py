@@ -202,3 +202,15 @@ def test_sigv2_is_refused(gateway: Gateway, bucket: str) -> None:
     )
     assert resp.status == 400
     assert error_code(resp) == "InvalidRequest"
+
+
+def test_refused_uploads_do_not_poison_the_connection(gateway: Gateway, bucket: str) -> None:
+    # A refusal answered before the body is read must not leave that body on a
+    # kept-alive connection, where it would be parsed as the next request.
+    client = gateway.client("admin")
+    for i in range(4):
+        with pytest.raises(ClientError) as exc:
+            client.put_object(Bucket="audit", Key=f"forged-{i}", Body=os.urandom(3000))
+        assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    client.put_object(Bucket=bucket, Key="after", Body=b"ok")
+    assert client.get_object(Bucket=bucket, Key="after")["Body"].read() == b"ok"

@@ -1,0 +1,161 @@
+"""One request's audit trail, from what the data path learned.
+
+Invariant: no response leaves without its event durable first. A response
+answered in one go records its `request` event (group-committed fsync) before
+it is returned; if the spool cannot take it, the client gets 503
+ServiceUnavailable instead. A streamed response (GET) records its decision
+event before the first byte, and a completion event (bytes out, SHA-256 of
+what was returned) when the last byte has gone.
+
+Writes are refused up front while the spool is known to be failing, so that
+the store is not changed by a request whose event could not be kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from s3gate import errors
+from s3gate.audit.builders import RequestEvent, sts_exchange
+from s3gate.audit.events import MaskingSummary, PrincipalInfo
+from s3gate.audit.log import AuditLog
+from s3gate.identity.principal import Principal
+from s3gate.policy.decision import Decision
+from s3gate.s3.operations import Operation
+from s3gate.transform.summary import MaskSummary
+
+
+class RequestAudit:
+    def __init__(self, log: AuditLog | None, request_id: str, request: Request) -> None:
+        self.log = log
+        self.event = RequestEvent(
+            request_id,
+            source_ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            range=request.headers.get("range"),
+        )
+
+    def require_spool(self) -> None:
+        """Fail closed before acting if events cannot currently be kept."""
+        if self.log is not None and not self.log.status().get("spool_writable", False):
+            raise errors.ServiceUnavailable("The audit spool is unavailable")
+
+    def identify(self, op: Operation, principal: Principal | None) -> None:
+        self.event.operation, self.event.bucket, self.event.key = op.name, op.bucket, op.key
+        if principal is not None:
+            self.event.set_principal(principal)
+
+    def decided(self, decision: Decision) -> None:
+        obligations = tuple(
+            [f"mask:{m}" for m in decision.obligations.masks]
+            + [f"approval:{a}" for a in decision.obligations.approvals]
+        )
+        self.event.decide(
+            "allow" if decision.allowed else "deny",
+            policy_ids=decision.policies,
+            bundle_hash=decision.bundle_hash,
+            obligations=obligations,
+        )
+
+    async def finish(
+        self, response: Response, stats: Mapping[str, Any], error: errors.S3Error | None
+    ) -> Response:
+        """Record the request's event(s); returns the response to send."""
+        if self.log is None:
+            return response
+        ev = self.event
+        ev.bytes_in = stats.get("bytes_in")
+        ev.sha256_received = stats.get("sha256_received")
+        summary = stats.get("mask_summary")
+        if isinstance(summary, MaskSummary):
+            ev.masking = _masking(summary)
+            if summary.blocked:
+                ev.outcome = "blocked"
+            elif summary.held:
+                ev.outcome = "held"
+        stored = stats.get("sha256_stored") or (ev.sha256_received if error is None else None)
+        if isinstance(response, StreamingResponse) and error is None:
+            await self.log.record(ev.decision())  # before the first byte
+            response.body_iterator = self._completing(response.body_iterator, response.status_code)
+            return response
+        await self.log.record(
+            ev.completion(response.status_code, error=error, sha256_stored=stored)
+        )
+        return response
+
+    async def _completing(
+        self, body: AsyncIterable[str | bytes | memoryview], status: int
+    ) -> AsyncIterator[str | bytes | memoryview]:
+        digest, sent = hashlib.sha256(), 0
+        complete = False
+        try:
+            async for piece in body:
+                data = piece.encode() if isinstance(piece, str) else bytes(piece)
+                digest.update(data)
+                sent += len(data)
+                yield piece
+            complete = True
+        finally:
+            assert self.log is not None
+            # The body is out (or the client left): nothing waits on this one.
+            self.log.record_nowait(
+                self.event.completion(
+                    status if complete else 499,
+                    bytes_out=sent,
+                    sha256_returned=digest.hexdigest() if complete else None,
+                )
+            )
+
+
+def _masking(summary: MaskSummary) -> MaskingSummary:
+    action = "block" if summary.blocked else "hold" if summary.held else None
+    counts: dict[str, int] = {**summary.detectors, **summary.rules}
+    if action is None and any(counts.values()):
+        action = "rewrite"
+    return MaskingSummary(",".join(summary.profiles), counts, action)
+
+
+async def record_sts(
+    log: AuditLog | None,
+    request_id: str,
+    request: Request,
+    entry: Mapping[str, object],
+    status: int,
+) -> None:
+    """An STS exchange, granted or refused (the token is never recorded)."""
+    if log is None:
+        return
+    allowed = "error" not in entry and status < 400
+    subject = entry.get("principal")
+    principal = (
+        PrincipalInfo(
+            subject=str(subject),
+            access_key_id=_str(entry.get("session_access_key_id")),
+            source="session",
+            issuer=_str(entry.get("issuer")),
+            role=_str(entry.get("role")),
+        )
+        if subject
+        else None
+    )
+    await log.record(
+        sts_exchange(
+            request_id,
+            allowed=allowed,
+            principal=principal,
+            role_arn=_str(entry.get("role_arn")),
+            error_code=_str(entry.get("error")),
+            status=status,
+            source_ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+    )
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
