@@ -13,7 +13,15 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from benchmarks import bench_policy, foundation, policy_e2e
+from benchmarks import (
+    bench_audit,
+    bench_identity,
+    bench_masking,
+    bench_policy,
+    features_e2e,
+    foundation,
+    policy_e2e,
+)
 
 Section = Callable[[Path], Awaitable[dict[str, float]]]
 
@@ -29,6 +37,10 @@ SECTIONS: dict[str, Section] = {
     "foundation": foundation.run,
     "policy": _in_process(bench_policy.run),
     "policy-e2e": policy_e2e.run,
+    "identity": bench_identity.measure,
+    "masking": bench_masking.run,
+    "audit": bench_audit.section,
+    "features-e2e": features_e2e.run,
 }
 
 

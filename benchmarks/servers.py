@@ -73,7 +73,10 @@ def start_moto(workdir: Path) -> Server:
 
 
 def start_gateway(
-    workdir: Path, upstream: Server | None, extra: dict[str, Any] | None = None
+    workdir: Path,
+    upstream: Server | None,
+    extra: dict[str, Any] | None = None,
+    groups: tuple[str, ...] = ("admins",),
 ) -> Server:
     """A gateway in front of `upstream` (or of what `extra["upstream"]` says)."""
     port = free_port()
@@ -94,7 +97,7 @@ def start_gateway(
             {
                 "access_key_id": key_id,
                 "secret_access_key": {"value": secret},
-                "principal": {"name": "bench", "groups": ["admins"]},
+                "principal": {"name": "bench", "groups": list(groups)},
             }
         ],
         "log_level": "warning",
@@ -105,6 +108,7 @@ def start_gateway(
             settings.setdefault(section, {}).update(values)
         else:
             settings[section] = values
+    workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / f"s3gate-{port}.yaml"
     config.write_text(yaml.safe_dump(settings))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3GATE_"))}

@@ -13,6 +13,7 @@ the store is not changed by a request whose event could not be kept.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
@@ -29,10 +30,14 @@ from s3gate.policy.decision import Decision
 from s3gate.s3.operations import Operation
 from s3gate.transform.summary import MaskSummary
 
+# Operations whose response streams: their decision event goes first.
+_STREAMED = frozenset({"GetObject"})
+
 
 class RequestAudit:
     def __init__(self, log: AuditLog | None, request_id: str, request: Request) -> None:
         self.log = log
+        self._decision: asyncio.Future[None] | None = None
         self.event = RequestEvent(
             request_id,
             source_ip=request.client.host if request.client else None,
@@ -61,6 +66,10 @@ class RequestAudit:
             bundle_hash=decision.bundle_hash,
             obligations=obligations,
         )
+        if decision.allowed and self.log is not None and self.event.operation in _STREAMED:
+            # Start the decision's fsync now, so that it overlaps the fetch
+            # from the store; it is awaited before the first byte is sent.
+            self._decision = self.log.submit(self.event.decision())
 
     async def finish(
         self, response: Response, stats: Mapping[str, Any], error: errors.S3Error | None
@@ -80,9 +89,13 @@ class RequestAudit:
                 ev.outcome = "held"
         stored = stats.get("sha256_stored") or (ev.sha256_received if error is None else None)
         if isinstance(response, StreamingResponse) and error is None:
-            await self.log.record(ev.decision())  # before the first byte
+            if self._decision is None:
+                self._decision = self.log.submit(ev.decision())
+            await self._decision  # durable before the first byte
             response.body_iterator = self._completing(response.body_iterator, response.status_code)
             return response
+        if self._decision is not None:
+            await self._decision  # its completion names it as parent
         await self.log.record(
             ev.completion(response.status_code, error=error, sha256_stored=stored)
         )

@@ -1,0 +1,153 @@
+"""Issues 5 and 6 end to end: the same gateway with a feature on and off, in
+one run, alternating rounds (medians), each on its own local-directory store
+so the store is not the bottleneck that hides the feature's cost.
+
+- audit on vs off: 4 KiB PUT and GET ops/s at 16 concurrent clients;
+- masking on vs off: PUT and GET throughput of a 64 MiB JSONL trace with the
+  example write profile and the analyst view (realistic PII density);
+- peak RSS of the masking gateway while a 1 GiB trace goes up and down.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks.load import MiB, PeakRss, S3Client, median, ops_per_second, session, timed
+from benchmarks.servers import Server, start_gateway
+from tests.tracegen import generate
+
+ROUNDS = 3
+SMALL_OPS = 600
+TRACE = 64 * MiB
+POLICIES = Path(__file__).resolve().parents[1] / "policies"
+BENCH_POLICY = """
+@id("bench.masked-write")
+@mask("write-default")
+permit (principal is Service in Group::"maskers", action in Action::"write", resource);
+
+@id("bench.masked-read")
+@mask("analyst-view")
+permit (principal is Service in Group::"maskers", action in Action::"read", resource);
+"""
+
+
+def _gateway(
+    workdir: Path, name: str, groups: tuple[str, ...] = ("admins",), **sections: Any
+) -> Server:
+    base: dict[str, Any] = {
+        "upstream": {"type": "local", "path": str(workdir / name), "create_buckets": ["bench"]},
+    }
+    base.update(sections)
+    return start_gateway(workdir, None, base, groups=groups)
+
+
+async def _alternate(jobs: dict[str, Any]) -> dict[str, float]:
+    samples: dict[str, list[float]] = {name: [] for name in jobs}
+    for _ in range(ROUNDS):
+        for name, job in jobs.items():
+            samples[name].append(await job())
+    return {name: median(values) for name, values in samples.items()}
+
+
+async def _audit(workdir: Path) -> dict[str, float]:
+    on = _gateway(workdir, "audit-on")
+    off = _gateway(workdir, "audit-off", audit={"enabled": False})
+    body = os.urandom(4096)
+    try:
+        async with session() as http:
+            clients = {"on": S3Client(on, http), "off": S3Client(off, http)}
+            for c in clients.values():
+                await ops_per_second(lambda i, c=c: c.put("bench", f"s/{i}", body, 4096), 64, 16)
+            puts = await _alternate(
+                {
+                    n: (
+                        lambda c=c: ops_per_second(
+                            lambda i: c.put("bench", f"s/{i % 64}", body, 4096), SMALL_OPS, 16
+                        )
+                    )
+                    for n, c in clients.items()
+                }
+            )
+            gets = await _alternate(
+                {
+                    n: (
+                        lambda c=c: ops_per_second(
+                            lambda i: c.get("bench", f"s/{i % 64}"), SMALL_OPS, 16
+                        )
+                    )
+                    for n, c in clients.items()
+                }
+            )
+    finally:
+        on.stop()
+        off.stop()
+    return {
+        "small_put_audit_on_ops": puts["on"],
+        "small_put_audit_off_ops": puts["off"],
+        "small_put_audit_ratio": puts["on"] / puts["off"],
+        "small_get_audit_on_ops": gets["on"],
+        "small_get_audit_off_ops": gets["off"],
+        "small_get_audit_ratio": gets["on"] / gets["off"],
+    }
+
+
+async def _trace(total: int) -> AsyncIterator[bytes]:
+    pool, _ = generate(2000, seed=21, pii_rate=0.1)
+    sent = 0
+    while sent < total:
+        piece = pool[: total - sent]
+        sent += len(piece)
+        yield piece
+
+
+async def _masking(workdir: Path) -> dict[str, float]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    policies = workdir / "policies"
+    shutil.copytree(POLICIES, policies)
+    (policies / "access" / "bench.cedar").write_text(BENCH_POLICY)
+    masked = _gateway(workdir, "mask-on", ("maskers",), policy={"dir": str(policies)})
+    plain = _gateway(workdir, "mask-off", policy={"dir": str(policies)})
+    try:
+        async with session() as http:
+            clients = {"on": S3Client(masked, http), "off": S3Client(plain, http)}
+            puts = await _alternate(
+                {
+                    n: (lambda c=c: _rate(c.put("bench", "t.jsonl", _trace(TRACE), TRACE)))
+                    for n, c in clients.items()
+                }
+            )
+            gets = await _alternate(
+                {n: (lambda c=c: _rate(c.get("bench", "t.jsonl"))) for n, c in clients.items()}
+            )
+            with PeakRss(masked.proc.pid) as small:
+                await clients["on"].put("bench", "r1.jsonl", _trace(MiB), MiB)
+                await clients["on"].get("bench", "r1.jsonl")
+            with PeakRss(masked.proc.pid) as big:
+                await clients["on"].put("bench", "r2.jsonl", _trace(1024 * MiB), 1024 * MiB)
+                await clients["on"].get("bench", "r2.jsonl")
+    finally:
+        masked.stop()
+        plain.stop()
+    return {
+        "trace_put_masked_MiBps": puts["on"],
+        "trace_put_plain_MiBps": puts["off"],
+        "trace_put_masking_ratio": puts["on"] / puts["off"],
+        "trace_get_masked_MiBps": gets["on"],
+        "trace_get_plain_MiBps": gets["off"],
+        "trace_get_masking_ratio": gets["on"] / gets["off"],
+        "masking_rss_growth_1GiB_MiB": (big.peak - small.peak) / MiB,
+    }
+
+
+async def _rate(work: Any) -> float:
+    """MiB/s of one 64 MiB trace transfer (`work` is the awaitable)."""
+    seconds = await timed(lambda: work)
+    return TRACE / MiB / seconds
+
+
+async def run(workdir: Path) -> dict[str, float]:
+    return {**await _audit(workdir / "audit"), **await _masking(workdir / "masking")}
