@@ -74,7 +74,7 @@ class Authenticator:
     ) -> Authenticated:
         v2 = v2query.parse(raw.query_pairs)
         if v2 is not None and "authorization" not in raw.headers:
-            principal = self._v2_presigned(raw, v2)
+            principal = self._v2_presigned(raw, v2, op)
             return Authenticated(principal, open_body(None, None, raw.header_pairs, stream), True)
         auth = parse_request_auth(
             raw.header_pairs,
@@ -97,10 +97,13 @@ class Authenticator:
         body = open_body(auth, signing, raw.header_pairs, stream)
         return Authenticated(credential.principal, body, auth.presigned)
 
-    def _v2_presigned(self, raw: RawRequest, v2: v2query.V2Presign) -> Principal:
+    def _v2_presigned(self, raw: RawRequest, v2: v2query.V2Presign, op: Operation) -> Principal:
         credential = self.credentials.resolve(v2.access_key_id, v2.security_token)
         path = raw.raw_path.decode("latin-1")
         bucket = virtual_host_bucket(raw.headers.get("host", ""), self.server.virtual_host_domains)
+        if op.bucket is not None and op.key is None and not bucket:
+            # SigV2 signs a bucket-level resource as "/bucket/" (path style).
+            path = f"/{op.bucket}/"
         v2query.verify(
             v2,
             credential.secret,

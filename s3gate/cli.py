@@ -13,9 +13,12 @@ from starlette.routing import BaseRoute
 from s3gate import config, devmode
 from s3gate.audit import commands as audit_commands
 from s3gate.identity import devissuer
+from s3gate.masking.checks import MaskingExamplesSuite
+from s3gate.masking.profiles import MaskingPart
 from s3gate.policy import commands as policy_commands
 from s3gate.policy.source import BundleError
 from s3gate.transform import commands as mask_commands
+from s3gate.transform.tokens import TokenKeys, generate_json
 
 
 def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = ()) -> None:
@@ -83,6 +86,11 @@ def _dev_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _masking_part() -> list[MaskingPart]:
+    # Example checks do not depend on the token key: a scratch one will do.
+    return [MaskingPart(TokenKeys.from_json(generate_json()))]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3gate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.set_defaults(func=cmd_dev)
 
-    policy_commands.register(sub)
+    policy_commands.register(sub, parts=_masking_part, suites=[MaskingExamplesSuite()])
     mask_commands.register(sub)
     audit_commands.register(sub)
     return parser

@@ -18,10 +18,16 @@ from pathlib import Path
 from s3gate import config
 from s3gate.identity import devissuer
 
-# The example roles: `policies/roles.yaml` of the working directory (`make
-# run` in a checkout), else the one next to the package (editable install).
-_ROLES = Path("policies/roles.yaml")
-_PACKAGED_ROLES = Path(__file__).resolve().parent.parent / "policies" / "roles.yaml"
+# The example policies: `policies/` of the working directory (`make run` in a
+# checkout), else the folder next to the package (an editable install).
+_LOCAL_POLICIES = Path("policies")
+_PACKAGED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
+def policy_dir() -> Path:
+    local = _LOCAL_POLICIES / "schema.cedarschema"
+    return (_LOCAL_POLICIES if local.exists() else _PACKAGED_POLICIES).resolve()
+
 
 DEV_BUCKETS = ("traces", "audit")
 DEV_PRINCIPAL = "dev-admin"
@@ -65,10 +71,11 @@ def dev_settings(data_dir: Path, host: str, port: int) -> config.Settings:
                 "path": str(data_dir / "store"),
                 "create_buckets": list(DEV_BUCKETS),
             },
+            "policy": {"dir": str(policy_dir())},
             # A signing key generated once in the data folder; the dev chain's name.
             "audit": {"generate_key": True, "replica_id": "dev"},
             "identity": devissuer.identity_overrides(
-                data_dir, host, port, _ROLES if _ROLES.exists() else _PACKAGED_ROLES
+                data_dir, host, port, policy_dir() / "roles.yaml"
             ),
             "static_keys": [
                 {

@@ -43,9 +43,15 @@ class MaskingPart:
         if problems:
             raise BundleError(problems)
         try:
-            return profiles_from_texts(texts, self._keys)
+            profiles = profiles_from_texts(texts, self._keys)
         except ProfileError as exc:
             raise BundleError([Problem(where, None, why) for where, why in exc.problems]) from exc
+        from s3gate.masking.checks import unknown_masks  # checks imports this module
+
+        missing = unknown_masks(files, profiles)
+        if missing:
+            raise BundleError(missing)
+        return profiles
 
 
 def profiles_for(bundle: Bundle, names: Sequence[str]) -> list[Profile]:

@@ -10,17 +10,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from s3gate.policy.cases import Case, CaseError, Target, decide_case, principal_from
 from s3gate.policy.cedar import Bundle
-from s3gate.policy.loader import load_bundle
+from s3gate.policy.loader import BundlePart, load_bundle
 from s3gate.policy.settings import PolicySettings
 from s3gate.policy.source import BundleError
-from s3gate.policy.testing import default_suites, run_suites
+from s3gate.policy.testing import Suite, default_suites, run_suites
+
+# What other layers add to the policy bundle and its tests (masking profiles
+# and their examples); set by `register`, so this package depends on neither.
+_PARTS: Callable[[], Sequence[BundlePart]] = tuple
+_SUITES: tuple[Suite, ...] = ()
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    *,
+    parts: Callable[[], Sequence[BundlePart]] = tuple,
+    suites: Sequence[Suite] = (),
+) -> None:
+    global _PARTS, _SUITES
+    _PARTS, _SUITES = parts, tuple(suites)
     policy = subparsers.add_parser("policy", help="check, test and explain access policies")
     sub = policy.add_subparsers(dest="policy_command", required=True)
 
@@ -72,7 +85,7 @@ def _load(args: argparse.Namespace) -> tuple[Path, Bundle] | None:
     settings = _settings(args)
     directory = args.dir if args.dir is not None else settings.dir
     try:
-        return directory, load_bundle(settings, directory)
+        return directory, load_bundle(settings, directory, parts=_PARTS())
     except BundleError as exc:
         print(f"policy bundle in {directory} is invalid:", file=sys.stderr)
         for problem in exc.problems:
@@ -94,7 +107,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     directory, bundle = loaded
-    report = run_suites(directory, bundle, default_suites())
+    report = run_suites(directory, bundle, [*default_suites(), *_SUITES])
     print(report.render(bundle.hash, verbose=args.verbose))
     return 0 if report.ok else 1
 
