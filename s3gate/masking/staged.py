@@ -6,7 +6,7 @@ from __future__ import annotations
 from s3gate import errors
 from s3gate.handlers.call import Call
 from s3gate.masking.profiles import profiles_for
-from s3gate.masking.writes import finish_metadata
+from s3gate.masking.writes import store_masked
 from s3gate.upstream.base import PutResult
 
 
@@ -21,18 +21,7 @@ async def complete(call: Call, upload_id: str, parts: list[tuple[int, str]]) -> 
     plaintext, total = await staging.plaintext(call.upstream, upload, parts)
     if total > call.settings.server.max_object_bytes:
         raise errors.EntityTooLarge(extra={"ProposedSize": str(total)})
-    masker = call.masking.masker(
-        profiles,
-        content_type=metadata.get("content-type"),
-        content_encoding=metadata.get("content-encoding"),
-        key=call.key,
-    )
-    call.stats["mask_summary"] = masker.summary  # also when it refuses
-    with call.masking.spool() as spool:
-        await spool.fill(masker.transform(plaintext))
-        finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
-        stored = await call.upstream.put_object(call.bucket, call.key, spool.body(), metadata)
-        call.stats["sha256_stored"] = spool.sha256_hex
+    stored, _ = await store_masked(call, profiles, plaintext, metadata)
     await staging.discard(call.upstream, upload)
     # A multipart-style ETag (never compared with an MD5 by clients).
     return PutResult(f'{stored.etag[:-1]}-{len(parts)}"', stored.version_id)

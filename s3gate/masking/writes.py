@@ -17,7 +17,7 @@ plain ETag is returned.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from s3gate import errors
 from s3gate.handlers.call import Call
@@ -45,6 +45,30 @@ def unstamped(metadata: Metadata) -> dict[str, str]:
     return {k: v for k, v in metadata.items() if not k.startswith(_STAMP_PREFIX)}
 
 
+async def store_masked(
+    call: Call,
+    profiles: Sequence[Profile],
+    source: AsyncIterator[bytes],
+    metadata: dict[str, str],
+) -> tuple[PutResult, str]:
+    """`source` through the masker into the spool, then — only if the whole
+    run succeeded — to `call.key`, stamped. Returns the upstream result and
+    the MD5 (hex) of the stored bytes. The shared step of every masked write."""
+    masker = call.masking.masker(
+        profiles,
+        content_type=metadata.get("content-type"),
+        content_encoding=metadata.get("content-encoding"),
+        key=call.key,
+    )
+    call.stats["mask_summary"] = masker.summary  # also when it refuses
+    with call.masking.spool() as spool:
+        await spool.fill(masker.transform(source))
+        finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
+        result = await call.upstream.put_object(call.bucket, call.key, spool.body(), metadata)
+        call.stats["sha256_stored"] = spool.sha256_hex
+        return result, spool.md5_hex
+
+
 async def put_object(
     call: Call, profiles: Sequence[Profile], metadata: dict[str, str]
 ) -> tuple[PutResult, str]:
@@ -55,22 +79,10 @@ async def put_object(
         raise errors.MissingContentLength()
     if length > call.settings.server.max_object_bytes:
         raise errors.EntityTooLarge(extra={"ProposedSize": str(length)})
-    masker = call.masking.masker(
-        profiles,
-        content_type=metadata.get("content-type"),
-        content_encoding=metadata.get("content-encoding"),
-        key=call.key,
-    )
-    call.stats["mask_summary"] = masker.summary  # also when it refuses
     call.stats["bytes_in"] = length
-    with call.masking.spool() as spool:
-        await spool.fill(masker.transform(aiter(call.body)))
-        finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
-        result = await call.upstream.put_object(call.bucket, call.key, spool.body(), metadata)
-        call.stats["sha256_stored"] = spool.sha256_hex
-        changed = spool.md5_hex != _md5_hex(call.body.md5_b64)
-    etag = f'{result.etag[:-1]}-1"' if changed else result.etag
-    return result, etag
+    result, stored_md5 = await store_masked(call, profiles, aiter(call.body), metadata)
+    changed = stored_md5 != _md5_hex(call.body.md5_b64)
+    return result, (f'{result.etag[:-1]}-1"' if changed else result.etag)
 
 
 async def copy_object(
@@ -89,21 +101,10 @@ async def copy_object(
         # For a copy source every failed condition is a 412, as S3 answers.
         raise errors.PreconditionFailed() from exc
     stored = unstamped(stream.head.metadata) if metadata is None else metadata
-    masker = call.masking.masker(
-        profiles,
-        content_type=stored.get("content-type"),
-        content_encoding=stored.get("content-encoding"),
-        key=call.key,
-    )
-    call.stats["mask_summary"] = masker.summary  # also when it refuses
-    with call.masking.spool() as spool:
-        try:
-            await spool.fill(masker.transform(stream.body))
-        finally:
-            await stream.aclose()
-        finish_metadata(stored, masker.summary, call.bundle, spool.md5_hex)
-        result = await call.upstream.put_object(call.bucket, call.key, spool.body(), stored)
-        call.stats["sha256_stored"] = spool.sha256_hex
+    try:
+        result, _ = await store_masked(call, profiles, stream.body, stored)
+    finally:
+        await stream.aclose()
     head = await call.upstream.head_object(call.bucket, call.key)
     return CopyResult(result.etag, head.last_modified, result.version_id)
 
