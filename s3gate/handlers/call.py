@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ class Call:
                 _once(data),
                 len(data),
                 sha256_hex=hashlib.sha256(data).hexdigest(),
-                content_md5=self.body.md5_b64,
+                content_md5=base64.b64encode(hashlib.md5(data).digest()).decode(),  # noqa: S324
             )
         return Body(aiter(self.body), length)
 

@@ -21,7 +21,7 @@ async def complete(call: Call, upload_id: str, parts: list[tuple[int, str]]) -> 
     plaintext, total = await staging.plaintext(call.upstream, upload, parts)
     if total > call.settings.server.max_object_bytes:
         raise errors.EntityTooLarge(extra={"ProposedSize": str(total)})
-    stored, _ = await store_masked(call, profiles, plaintext, metadata)
+    stored = await store_masked(call, profiles, plaintext, metadata)
     await staging.discard(call.upstream, upload)
     # A multipart-style ETag (never compared with an MD5 by clients).
     return PutResult(f'{stored.etag[:-1]}-{len(parts)}"', stored.version_id)

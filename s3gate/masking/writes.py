@@ -16,7 +16,6 @@ plain ETag is returned.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Sequence
 
 from s3gate import errors
@@ -50,10 +49,10 @@ async def store_masked(
     profiles: Sequence[Profile],
     source: AsyncIterator[bytes],
     metadata: dict[str, str],
-) -> tuple[PutResult, str]:
+) -> PutResult:
     """`source` through the masker into the spool, then — only if the whole
-    run succeeded — to `call.key`, stamped. Returns the upstream result and
-    the MD5 (hex) of the stored bytes. The shared step of every masked write."""
+    run succeeded — to `call.key`, stamped (SHA-256 of the stored bytes in
+    `call.stats`). The shared step of every masked write."""
     masker = call.masking.masker(
         profiles,
         content_type=metadata.get("content-type"),
@@ -66,7 +65,7 @@ async def store_masked(
         finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
         result = await call.upstream.put_object(call.bucket, call.key, spool.body(), metadata)
         call.stats["sha256_stored"] = spool.sha256_hex
-        return result, spool.md5_hex
+        return result
 
 
 async def put_object(
@@ -80,8 +79,8 @@ async def put_object(
     if length > call.settings.server.max_object_bytes:
         raise errors.EntityTooLarge(extra={"ProposedSize": str(length)})
     call.stats["bytes_in"] = length
-    result, stored_md5 = await store_masked(call, profiles, aiter(call.body), metadata)
-    changed = stored_md5 != _md5_hex(call.body.md5_b64)
+    result = await store_masked(call, profiles, aiter(call.body), metadata)
+    changed = call.stats["sha256_stored"] != call.body.sha256_hex
     return result, (f'{result.etag[:-1]}-1"' if changed else result.etag)
 
 
@@ -102,12 +101,8 @@ async def copy_object(
         raise errors.PreconditionFailed() from exc
     stored = unstamped(stream.head.metadata) if metadata is None else metadata
     try:
-        result, _ = await store_masked(call, profiles, stream.body, stored)
+        result = await store_masked(call, profiles, stream.body, stored)
     finally:
         await stream.aclose()
     head = await call.upstream.head_object(call.bucket, call.key)
     return CopyResult(result.etag, head.last_modified, result.version_id)
-
-
-def _md5_hex(b64: str | None) -> str | None:
-    return base64.b64decode(b64).hex() if b64 else None
