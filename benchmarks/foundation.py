@@ -3,11 +3,17 @@
 - 64 MiB PUT and GET throughput, direct to moto vs through s3gate (ratio);
 - 4 KiB PUT and GET operations per second at 16 concurrent clients (ratio);
 - s3gate's peak RSS while streaming 1 MiB and then 1 GiB up and down.
+
+The gateway is measured twice: as deployed (audit on: every body is also
+SHA-256-hashed for its audit event) and with audit off (the foundation's own
+data path). Rounds alternate between direct and the gateways (medians), so
+drift in the machine's load affects all alike.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from benchmarks.load import MiB, PeakRss, S3Client, median, ops_per_second, pattern, session, timed
@@ -15,69 +21,84 @@ from benchmarks.servers import Server, start_gateway, start_moto
 
 LARGE = 64 * MiB
 ROUNDS = 5
-SMALL_OPS = 1200
+SMALL_OPS = 600
 CONCURRENCY = 16
 
 
-async def _large(client: S3Client, bucket: str) -> tuple[float, float]:
-    # Warm up (lazy imports, connection pools) outside the timed rounds.
-    await client.put(bucket, "warm", pattern(MiB), MiB)
-    await client.get(bucket, "warm")
-    puts, gets = [], []
+async def _rounds(
+    clients: dict[str, S3Client], job: Callable[[S3Client, int], Awaitable[float]]
+) -> dict[str, float]:
+    samples: dict[str, list[float]] = {name: [] for name in clients}
     for i in range(ROUNDS):
-        key = f"large-{i}"
-        puts.append(await timed(lambda k=key: client.put(bucket, k, pattern(LARGE), LARGE)))
-        gets.append(await timed(lambda k=key: client.get(bucket, k)))
-    return LARGE / MiB / median(puts), LARGE / MiB / median(gets)
+        for name, client in clients.items():
+            samples[name].append(await job(client, i))
+    return {name: median(values) for name, values in samples.items()}
 
 
-async def _small(client: S3Client, bucket: str) -> tuple[float, float]:
-    body = os.urandom(4096)
-    put = await ops_per_second(
-        lambda i: client.put(bucket, f"s/{i}", body, len(body)), SMALL_OPS, CONCURRENCY
+async def _large_put(client: S3Client, i: int) -> float:
+    return (
+        LARGE / MiB / await timed(lambda: client.put("bench", f"large-{i}", pattern(LARGE), LARGE))
     )
-    get = await ops_per_second(lambda i: client.get(bucket, f"s/{i}"), SMALL_OPS, CONCURRENCY)
-    return put, get
 
 
-async def _rss(gateway: Server, client: S3Client, bucket: str, size: int) -> int:
+async def _large_get(client: S3Client, i: int) -> float:
+    return LARGE / MiB / await timed(lambda: client.get("bench", "large-0"))
+
+
+async def _small_put(client: S3Client, i: int) -> float:
+    body = os.urandom(4096)
+    return await ops_per_second(
+        lambda n: client.put("bench", f"s/{n % 256}", body, 4096), SMALL_OPS, CONCURRENCY
+    )
+
+
+async def _small_get(client: S3Client, i: int) -> float:
+    return await ops_per_second(
+        lambda n: client.get("bench", f"s/{n % 256}"), SMALL_OPS, CONCURRENCY
+    )
+
+
+async def _rss(gateway: Server, client: S3Client, size: int) -> int:
     with PeakRss(gateway.proc.pid) as rss:
-        await client.put(bucket, f"rss-{size}", pattern(size), size)
-        got = await client.get(bucket, f"rss-{size}")
+        await client.put("bench", f"rss-{size}", pattern(size), size)
+        got = await client.get("bench", f"rss-{size}")
     assert got == size
     return rss.peak
 
 
+def _ratios(results: dict[str, float], what: str, unit: str) -> dict[str, float]:
+    direct = results["direct"]
+    return {
+        f"{what}_direct_{unit}": direct,
+        f"{what}_gateway_{unit}": results["gateway"],
+        f"{what}_ratio": results["gateway"] / direct,
+        f"{what}_ratio_audit_off": results["no-audit"] / direct,
+    }
+
+
 async def run(workdir: Path) -> dict[str, float]:
     moto = start_moto(workdir)
-    gateway = start_gateway(workdir, moto)
+    gateway = start_gateway(workdir / "on", moto)
+    plain = start_gateway(workdir / "off", moto, {"audit": {"enabled": False}})
     try:
         async with session() as http:
-            direct, proxied = S3Client(moto, http), S3Client(gateway, http)
-            await direct.create_bucket("bench")
+            clients = {
+                "direct": S3Client(moto, http),
+                "gateway": S3Client(gateway, http),
+                "no-audit": S3Client(plain, http),
+            }
+            await clients["direct"].create_bucket("bench")
+            for client in clients.values():  # warm up: imports, pools, lazy init
+                await client.put("bench", "warm", pattern(MiB), MiB)
+                await client.get("bench", "warm")
+                await _small_put(client, 0)
             results: dict[str, float] = {}
-            d_put, d_get = await _large(direct, "bench")
-            g_put, g_get = await _large(proxied, "bench")
-            results |= {
-                "large_put_direct_MiBps": d_put,
-                "large_put_gateway_MiBps": g_put,
-                "large_put_ratio": g_put / d_put,
-                "large_get_direct_MiBps": d_get,
-                "large_get_gateway_MiBps": g_get,
-                "large_get_ratio": g_get / d_get,
-            }
-            d_sput, d_sget = await _small(direct, "bench")
-            g_sput, g_sget = await _small(proxied, "bench")
-            results |= {
-                "small_put_direct_ops": d_sput,
-                "small_put_gateway_ops": g_sput,
-                "small_put_ratio": g_sput / d_sput,
-                "small_get_direct_ops": d_sget,
-                "small_get_gateway_ops": g_sget,
-                "small_get_ratio": g_sget / d_sget,
-            }
-            small_peak = await _rss(gateway, proxied, "bench", MiB)
-            big_peak = await _rss(gateway, proxied, "bench", 1024 * MiB)
+            results |= _ratios(await _rounds(clients, _large_put), "large_put", "MiBps")
+            results |= _ratios(await _rounds(clients, _large_get), "large_get", "MiBps")
+            results |= _ratios(await _rounds(clients, _small_put), "small_put", "ops")
+            results |= _ratios(await _rounds(clients, _small_get), "small_get", "ops")
+            small_peak = await _rss(gateway, clients["gateway"], MiB)
+            big_peak = await _rss(gateway, clients["gateway"], 1024 * MiB)
             results |= {
                 "rss_peak_1MiB_MiB": small_peak / MiB,
                 "rss_peak_1GiB_MiB": big_peak / MiB,
@@ -86,4 +107,5 @@ async def run(workdir: Path) -> dict[str, float]:
             return results
     finally:
         gateway.stop()
+        plain.stop()
         moto.stop()
