@@ -24,12 +24,15 @@ from s3gate.audit.routes import keys_endpoint
 from s3gate.config import ConfigError, Settings
 from s3gate.gateway import Gateway
 from s3gate.identity.resolver import CredentialResolver
-from s3gate.identity.roles import RolesError
+from s3gate.identity.roles import RoleBook, RolesError
+from s3gate.identity.rolespart import PART as ROLES
+from s3gate.identity.rolespart import RolesPart
 from s3gate.identity.sessions import SessionSealer
 from s3gate.identity.static_keys import StaticKeys
 from s3gate.identity.sts import StsService
 from s3gate.masking.profiles import MaskingPart
 from s3gate.masking.service import MaskingService
+from s3gate.policy.loader import BundlePart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
 from s3gate.upstream import build_upstream
 from s3gate.upstream.base import Upstream
@@ -47,21 +50,32 @@ def create_app(
     store = upstream if upstream is not None else build_upstream(settings.upstream)
     # No session keys: no STS, and session tokens are refused (InvalidToken).
     sealer = SessionSealer.from_settings(settings.identity)
-    sts: StsService | None = None
-    if sealer is not None:
-        try:
-            sts = StsService.from_settings(settings.identity, sealer)
-        except RolesError as exc:
-            raise ConfigError(str(exc)) from exc
+    # Roles come with the policy bundle (reloaded with it) unless a roles file
+    # is configured separately.
+    roles_in_bundle = sealer is not None and settings.identity.roles_file is None
+    parts: list[BundlePart] = [MaskingPart(keyring.token_keys(settings))]
+    if roles_in_bundle:
+        parts.append(RolesPart([i.name for i in settings.identity.issuers]))
     # An invalid bundle at start-up stops the process (BundleError): there is
     # no "old bundle" to fall back on.
-    policies = PolicyStore(settings.policy, parts=[MaskingPart(keyring.token_keys(settings))])
+    policies = PolicyStore(settings.policy, parts=parts)
+    sts: StsService | None = None
+    if sealer is not None:
+        roles = policies.current().extras.get(ROLES) if roles_in_bundle else None
+        try:
+            sts = StsService.from_settings(
+                settings.identity, sealer, roles if isinstance(roles, RoleBook) else None
+            )
+        except RolesError as exc:
+            raise ConfigError(str(exc)) from exc
+        if roles_in_bundle:
+            _follow_roles(policies, sts)
     audit: AuditLog | None = None
     if settings.audit.enabled:
         audit = AuditLog(
             settings.audit, store, replica_id(settings.audit), data_dir=settings.data_dir
         )
-    masking = MaskingService(settings.masking, settings.data_dir, keyring.staging_key(settings))
+    masking = MaskingService(settings.masking, settings.data_dir, *keyring.staging_keys(settings))
     gateway = Gateway(
         settings,
         store,
@@ -131,6 +145,17 @@ def create_app(
         Route("/{path:path}", gateway.handle, methods=S3_METHODS),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _follow_roles(policies: PolicyStore, sts: StsService) -> None:
+    """STS uses the roles of the bundle in force: swapped with each reload."""
+
+    def on_reload(outcome: ReloadOutcome) -> None:
+        roles = policies.current().extras.get(ROLES)
+        if outcome.status == "loaded" and isinstance(roles, RoleBook):
+            sts.replace_roles(roles)
+
+    policies.subscribe(on_reload)
 
 
 def _audit_policy_reloads(policies: PolicyStore, audit: AuditLog) -> None:

@@ -46,6 +46,8 @@ def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = (
         # default makes them reconnect (and sometimes race a closing socket).
         timeout_keep_alive=65,
         server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=",".join(settings.server.forwarded_allow_ips),
         **ssl,  # type: ignore[arg-type]
     )
 

@@ -54,6 +54,10 @@ class ServerSettings(Section):
     max_xml_bytes: int = Field(default=2 * MiB, ge=1024)
     access_log: bool = True
     tls: TlsSettings | None = None
+    # Proxies (ingress, load balancer) whose X-Forwarded-For / -Proto headers
+    # are believed, so that policies and audit see the real client address and
+    # whether it used TLS. Addresses or CIDRs; "*" trusts every peer.
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
 
 
 class UpstreamSettings(Section):

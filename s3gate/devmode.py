@@ -14,6 +14,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from s3gate import config
 from s3gate.identity import devissuer
@@ -74,9 +75,7 @@ def dev_settings(data_dir: Path, host: str, port: int) -> config.Settings:
             "policy": {"dir": str(policy_dir())},
             # A signing key generated once in the data folder; the dev chain's name.
             "audit": {"generate_key": True, "replica_id": "dev"},
-            "identity": devissuer.identity_overrides(
-                data_dir, host, port, policy_dir() / "roles.yaml"
-            ),
+            "identity": _identity(data_dir, host, port),
             "static_keys": [
                 {
                     "access_key_id": key.access_key_id,
@@ -86,6 +85,13 @@ def dev_settings(data_dir: Path, host: str, port: int) -> config.Settings:
             ],
         },
     )
+
+
+def _identity(data_dir: Path, host: str, port: int) -> dict[str, Any]:
+    overrides = devissuer.identity_overrides(data_dir, host, port, policy_dir() / "roles.yaml")
+    # The roles come with the policy bundle (and reload with it).
+    overrides.pop("roles_file", None)
+    return overrides
 
 
 def env_lines(data_dir: Path, host: str, port: int) -> list[str]:

@@ -32,28 +32,27 @@ def token_keys(settings: Settings) -> TokenKeys:
         raise ConfigError(f"masking.token_keys: {exc}") from exc
 
 
-def shared_secret(settings: Settings) -> bytes | None:
-    """The active session key's bytes: the one secret all replicas share."""
+def shared_keys(settings: Settings, purpose: bytes) -> tuple[dict[str, bytes], str] | None:
+    """Keys derived for `purpose` from every STS session key (the secrets all
+    replicas share), and the active one's id; None without session keys."""
     identity = settings.identity
-    for key in identity.session_keys:
-        if key.id == identity.active_session_key:
-            return key.key_bytes()
-    return None
+    if not identity.session_keys or identity.active_session_key is None:
+        return None
+    keys = {k.id: derive_key(k.key_bytes(), purpose) for k in identity.session_keys}
+    return keys, identity.active_session_key
 
 
-def staging_key(settings: Settings) -> bytes:
-    secret = shared_secret(settings)
-    if secret is None:
+def staging_keys(settings: Settings) -> tuple[dict[str, bytes], str]:
+    ring = shared_keys(settings, b"s3gate staged uploads v1")
+    if ring is None:
         log.warning(
             "identity.session_keys is not set: masked multipart uploads can only be "
             "completed by this process"
         )
-        return os.urandom(32)
-    return derive_key(secret, b"s3gate staged uploads v1")
+        return {"local": os.urandom(32)}, "local"
+    return ring
 
 
 def list_tokens(settings: Settings) -> ListTokens:
-    secret = shared_secret(settings)
-    if secret is None:
-        return ListTokens.ephemeral()
-    return ListTokens(derive_key(secret, b"s3gate list tokens v1"))
+    ring = shared_keys(settings, b"s3gate list tokens v1")
+    return ListTokens.ephemeral() if ring is None else ListTokens(*ring)

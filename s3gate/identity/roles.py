@@ -147,11 +147,17 @@ class RoleBook:
             raise RolesError(f"roles file {path}: cannot read: {exc.strerror}") from exc
         if len(text) > MAX_FILE_BYTES:
             raise RolesError(f"roles file {path}: larger than {MAX_FILE_BYTES} bytes")
+        return cls.parse_text(text.decode("utf-8", "replace"), str(path), known_issuers)
+
+    @classmethod
+    def parse_text(
+        cls, text: str, source: str, known_issuers: Collection[str] | None = None
+    ) -> RoleBook:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise RolesError(f"roles file {path}: not valid YAML: {exc}") from exc
-        return cls.parse(data, str(path), known_issuers)
+            raise RolesError(f"roles file {source}: not valid YAML: {exc}") from exc
+        return cls.parse(data, source, known_issuers)
 
     @classmethod
     def parse(

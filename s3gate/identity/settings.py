@@ -166,7 +166,9 @@ class IdentitySettings(Section):
     active_session_key: str | None = None
     # Opened sessions kept in memory (LRU), so that S3 requests skip the AEAD.
     session_cache_size: int = Field(default=10000, ge=0)
-    roles_file: Path = Path("policies/roles.yaml")
+    # None: the policy directory's `roles.yaml`, loaded and reloaded with the
+    # policy bundle. A path here is read once at start-up instead.
+    roles_file: Path | None = None
     default_session_seconds: int = Field(default=3600, ge=900, le=43200)
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from s3gate.identity.claims import WebIdentity
 from s3gate.identity.oidc import TokenValidator
 from s3gate.identity.principal import Principal
-from s3gate.identity.roles import Role, RoleBook
+from s3gate.identity.roles import Role, RoleBook, RolesError
 from s3gate.identity.sessions import SessionCredentials, SessionGrant, SessionSealer
 from s3gate.identity.settings import IdentitySettings
 from s3gate.identity.sts_errors import IDPRejectedClaim, ValidationError
@@ -131,6 +131,8 @@ class StsService:
     ) -> StsService:
         """Loads the roles file unless `roles` is given (RolesError if bad)."""
         if roles is None:
+            if settings.roles_file is None:
+                raise RolesError("no roles: give identity.roles_file or the bundle's roles")
             names = [i.name for i in settings.issuers]
             roles = RoleBook.load(settings.roles_file, known_issuers=names)
         return cls(settings, TokenValidator(settings), roles, sealer)

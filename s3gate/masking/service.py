@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from s3gate.masking.spool import Spool
@@ -14,9 +14,17 @@ from s3gate.transform.settings import MaskingSettings
 
 
 class MaskingService:
-    def __init__(self, settings: MaskingSettings, data_dir: Path, staging_key: bytes) -> None:
+    def __init__(
+        self,
+        settings: MaskingSettings,
+        data_dir: Path,
+        staging_keys: Mapping[str, bytes],
+        active_staging_key: str,
+    ) -> None:
         self.limits = settings.limits()
-        self.staging = Staging(staging_key, settings.staged_upload_expiry_seconds)
+        self.staging = Staging(
+            staging_keys, active_staging_key, settings.staged_upload_expiry_seconds
+        )
         self._spool_dir = data_dir / "spool"
         self.views = ViewCache(data_dir / "views", settings.view_cache_bytes, self.limits)
 

@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,6 +48,7 @@ class StagedUpload:
     key: str
     staging_id: str
     created: float
+    kid: str  # the key that sealed the id and seals the parts
 
     @property
     def folder(self) -> str:
@@ -64,8 +65,12 @@ class StagedPart:
 
 
 class Staging:
-    def __init__(self, key: bytes, expiry_seconds: int) -> None:
-        self._aead = AESGCM(key)
+    """Seals new uploads with the active key; any key of the ring opens, so an
+    upload started before a key rotation completes after it."""
+
+    def __init__(self, keys: Mapping[str, bytes], active: str, expiry_seconds: int) -> None:
+        self._aeads = {kid: AESGCM(key) for kid, key in keys.items()}
+        self._active = active
         self.expiry_seconds = expiry_seconds
 
     # -- upload ids -------------------------------------------------------------------
@@ -76,27 +81,31 @@ class Staging:
     def _seal_id(self, upload: StagedUpload) -> str:
         plain = json.dumps([upload.staging_id, upload.created]).encode()
         nonce = os.urandom(12)
-        blob = nonce + self._aead.encrypt(nonce, plain, _where(upload.bucket, upload.key))
-        return ID_PREFIX + base64.urlsafe_b64encode(blob).decode().rstrip("=")
+        aead = self._aeads[upload.kid]
+        blob = nonce + aead.encrypt(nonce, plain, _where(upload.bucket, upload.key))
+        return f"{ID_PREFIX}{upload.kid}.{base64.urlsafe_b64encode(blob).decode().rstrip('=')}"
 
     def open_id(self, bucket: str, key: str, upload_id: str) -> StagedUpload:
-        body = upload_id[len(ID_PREFIX) :]
+        kid, _, body = upload_id[len(ID_PREFIX) :].partition(".")
+        aead = self._aeads.get(kid)
+        if aead is None or not body:
+            raise errors.NoSuchUpload()
         try:
             blob = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            plain = self._aead.decrypt(blob[:12], blob[12:], _where(bucket, key))
+            plain = aead.decrypt(blob[:12], blob[12:], _where(bucket, key))
             staging_id, created = json.loads(plain)
         except (binascii.Error, ValueError, InvalidTag, TypeError) as exc:
             raise errors.NoSuchUpload() from exc
         if time.time() - float(created) > self.expiry_seconds:
             raise errors.NoSuchUpload()
-        return StagedUpload(bucket, key, str(staging_id), float(created))
+        return StagedUpload(bucket, key, str(staging_id), float(created), kid)
 
     # -- the steps --------------------------------------------------------------------
 
     async def create(
         self, upstream: Upstream, bucket: str, key: str, metadata: Metadata, masks: Sequence[str]
     ) -> str:
-        upload = StagedUpload(bucket, key, os.urandom(16).hex(), time.time())
+        upload = StagedUpload(bucket, key, os.urandom(16).hex(), time.time(), self._active)
         meta = json.dumps({"metadata": dict(metadata), "masks": list(masks)}).encode()
         await self._put_sealed(upstream, upload, "meta", _once(meta), len(meta))
         return self._seal_id(upload)
@@ -202,7 +211,8 @@ class Staging:
         length: int,
     ) -> None:
         context = _context(upload, name)
-        body = Body(sealed.seal(self._aead, context, chunks, length), sealed.sealed_length(length))
+        aead = self._aeads[upload.kid]
+        body = Body(sealed.seal(aead, context, chunks, length), sealed.sealed_length(length))
         await upstream.put_object(upload.bucket, upload.folder + name, body, {})
 
     async def _get_sealed(
@@ -214,7 +224,7 @@ class Staging:
             raise errors.NoSuchUpload() from exc
         try:
             async for piece in sealed.open_sealed(
-                self._aead, _context(upload, name), stream.body, stream.content_length
+                self._aeads[upload.kid], _context(upload, name), stream.body, stream.content_length
             ):
                 yield piece
         finally:

@@ -4,8 +4,9 @@ A listing page may end on a key the caller is not allowed to see (policy
 filters it out). Resuming must still start *after* that key — otherwise a page
 of hidden keys would be fetched forever — but its name must not leak through
 `NextContinuationToken`, `NextMarker` or `NextKeyMarker`. So positions are
-sealed with AES-GCM under a key shared by the replicas, bound to the bucket
-(a token from one bucket is useless in another).
+sealed with AES-GCM under a key shared by the replicas (its id in the clear,
+for rotation), bound to the bucket (a token from one bucket is useless in
+another).
 
 ListObjects v1 clients pass `NextMarker` back as `marker`; when the position
 is a key the caller can see, v1 gets the plain key (what S3 does), otherwise a
@@ -17,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,7 +27,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from s3gate import errors
 
-PREFIX = "s3g1-"
+PREFIX = "s3g2-"
 _NONCE = 12
 
 
@@ -34,28 +36,34 @@ def derive_key(secret: bytes, purpose: bytes = b"s3gate list tokens v1") -> byte
 
 
 class ListTokens:
-    def __init__(self, key: bytes) -> None:
-        self._aead = AESGCM(key)
+    """Seals with the active key; opens with any key of the ring (rotation:
+    tokens handed out before a key change keep working while it is listed)."""
+
+    def __init__(self, keys: Mapping[str, bytes], active: str) -> None:
+        self._aeads = {kid: AESGCM(key) for kid, key in keys.items()}
+        self._active = active
 
     @classmethod
     def ephemeral(cls) -> ListTokens:
         """A key of this process only: tokens do not survive a restart or move
         between replicas (used when no shared key is configured)."""
-        return cls(AESGCM.generate_key(bit_length=256))
+        return cls({"local": AESGCM.generate_key(bit_length=256)}, "local")
 
     def seal(self, bucket: str, after: str) -> str:
         nonce = os.urandom(_NONCE)
-        sealed = self._aead.encrypt(nonce, after.encode(), bucket.encode())
-        return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+        sealed = self._aeads[self._active].encrypt(nonce, after.encode(), bucket.encode())
+        body = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+        return f"{PREFIX}{self._active}.{body}"
 
     def open(self, bucket: str, token: str) -> str:
         """The position inside `token`; InvalidArgument if it is not ours."""
-        if not token.startswith(PREFIX):
+        kid, _, body = token[len(PREFIX) :].partition(".")
+        aead = self._aeads.get(kid) if token.startswith(PREFIX) else None
+        if aead is None or not body:
             raise errors.InvalidArgument("The continuation token provided is incorrect")
-        body = token[len(PREFIX) :]
         try:
             raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            after = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], bucket.encode())
+            after = aead.decrypt(raw[:_NONCE], raw[_NONCE:], bucket.encode())
             return after.decode()
         except (binascii.Error, ValueError, InvalidTag, UnicodeDecodeError) as exc:
             raise errors.InvalidArgument("The continuation token provided is incorrect") from exc

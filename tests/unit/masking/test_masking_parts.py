@@ -85,7 +85,17 @@ def test_list_tokens() -> None:
         ListTokens.ephemeral().open("traces", token)
     assert tokens.open_marker("traces", "plain/key") == "plain/key"
     assert tokens.open_marker("traces", token) == "team-b/secret-name.jsonl"
-    assert tokens.open_marker("traces", "s3g1-looks-like-a-token") == "s3g1-looks-like-a-token"
+    assert tokens.open_marker("traces", "s3g2-looks-like-a-token") == "s3g2-looks-like-a-token"
+
+
+def test_list_tokens_survive_a_key_rotation() -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    before = ListTokens({"k1": old}, "k1").seal("traces", "a/b")
+    after_rotation = ListTokens({"k1": old, "k2": new}, "k2")
+    assert after_rotation.open("traces", before) == "a/b"
+    assert after_rotation.seal("traces", "x").startswith("s3g2-k2.")
+    with pytest.raises(errors.InvalidArgument):
+        ListTokens({"k2": new}, "k2").open("traces", before)  # k1 withdrawn
 
 
 def test_client_hash_metadata_describes_the_stored_bytes() -> None:
