@@ -10,14 +10,18 @@ so the store is not the bottleneck that hides the feature's cost.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from botocore.credentials import Credentials
+
 from benchmarks.load import MiB, PeakRss, S3Client, median, ops_per_second, session, timed
 from benchmarks.servers import Server, start_gateway
+from s3gate.identity.sessions import SessionGrant, SessionSealer
 from tests.tracegen import generate
 
 ROUNDS = 3
@@ -149,5 +153,60 @@ async def _rate(work: Any) -> float:
     return TRACE / MiB / seconds
 
 
+SESSION_POLICY = """
+@id("bench.sessions")
+permit (principal is User, action, resource) when { resource.bucket == "bench" };
+"""
+
+
+async def _sessions(workdir: Path) -> dict[str, float]:
+    """The same gateway, the same requests: session credentials (sealed token
+    opened on every request, cached) vs its static key."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    policies = workdir / "policies"
+    shutil.copytree(POLICIES, policies)
+    (policies / "access" / "bench.cedar").write_text(SESSION_POLICY)
+    key = os.urandom(32)
+    identity = {
+        "session_keys": [{"id": "k1", "secret": {"value": base64.b64encode(key).decode()}}],
+        "active_session_key": "k1",
+    }
+    gateway = _gateway(workdir, "store", policy={"dir": str(policies)}, identity=identity)
+    grant = SessionGrant("bench", "bench-user", "bench", "arn:aws:iam::0:role/bench", "s")
+    creds = SessionSealer({"k1": key}, "k1").seal(grant, 3600)
+    session_creds = Credentials(creds.access_key_id, creds.secret_access_key, creds.session_token)
+    body = os.urandom(4096)
+    try:
+        async with session() as http:
+            clients = {
+                "static": S3Client(gateway, http),
+                "session": S3Client(gateway, http, session_creds),
+            }
+            await ops_per_second(
+                lambda i: clients["static"].put("bench", f"s/{i}", body, 4096), 64, 16
+            )
+            gets = await _alternate(
+                {
+                    n: (
+                        lambda c=c: ops_per_second(
+                            lambda i: c.get("bench", f"s/{i % 64}"), SMALL_OPS, 16
+                        )
+                    )
+                    for n, c in clients.items()
+                }
+            )
+    finally:
+        gateway.stop()
+    return {
+        "small_get_static_key_ops": gets["static"],
+        "small_get_session_ops": gets["session"],
+        "small_get_session_ratio": gets["session"] / gets["static"],
+    }
+
+
 async def run(workdir: Path) -> dict[str, float]:
-    return {**await _audit(workdir / "audit"), **await _masking(workdir / "masking")}
+    return {
+        **await _audit(workdir / "audit"),
+        **await _masking(workdir / "masking"),
+        **await _sessions(workdir / "sessions"),
+    }

@@ -34,10 +34,16 @@ class _Auth(S3SigV4Auth):
 
 
 class S3Client:
-    def __init__(self, server: Server, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        server: Server,
+        session: aiohttp.ClientSession,
+        credentials: Credentials | None = None,
+    ) -> None:
         self.server = server
         self.session = session
-        self._auth = _Auth(Credentials(server.access_key, server.secret_key), "s3", "us-east-1")
+        creds = credentials or Credentials(server.access_key, server.secret_key)
+        self._auth = _Auth(creds, "s3", "us-east-1")
 
     def _headers(
         self, method: str, url: str, payload_hash: str, extra: dict[str, str]
