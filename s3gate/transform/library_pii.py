@@ -1,0 +1,171 @@
+"""Built-in detectors for personal data: contacts, payment and identity
+numbers, network identifiers."""
+
+from __future__ import annotations
+
+from s3gate.transform.detectors import DetectorSpec, Examples
+from s3gate.transform.library_patterns import _START, IBAN_COUNTRIES, P
+
+PII_SPECS: tuple[DetectorSpec, ...] = (
+    DetectorSpec(
+        id="email",
+        label="EMAIL",
+        description="Email addresses.",
+        pattern=(
+            r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
+            r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}"
+            r"(?![\w-]|\.[A-Za-z0-9])"
+        ),
+        prefilters=(P(rb"[A-Za-z0-9._%+-]@[A-Za-z0-9-]{1,63}\.[A-Za-z0-9]"),),
+        normalize="casefold",
+        examples=Examples(
+            positive=("contact alice.smith+ops@example.com today", "<bob@mail.example.co.uk>"),
+            negative=("pip install requests@2.31.0", "@decorator", "user at example dot com"),
+        ),
+    ),
+    DetectorSpec(
+        id="phone",
+        label="PHONE",
+        description="Phone numbers: E.164 / international, North American, UK, FR, DE.",
+        pattern=(
+            r"(?<![\w+.-])(?:"
+            r"\+[1-9]\d{0,3}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,5})){1,6}"
+            r"|(?:1[ .-])?\(?[2-9]\d{2}\)?[ .-][2-9]\d{2}[ .-]\d{4}"
+            r"|\([2-9]\d{2}\)[2-9]\d{2}-\d{4}"
+            r"|0[1-9](?:[ .]\d{2}){4}"
+            r"|0\d{2,4} \d{3,4} ?\d{3,4}"
+            r"|0\d{2,5}[/-]\d{4,8}"
+            r")(?![\w-]|[.,]\d)"
+        ),
+        prefilters=(
+            P(rb"\+[1-9][0-9 .()-]{6,40}[0-9]"),
+            P(_START + rb"(?:1[ .-])?[2-9][0-9]{2}[ .-][0-9]{3}[ .-][0-9]{4}"),
+            P(rb"\([0-9]{3}\) ?[0-9]{3}"),
+            P(_START + rb"0[1-9][ .][0-9]{2}[ .][0-9]{2}[ .][0-9]{2}[ .][0-9]{2}"),
+            P(_START + rb"0[0-9]{2,4} [0-9]{3}"),
+            P(_START + rb"0[0-9]{2,5}[/-][0-9]{4}"),
+        ),
+        validators=(("match", "phone"),),
+        normalize="phone",
+        examples=Examples(
+            positive=(
+                "call +1 415 555 0132",
+                "(415) 555-0132",
+                "tel +44 20 7946 0958",
+                "06 12 34 56 78",
+                "030/1234567",
+                "+4915123456789",
+            ),
+            negative=("2024-05-01 12:34:56", "v1.24.3", "order 20240501", "+0200"),
+        ),
+    ),
+    DetectorSpec(
+        id="credit_card",
+        label="CARD",
+        description="Payment card numbers (issuer prefix, length and Luhn checked).",
+        # Written as one run of digits, or in groups of 4 (4-6-5 / 4-6-4 for
+        # Amex and Diners) with one kind of separator.
+        pattern=(
+            r"(?<![\w.-])(?:\d{12,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?"
+            r"|\d{4}([ -])\d{6}\2\d{4,5})(?![\w-]|\.\d)"
+        ),
+        # Class-led expressions cost a pass each, so these stay few and short.
+        # Not `\b` in front: in raw JSON "\n4111…" the digit follows a letter.
+        prefilters=(
+            P(_START + rb"[2-6][0-9]{11,18}(?:[^0-9A-Za-z_]|$)"),
+            P(_START + rb"[2-6][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}"),
+            P(_START + rb"3[0-9]{3}[ -][0-9]{6}[ -][0-9]{4}"),
+        ),
+        validators=(("match", "payment_card"),),
+        normalize="digits",
+        examples=Examples(
+            positive=(
+                "card 4111 1111 1111 1111 exp 12/29",
+                "5500-0000-0000-0004",
+                "378282246310005",
+            ),
+            negative=("4111 1111 1111 1112", "1714567890123", "order 5500000000000005"),
+        ),
+    ),
+    DetectorSpec(
+        id="us_ssn",
+        label="SSN",
+        description="US social security numbers written 123-45-6789 or 123 45 6789.",
+        pattern=r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])",
+        prefilters=(P(rb"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}"),),
+        validators=(("match", "us_ssn"),),
+        normalize="digits",
+        examples=Examples(
+            positive=("SSN 536-22-1234", "ssn: 536 22 1234"),
+            negative=("000-12-3456", "536-22-12345", "2024-05-0112"),
+        ),
+    ),
+    DetectorSpec(
+        id="iban",
+        label="IBAN",
+        description="International bank account numbers (length and mod-97 checked).",
+        pattern=(
+            r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
+            r"(?![A-Za-z0-9])"
+        ),
+        # Led by the country code: a literal set is far cheaper than [A-Z]{2}.
+        prefilters=(P(rb"(?:" + IBAN_COUNTRIES + rb")[0-9]{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4}"),),
+        validators=(("match", "iban"),),
+        examples=Examples(
+            positive=("IBAN DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432"),
+            negative=("DE89 3704 0044 0532 0130 01", "AB12CDEF34GH"),
+        ),
+    ),
+    DetectorSpec(
+        id="ipv4",
+        label="IP",
+        description="IPv4 addresses (not loopback, 0.0.0.0 or broadcast).",
+        pattern=(
+            r"(?<![\w.:-])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
+            r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w-]|\.\d)"
+        ),
+        prefilters=(P(rb"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]"),),
+        validators=(("match", "ipv4"),),
+        examples=Examples(
+            positive=("from 203.0.113.42:443", "host=10.1.2.3"),
+            negative=("127.0.0.1", "version 1.2.3", "1.3.6.1.4.1", "300.1.1.1"),
+        ),
+    ),
+    DetectorSpec(
+        id="ipv6",
+        label="IP",
+        description="IPv6 addresses (compressed or full; not ::1).",
+        pattern=(
+            r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
+            r"(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:%[0-9A-Za-z.]{1,16})?(?![\w:.])"
+        ),
+        prefilters=(
+            # Every valid address has "::" or eight groups (so ":h:h:h:h:").
+            P(rb"::"),
+            P(rb":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:"),
+        ),
+        validators=(("match", "ipv6"),),
+        examples=Examples(
+            positive=("peer 2001:db8::8a2e:370:7334", "fe80::1ff:fe23:4567:890a%eth0"),
+            negative=("::1", "12:34:56", "std::vector", "dead::beef"),
+        ),
+    ),
+    DetectorSpec(
+        id="mac_address",
+        label="MAC",
+        description="MAC addresses (aa:bb:cc:dd:ee:ff, aa-bb-…, aabb.ccdd.eeff).",
+        pattern=(
+            r"(?<![\w:.-])(?:[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}"
+            r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![\w:-]|\.\w)"
+        ),
+        prefilters=(
+            # Separator-led: hex letters are everywhere in text, ':' '-' less so.
+            P(rb"[:-][0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]"),
+            P(rb"\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}"),
+        ),
+        examples=Examples(
+            positive=("eth0 00:1A:2B:3C:4D:5E up", "mac 00-1a-2b-3c-4d-5e"),
+            negative=("12:34:56", "00:1A:2B-3C:4D:5E", "2001:db8::1"),
+        ),
+    ),
+)
