@@ -257,6 +257,13 @@ class StoreSeed:
         self.uploads: list[tuple[str, str, str]] = []
 
     def bucket(self, name: str) -> None:
+        # Ask first: in us-east-1 re-creating a bucket you own answers 200 (AWS
+        # and moto), which would make a shared bucket look like ours to delete.
+        try:
+            self.direct.head_bucket(Bucket=name)
+            return
+        except ClientError:
+            pass
         try:
             self.direct.create_bucket(Bucket=name)
         except ClientError as exc:
