@@ -47,7 +47,7 @@ class RequestAudit:
 
     def require_spool(self) -> None:
         """Fail closed before acting if events cannot currently be kept."""
-        if self.log is not None and not self.log.status().get("spool_writable", False):
+        if self.log is not None and not self.log.accepting:
             raise errors.ServiceUnavailable("The audit spool is unavailable")
 
     def identify(self, op: Operation, principal: Principal | None) -> None:
@@ -87,7 +87,7 @@ class RequestAudit:
                 ev.outcome = "blocked"
             elif summary.held:
                 ev.outcome = "held"
-        stored = stats.get("sha256_stored") or (ev.sha256_received if error is None else None)
+        stored = stats.get("sha256_stored")
         if isinstance(response, StreamingResponse) and error is None:
             if self._decision is None:
                 self._decision = self.log.submit(ev.decision())

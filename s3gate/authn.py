@@ -7,7 +7,7 @@ downloads (see `sigv4.v2query` for why). No credentials → `AccessDenied`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl
@@ -36,7 +36,7 @@ class RawRequest:
     query: dict[str, str]
 
     @classmethod
-    def from_scope(cls, scope: dict[str, object], method: str) -> RawRequest:
+    def from_scope(cls, scope: Mapping[str, object], method: str) -> RawRequest:
         raw_path = scope.get("raw_path") or str(scope["path"]).encode()
         raw_query = scope.get("query_string", b"")
         assert isinstance(raw_path, bytes) and isinstance(raw_query, bytes)

@@ -141,7 +141,7 @@ class Gateway:
     async def _prepare(
         self, request: Request, request_id: str, entry: dict[str, object], audit: RequestAudit
     ) -> Call:
-        raw = RawRequest.from_scope(dict(request.scope), request.method)
+        raw = RawRequest.from_scope(request.scope, request.method)
         op = resolve(
             raw.method,
             raw.headers.get("host", ""),

@@ -191,6 +191,11 @@ class AuditLog:
         self._started = False
         await self.spool.close()
 
+    @property
+    def accepting(self) -> bool:
+        """Whether events can be kept right now (checked on every request)."""
+        return self._started and self.spool.last_error is None
+
     def status(self) -> dict[str, Any]:
         """Backlog and shipping health, for /_s3gate/readyz."""
         shipper = self._shipper

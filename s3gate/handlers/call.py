@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from starlette.responses import Response
@@ -82,6 +80,16 @@ class Call:
     async def read_xml(self) -> bytes:
         return await self.body.read_all(self.settings.server.max_xml_bytes)
 
+    def declared_length(self) -> int:
+        """The upload's length as declared, within the configured maximum."""
+        length = self.body.length
+        if length is None:
+            raise errors.MissingContentLength()
+        if length > self.settings.server.max_object_bytes:
+            raise errors.EntityTooLarge(extra={"ProposedSize": str(length)})
+        self.stats["bytes_in"] = length
+        return length
+
     async def upstream_body(self) -> Body:
         """The verified client body, ready to send upstream.
 
@@ -89,27 +97,10 @@ class Call:
         check them too (SHA-256 and MD5 are sent along). Large ones stream; the
         verified body withholds its last bytes until every check has passed, so
         a failed check aborts the upstream request short of its length."""
-        length = self.body.length
-        if length is None:
-            raise errors.MissingContentLength()
-        if length > self.settings.server.max_object_bytes:
-            raise errors.EntityTooLarge(
-                extra={"ProposedSize": str(length)},
-            )
-        self.stats["bytes_in"] = length
+        length = self.declared_length()
         if length <= self.settings.server.buffer_limit_bytes:
-            data = await self.body.read_all(length)
-            return Body(
-                _once(data),
-                len(data),
-                sha256_hex=hashlib.sha256(data).hexdigest(),
-                content_md5=base64.b64encode(hashlib.md5(data).digest()).decode(),  # noqa: S324
-            )
+            return Body.of(await self.body.read_all(length))
         return Body(aiter(self.body), length)
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -55,6 +55,7 @@ async def upload_part(call: Call) -> Response:
     else:
         body = await call.upstream_body()
         etag = await call.upstream.upload_part(call.bucket, call.key, upload_id, number, body)
+        call.stats["sha256_stored"] = call.body.sha256_hex  # stored as received
     return empty_response(headers={"etag": etag})
 
 

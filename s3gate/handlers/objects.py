@@ -29,6 +29,7 @@ async def put_object(call: Call) -> Response:
         result = await call.upstream.put_object(
             call.bucket, call.key, await call.upstream_body(), metadata
         )
+        call.stats["sha256_stored"] = call.body.sha256_hex  # stored as received
         etag = result.etag
     out = {"etag": etag}
     if result.version_id:

@@ -107,7 +107,7 @@ class Staging:
     ) -> str:
         upload = StagedUpload(bucket, key, os.urandom(16).hex(), time.time(), self._active)
         meta = json.dumps({"metadata": dict(metadata), "masks": list(masks)}).encode()
-        await self._put_sealed(upstream, upload, "meta", _once(meta), len(meta))
+        await self._put_sealed(upstream, upload, "meta", Body.of(meta).chunks, len(meta))
         return self._seal_id(upload)
 
     async def meta(
@@ -135,7 +135,7 @@ class Staging:
         await self._put_sealed(upstream, upload, name, counted(), body.length)
         etag = md5.hexdigest()
         marker = f"{upload.folder}etag-{number:05d}-{etag}-{body.length}"
-        await upstream.put_object(upload.bucket, marker, Body(_once(b""), 0), {})
+        await upstream.put_object(upload.bucket, marker, Body.of(b""), {})
         # A re-uploaded part: the markers of earlier uploads of it go.
         for old in await self._markers(upstream, upload, number):
             if old.marker != marker:
@@ -264,10 +264,6 @@ def _where(bucket: str, key: str) -> bytes:
 
 def _context(upload: StagedUpload, name: str) -> bytes:
     return json.dumps([upload.bucket, upload.key, upload.staging_id, name]).encode()
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 async def _delete_prefix(upstream: Upstream, bucket: str, prefix: str) -> None:

@@ -73,12 +73,7 @@ async def put_object(
 ) -> tuple[PutResult, str]:
     """Store the masked body; returns the upstream result and the ETag to
     give the client (see the convention above)."""
-    length = call.body.length
-    if length is None:
-        raise errors.MissingContentLength()
-    if length > call.settings.server.max_object_bytes:
-        raise errors.EntityTooLarge(extra={"ProposedSize": str(length)})
-    call.stats["bytes_in"] = length
+    call.declared_length()
     result = await store_masked(call, profiles, aiter(call.body), metadata)
     changed = call.stats["sha256_stored"] != call.body.sha256_hex
     return result, (f'{result.etag[:-1]}-1"' if changed else result.etag)

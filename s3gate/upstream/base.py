@@ -17,6 +17,8 @@ upstream S3 error codes pass through, an unreachable upstream is
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -209,6 +211,22 @@ class Body:
     length: int
     sha256_hex: str | None = None
     content_md5: str | None = None
+
+    @classmethod
+    def of(cls, data: bytes) -> Body:
+        """A body already in memory, with its SHA-256 and MD5 so that the
+        store checks the bytes it receives."""
+        md5 = hashlib.md5(data).digest()  # noqa: S324 - Content-MD5 is what S3 checks
+        return cls(
+            _yield(data),
+            len(data),
+            sha256_hex=hashlib.sha256(data).hexdigest(),
+            content_md5=base64.b64encode(md5).decode(),
+        )
+
+
+async def _yield(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 class Upstream(Protocol):
