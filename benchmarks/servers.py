@@ -72,6 +72,22 @@ def start_moto(workdir: Path) -> Server:
     return Server(endpoint, proc, UPSTREAM_KEY, UPSTREAM_SECRET)
 
 
+def start_relay(workdir: Path, upstream: Server) -> Server:
+    """`benchmarks.relay` (a splice(2) forwarder) in front of `upstream`: the
+    bound for any proxy on this machine."""
+    port = free_port()
+    upstream_port = upstream.endpoint.rsplit(":", 1)[1]
+    log = (workdir / "relay.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.relay", str(port), upstream_port],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    wait_http(f"{endpoint}/moto-api/", proc)
+    return Server(endpoint, proc, upstream.access_key, upstream.secret_key)
+
+
 def start_gateway(
     workdir: Path,
     upstream: Server | None,

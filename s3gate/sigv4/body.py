@@ -18,6 +18,7 @@ import hmac
 from collections.abc import AsyncIterator, Sequence
 
 from s3gate import errors
+from s3gate.digests import OffloadedDigests
 from s3gate.sigv4.auth import (
     STREAMING_SIGNED,
     STREAMING_SIGNED_TRAILER,
@@ -77,6 +78,9 @@ class VerifiedBody:
         self._sha256 = hashlib.sha256()
         # MD5 costs twice SHA-256's time here: only when a Content-MD5 is checked.
         self._md5 = hashlib.md5(usedforsecurity=False) if content_md5 is not None else None
+        self._digests = OffloadedDigests(
+            [d for d in (self._sha256, self._md5, self._checksum) if d is not None]
+        )
         self._limit: int | None = None
         self._started = False
 
@@ -102,10 +106,12 @@ class VerifiedBody:
                 if not piece:
                     continue
                 self._account(piece)
+                await self._digests.feed(piece)
                 if held is not None:
                     yield held
                 held = piece
         trailers = decoder.finish() if decoder is not None else {}
+        await self._digests.finish()
         self._verify_at_end(trailers)
         if held is not None:
             yield held
@@ -116,11 +122,6 @@ class VerifiedBody:
             raise errors.InvalidRequest("The request body is longer than its declared length")
         if self._limit is not None and self.bytes_received > self._limit:
             raise errors.MaxMessageLengthExceeded()
-        self._sha256.update(piece)
-        if self._md5 is not None:
-            self._md5.update(piece)
-        if self._checksum is not None:
-            self._checksum.update(piece)
 
     def _verify_at_end(self, trailers: dict[str, str]) -> None:
         # Digests describe what was received, so the audit trail has them even

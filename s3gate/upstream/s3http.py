@@ -142,7 +142,7 @@ async def stream_body(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     waiting to fill fixed-size pieces, no re-copying); the connection is
     released when the body ends or the iterator is closed."""
     try:
-        async for chunk in resp.content.iter_any():
+        async for chunk, _ in resp.content.iter_chunks():
             yield chunk
     except _CLIENT_FAILURES as exc:
         raise unreachable(exc) from exc
