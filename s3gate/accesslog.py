@@ -15,6 +15,8 @@ from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.responses import Response
 
 _log = logging.getLogger("s3gate.access")
+# Request stats that are content, not facts about the request: never logged.
+_CONTENT = frozenset({"body_out"})
 
 
 def _plain(value: object) -> object:
@@ -49,7 +51,7 @@ class AccessLog:
 
         def write() -> None:
             if stats:
-                entry.update(stats)
+                entry.update({k: v for k, v in stats.items() if k not in _CONTENT})
             entry["status"] = response.status_code
             entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             _log.info(json.dumps({k: v for k, v in entry.items() if v is not None}, default=_plain))

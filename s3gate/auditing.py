@@ -5,7 +5,8 @@ answered in one go records its `request` event (group-committed fsync) before
 it is returned; if the spool cannot take it, the client gets 503
 ServiceUnavailable instead. A streamed response (GET) records its decision
 event before the first byte, and a completion event (bytes out, SHA-256 of
-what was returned) when the last byte has gone.
+what was returned) when the last byte has gone. Small object bodies are not
+streamed (handlers.bodies): their one event carries bytes out and SHA-256.
 
 Writes are refused up front while the spool is known to be failing, so that
 the store is not changed by a request whose event could not be kept.
@@ -13,7 +14,6 @@ the store is not changed by a request whose event could not be kept.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
@@ -25,19 +25,16 @@ from s3gate import errors
 from s3gate.audit.builders import RequestEvent, sts_exchange
 from s3gate.audit.events import MaskingSummary, PrincipalInfo
 from s3gate.audit.log import AuditLog
+from s3gate.digests import OffloadedDigests
 from s3gate.identity.principal import Principal
 from s3gate.policy.decision import Decision
 from s3gate.s3.operations import Operation
 from s3gate.transform.summary import MaskSummary
 
-# Operations whose response streams: their decision event goes first.
-_STREAMED = frozenset({"GetObject"})
-
 
 class RequestAudit:
     def __init__(self, log: AuditLog | None, request_id: str, request: Request) -> None:
         self.log = log
-        self._decision: asyncio.Future[None] | None = None
         self.event = RequestEvent(
             request_id,
             source_ip=request.client.host if request.client else None,
@@ -66,10 +63,6 @@ class RequestAudit:
             bundle_hash=decision.bundle_hash,
             obligations=obligations,
         )
-        if decision.allowed and self.log is not None and self.event.operation in _STREAMED:
-            # Start the decision's fsync now, so that it overlaps the fetch
-            # from the store; it is awaited before the first byte is sent.
-            self._decision = self.log.submit(self.event.decision())
 
     async def finish(
         self, response: Response, stats: Mapping[str, Any], error: errors.S3Error | None
@@ -89,15 +82,21 @@ class RequestAudit:
                 ev.outcome = "held"
         stored = stats.get("sha256_stored")
         if isinstance(response, StreamingResponse) and error is None:
-            if self._decision is None:
-                self._decision = self.log.submit(ev.decision())
-            await self._decision  # durable before the first byte
+            await self.log.record(ev.decision())  # durable before the first byte
             response.body_iterator = self._completing(response.body_iterator, response.status_code)
             return response
-        if self._decision is not None:
-            await self._decision  # its completion names it as parent
+        # Answered in one go; a small object body was read whole (handlers.bodies),
+        # so this one event also says what was returned.
+        body = stats.get("body_out")
+        returned = hashlib.sha256(body).hexdigest() if isinstance(body, bytes) else None
         await self.log.record(
-            ev.completion(response.status_code, error=error, sha256_stored=stored)
+            ev.completion(
+                response.status_code,
+                error=error,
+                sha256_stored=stored,
+                bytes_out=stats.get("bytes_out") if returned is not None else None,
+                sha256_returned=returned,
+            )
         )
         return response
 
@@ -105,13 +104,15 @@ class RequestAudit:
         self, body: AsyncIterable[str | bytes | memoryview], status: int
     ) -> AsyncIterator[str | bytes | memoryview]:
         digest, sent = hashlib.sha256(), 0
+        hashing = OffloadedDigests((digest,))
         complete = False
         try:
             async for piece in body:
                 data = piece.encode() if isinstance(piece, str) else bytes(piece)
-                digest.update(data)
+                await hashing.feed(data)
                 sent += len(data)
                 yield piece
+            await hashing.finish()
             complete = True
         finally:
             assert self.log is not None

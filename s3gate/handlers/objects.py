@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from urllib.parse import unquote
 
-from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from s3gate import errors
+from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.masking import reads as masked_reads
 from s3gate.masking import writes as masked_writes
@@ -17,7 +16,7 @@ from s3gate.policy import model
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
 from s3gate.s3.operations import MAX_KEY_BYTES, validate_bucket_name
-from s3gate.upstream.base import DeleteOutcome, ObjectStream
+from s3gate.upstream.base import DeleteOutcome
 
 
 async def put_object(call: Call) -> Response:
@@ -62,24 +61,14 @@ async def get_object(call: Call) -> Response:
     if stream.content_range:
         out["content-range"] = stream.content_range
     h.apply_overrides(out, call.query)
-    call.stats["bytes_out"] = 0
-    return StreamingResponse(
-        _relay(stream, call),
-        status_code=stream.status,
+    return await object_response(
+        call.stats,
+        stream.body,
+        stream.content_length,
+        status=stream.status,
         headers=out,
-        background=BackgroundTask(stream.aclose),
+        close=stream.aclose,
     )
-
-
-async def _relay(stream: ObjectStream, call: Call) -> AsyncIterator[bytes]:
-    sent = 0
-    try:
-        async for chunk in stream.body:
-            sent += len(chunk)
-            yield chunk
-    finally:
-        call.stats["bytes_out"] = sent
-        await stream.aclose()
 
 
 async def delete_object(call: Call) -> Response:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
+from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call
 from s3gate.masking import clientmeta
 from s3gate.masking.views import View, open_view, read_range
@@ -52,10 +52,10 @@ async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
             out["content-range"] = f"bytes {first}-{last}/{view.length}"
     out["content-length"] = str(last - first + 1)
     h.apply_overrides(out, call.query)
-    call.stats["bytes_out"] = last - first + 1
     if view.length == 0:
+        call.stats["bytes_out"] = 0
         return Response(b"", status_code=status, headers=out)
     pieces = read_range(open_view(view), first, last)
-    return StreamingResponse(
-        pieces, status_code=status, headers=out, background=BackgroundTask(pieces.aclose)
+    return await object_response(
+        call.stats, pieces, last - first + 1, status=status, headers=out, close=pieces.aclose
     )

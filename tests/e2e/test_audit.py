@@ -4,6 +4,7 @@ a kill -9 under load with every acknowledged request accounted for."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -167,11 +168,8 @@ def test_requests_are_audited_and_the_chain_verifies(
     assert through.returncode == 0, through.stdout + through.stderr
 
 
-def test_event_content(gw: Gateway, moto_endpoint: str, keys: Path, bucket: str) -> None:
-    admin = gw.client("admin")
-    put = admin.put_object(Bucket=bucket, Key="e.txt", Body=b"event body")
-    rid = put["ResponseMetadata"]["RequestId"]
-    replica = gw.replica  # type: ignore[attr-defined]
+def show_request(moto_endpoint: str, keys: Path, replica: str, rid: str) -> list[dict[str, Any]]:
+    """The shipped events of one request, read straight from the store."""
     wait_shipped(moto_endpoint, keys, replica, {rid})
     env = client_env(moto_endpoint, UPSTREAM_KEY, UPSTREAM_SECRET)
     out = subprocess.run(
@@ -195,7 +193,14 @@ def test_event_content(gw: Gateway, moto_endpoint: str, keys: Path, bucket: str)
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    events = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def test_event_content(gw: Gateway, moto_endpoint: str, keys: Path, bucket: str) -> None:
+    admin = gw.client("admin")
+    put = admin.put_object(Bucket=bucket, Key="e.txt", Body=b"event body")
+    rid = put["ResponseMetadata"]["RequestId"]
+    events = show_request(moto_endpoint, keys, gw.replica, rid)  # type: ignore[attr-defined]
     assert len(events) == 1
     ev = events[0]
     assert ev["operation"] == "PutObject" and ev["bucket"] == bucket and ev["key"] == "e.txt"
@@ -203,12 +208,50 @@ def test_event_content(gw: Gateway, moto_endpoint: str, keys: Path, bucket: str)
     assert ev["status"] == 200 and ev["decision"] == "allow"
     assert ev["policy_ids"] == ["dev-admin.all"]
     assert len(ev["bundle_hash"]) == 64
-    import hashlib
-
     assert ev["sha256_received"] == hashlib.sha256(b"event body").hexdigest()
     text = json.dumps(ev)
     assert gw.identities["admin"].secret_access_key not in text
     assert "Signature" not in text
+
+
+@pytest.mark.parametrize(
+    ("size", "byte_range", "types"),
+    [
+        # Small bodies are answered in one go: one self-contained event.
+        (5_000, None, ["request"]),
+        (5_000, "bytes=10-99", ["request"]),
+        # Larger ones stream: the decision before the first byte, then the completion.
+        (300_000, None, ["request.decision", "request.completion"]),
+        (300_000, "bytes=1000-199999", ["request.decision", "request.completion"]),
+    ],
+)
+def test_get_events_say_what_was_returned(
+    gw: Gateway,
+    moto_endpoint: str,
+    keys: Path,
+    bucket: str,
+    size: int,
+    byte_range: str | None,
+    types: list[str],
+) -> None:
+    admin = gw.client("admin")
+    key = f"get-{size}-{byte_range}"
+    admin.put_object(Bucket=bucket, Key=key, Body=os.urandom(size))
+    extra = {"Range": byte_range} if byte_range else {}
+    got = admin.get_object(Bucket=bucket, Key=key, **extra)
+    body = got["Body"].read()
+    rid = got["ResponseMetadata"]["RequestId"]
+    events = show_request(moto_endpoint, keys, gw.replica, rid)  # type: ignore[attr-defined]
+    assert [e["type"] for e in events] == types
+    last = events[-1]
+    assert last["operation"] == "GetObject" and last["key"] == key
+    assert last["status"] == (206 if byte_range else 200)
+    assert last["range"] == byte_range
+    assert last["bytes_out"] == len(body)
+    assert last["sha256_returned"] == hashlib.sha256(body).hexdigest()
+    if len(events) == 2:
+        assert last["parent_id"] == events[0]["id"]
+        assert events[0]["bytes_out"] is None and events[0]["decision"] == "allow"
 
 
 def test_auditor_reads_the_audit_bucket_with_the_aws_cli(gw: Gateway, tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -330,3 +332,44 @@ def test_unimplemented_operations_answer_501(client: Any, bucket: str, call: Any
         call(client, bucket)
     assert code_of(exc) == "NotImplemented"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+
+
+def _access_lines(gateway: Gateway, request_id: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in gateway.log().splitlines():
+        if line.startswith("{") and request_id in line:
+            entry = json.loads(line)
+            if entry.get("request_id") == request_id:
+                lines.append(entry)
+    return lines
+
+
+@pytest.mark.parametrize("size", [1_000, 200_000])  # answered whole / streamed
+def test_one_access_log_line_per_request(gateway: Gateway, bucket: str, size: int) -> None:
+    who = gateway.identities["admin"]
+    client = gateway.client("admin")
+    body = os.urandom(size)
+    put = client.put_object(Bucket=bucket, Key=f"logged/{size}", Body=body)
+    got = client.get_object(Bucket=bucket, Key=f"logged/{size}")
+    assert got["Body"].read() == body
+    entries: dict[str, dict[str, Any]] = {}
+    for meta in (put["ResponseMetadata"], got["ResponseMetadata"]):
+        rid = meta["RequestId"]
+        deadline = time.monotonic() + 10  # written once the body has gone
+        while not (found := _access_lines(gateway, rid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(found) == 1, found
+        entries[rid] = found[0]
+    put_entry = entries[put["ResponseMetadata"]["RequestId"]]
+    get_entry = entries[got["ResponseMetadata"]["RequestId"]]
+    assert put_entry["operation"] == "PutObject" and get_entry["operation"] == "GetObject"
+    for entry in (put_entry, get_entry):
+        assert entry["bucket"] == bucket and entry["key"] == f"logged/{size}"
+        assert entry["status"] == 200 and entry["duration_ms"] >= 0
+        assert entry["principal"] == "admin"
+    assert put_entry["bytes_in"] == size
+    assert get_entry["bytes_out"] == size
+    text = gateway.log()
+    assert who.secret_access_key not in text
+    assert "Signature=" not in text
+    assert body[:32].hex() not in text and "body_out" not in text

@@ -1,0 +1,64 @@
+"""The response that carries an object's bytes (GET, plain or masked view).
+
+Small bodies are read whole and answered in one go; larger ones stream. A
+plain response costs the event loop less than a stream (no task group, no
+per-chunk sends), and the audit trail then keeps one `request` event with the
+returned body's SHA-256 instead of a decision event before the first byte and
+a completion event after the last (docs/audit.md). The bound keeps what one
+request holds in memory small whatever the concurrency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from s3gate import errors
+
+BUFFERED_MAX = 64 * 1024
+
+
+async def object_response(
+    stats: dict[str, Any],
+    pieces: AsyncIterator[bytes],
+    length: int,
+    *,
+    status: int,
+    headers: dict[str, str],
+    close: Callable[[], Awaitable[None]],
+) -> Response:
+    """`length` bytes from `pieces`; `close` releases the source either way.
+    Sets `bytes_out` (and `body_out` when buffered) in the request's `stats`."""
+    if length <= BUFFERED_MAX:
+        try:
+            body = b"".join([piece async for piece in pieces])
+        finally:
+            await close()
+        if len(body) != length:
+            raise errors.InternalError("The upstream store sent a body of the wrong length")
+        stats["bytes_out"] = length
+        stats["body_out"] = body
+        return Response(body, status_code=status, headers=headers)
+    stats["bytes_out"] = 0
+    return StreamingResponse(
+        _relay(pieces, stats, close),
+        status_code=status,
+        headers=headers,
+        background=BackgroundTask(close),
+    )
+
+
+async def _relay(
+    pieces: AsyncIterator[bytes], stats: dict[str, Any], close: Callable[[], Awaitable[None]]
+) -> AsyncIterator[bytes]:
+    sent = 0
+    try:
+        async for piece in pieces:
+            sent += len(piece)
+            yield piece
+    finally:
+        stats["bytes_out"] = sent
+        await close()
