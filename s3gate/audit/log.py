@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import socket
 import time
@@ -57,8 +56,8 @@ class AuditLog:
         *,
         data_dir: Path,
         clock: Callable[[], datetime] = utc_now,
-        fsync: Callable[[int], None] = os.fdatasync,
-        write: Callable[[int, memoryview], int] = os.write,
+        fsync: Callable[[int], None] | None = None,
+        write: Callable[[int, memoryview], int] | None = None,
     ) -> None:
         self.settings = settings
         self.upstream = upstream

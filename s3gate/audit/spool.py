@@ -61,11 +61,11 @@ class Spool:
         directory: Path,
         *,
         segment_max_bytes: int = 64 * 1024 * 1024,
-        fsync: Callable[[int], None] = os.fdatasync,
-        write: Callable[[int, memoryview], int] = os.write,
+        fsync: Callable[[int], None] | None = None,
+        write: Callable[[int, memoryview], int] | None = None,
     ) -> None:
         """`fsync` and `write` are injectable so tests can count syncs and
-        simulate a full or failing disk."""
+        simulate a full or failing disk (see SegmentWriter for the default)."""
         self.directory = directory
         self._max = segment_max_bytes
         self._fsync = fsync
@@ -97,7 +97,9 @@ class Spool:
     async def open(self, shipped: Position) -> Recovery:
         """Recover the directory after `shipped` (everything before it is in
         the audit bucket) and start the writer."""
-        found = await asyncio.to_thread(recover, self.directory, shipped, self._fsync)
+        found = await asyncio.to_thread(
+            recover, self.directory, shipped, self._fsync or os.fdatasync
+        )
         self._closed = list(found.segments)
         self._durable = found.durable
         self._next = found.next_segment
