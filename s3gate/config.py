@@ -181,8 +181,34 @@ def _check_secrets(settings: Settings) -> None:
                 problems.append(f"upstream.{name}: {exc}")
     problems.extend(settings.identity.secret_problems())
     problems.extend(settings.audit.problems())
+    problems.extend(_audit_state_problems(settings))
     if settings.audit.enabled and settings.audit.bucket != settings.policy.audit_bucket:
         # The built-in read-only guard must protect the bucket audit really uses.
         problems.append(f"policy.audit_bucket: must equal audit.bucket ({settings.audit.bucket!r})")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _audit_state_problems(settings: Settings) -> list[str]:
+    """A replica id that differs from the one whose chain the audit directory
+    holds: refusing at load time names the key to fix (continuing the chain
+    under another name would fork it)."""
+    # Imported here: s3gate.audit.log imports this module (through upstream).
+    from s3gate.audit.log import replica_id
+    from s3gate.audit.state import StateStore
+
+    if not settings.audit.enabled:
+        return []
+    directory = settings.audit.directory(settings.data_dir) / "state"
+    try:
+        owner = StateStore(directory).owner()
+    except (OSError, ValueError):
+        return []  # unreadable state is reported by the audit log itself at start
+    wanted = replica_id(settings.audit)
+    if owner is None or owner == wanted:
+        return []
+    return [
+        f"audit.replica_id: the audit state in {directory} continues the chain of replica "
+        f"{owner!r}, not {wanted!r}; set audit.replica_id to {owner!r}, or give this "
+        "replica its own audit.dir (a replica id is fixed for the life of its chain)"
+    ]

@@ -79,6 +79,15 @@ class StateStore:
         self.path = directory / STATE_FILE
         self.batch_path = directory / PENDING_BATCH
 
+    def owner(self) -> str | None:
+        """The replica whose chain this directory continues (None: no chain yet)."""
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        owner = data.get("replica_id") if isinstance(data, dict) else None
+        return owner if isinstance(owner, str) else None
+
     def load(self, replica_id: str) -> ShipState:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
