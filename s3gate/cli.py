@@ -18,7 +18,8 @@ from s3gate.masking.profiles import MaskingPart
 from s3gate.policy import commands as policy_commands
 from s3gate.policy.source import BundleError
 from s3gate.transform import commands as mask_commands
-from s3gate.transform.tokens import TokenKeys, generate_json
+from s3gate.transform import keycommands as token_key_commands
+from s3gate.transform.tokens import TokenKeyError, TokenKeys, generate_json
 
 
 def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = ()) -> None:
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy_commands.register(sub, parts=_masking_part, suites=[MaskingExamplesSuite()])
     mask_commands.register(sub)
+    token_key_commands.register(sub)
     audit_commands.register(sub)
     return parser
 
@@ -137,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BundleError as exc:
         print(f"s3gate: policy bundle is invalid:\n{exc}", file=sys.stderr)
+        return 2
+    except TokenKeyError as exc:
+        print(f"s3gate: {exc}", file=sys.stderr)
         return 2
     return result
 
