@@ -20,7 +20,7 @@ from typing import Any
 from botocore.credentials import Credentials
 
 from benchmarks.load import MiB, PeakRss, S3Client, median, ops_per_second, session, timed
-from benchmarks.servers import Server, start_gateway
+from benchmarks.servers import Server, start_gateway, start_moto
 from s3gate.identity.sessions import SessionGrant, SessionSealer
 from tests.tracegen import generate
 
@@ -31,6 +31,7 @@ SMALL_OPS = 600
 # shipment happened to land in it.
 AUDIT_ROUNDS = 5
 AUDIT_OPS = 2500
+MOTO_AUDIT_OPS = 1000
 TRACE = 64 * MiB
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
 BENCH_POLICY = """
@@ -62,48 +63,65 @@ async def _alternate(jobs: dict[str, Any], rounds: int = ROUNDS) -> dict[str, fl
     return {name: median(values) for name, values in samples.items()}
 
 
+async def _audit_pair(
+    on: Server, off: Server, ops: int, rounds: int, prefix: str = ""
+) -> dict[str, float]:
+    body = os.urandom(4096)
+    async with session() as http:
+        clients = {"on": S3Client(on, http), "off": S3Client(off, http)}
+        for c in clients.values():
+            await ops_per_second(lambda i, c=c: c.put("bench", f"s/{i}", body, 4096), 64, 16)
+        puts = await _alternate(
+            {
+                n: (
+                    lambda c=c: ops_per_second(
+                        lambda i: c.put("bench", f"s/{i % 64}", body, 4096), ops, 16
+                    )
+                )
+                for n, c in clients.items()
+            },
+            rounds,
+        )
+        gets = await _alternate(
+            {
+                n: (lambda c=c: ops_per_second(lambda i: c.get("bench", f"s/{i % 64}"), ops, 16))
+                for n, c in clients.items()
+            },
+            rounds,
+        )
+    return {
+        f"{prefix}small_put_audit_on_ops": puts["on"],
+        f"{prefix}small_put_audit_off_ops": puts["off"],
+        f"{prefix}small_put_audit_ratio": puts["on"] / puts["off"],
+        f"{prefix}small_get_audit_on_ops": gets["on"],
+        f"{prefix}small_get_audit_off_ops": gets["off"],
+        f"{prefix}small_get_audit_ratio": gets["on"] / gets["off"],
+    }
+
+
 async def _audit(workdir: Path) -> dict[str, float]:
+    """Twice: on the local-directory store, where the gateway's own CPU is the
+    bottleneck (the worst case for the audit's share), and on moto's S3
+    server, where, as with a real store, the store's latency dominates."""
     on = _gateway(workdir, "audit-on")
     off = _gateway(workdir, "audit-off", audit={"enabled": False})
-    body = os.urandom(4096)
     try:
-        async with session() as http:
-            clients = {"on": S3Client(on, http), "off": S3Client(off, http)}
-            for c in clients.values():
-                await ops_per_second(lambda i, c=c: c.put("bench", f"s/{i}", body, 4096), 64, 16)
-            puts = await _alternate(
-                {
-                    n: (
-                        lambda c=c: ops_per_second(
-                            lambda i: c.put("bench", f"s/{i % 64}", body, 4096), AUDIT_OPS, 16
-                        )
-                    )
-                    for n, c in clients.items()
-                },
-                AUDIT_ROUNDS,
-            )
-            gets = await _alternate(
-                {
-                    n: (
-                        lambda c=c: ops_per_second(
-                            lambda i: c.get("bench", f"s/{i % 64}"), AUDIT_OPS, 16
-                        )
-                    )
-                    for n, c in clients.items()
-                },
-                AUDIT_ROUNDS,
-            )
+        results = await _audit_pair(on, off, AUDIT_OPS, AUDIT_ROUNDS)
     finally:
         on.stop()
         off.stop()
-    return {
-        "small_put_audit_on_ops": puts["on"],
-        "small_put_audit_off_ops": puts["off"],
-        "small_put_audit_ratio": puts["on"] / puts["off"],
-        "small_get_audit_on_ops": gets["on"],
-        "small_get_audit_off_ops": gets["off"],
-        "small_get_audit_ratio": gets["on"] / gets["off"],
-    }
+    moto = start_moto(workdir)
+    on = start_gateway(workdir / "moto-on", moto)
+    off = start_gateway(workdir / "moto-off", moto, {"audit": {"enabled": False}})
+    try:
+        async with session() as http:
+            await S3Client(moto, http).create_bucket("bench")
+        results |= await _audit_pair(on, off, MOTO_AUDIT_OPS, ROUNDS, prefix="moto_")
+    finally:
+        on.stop()
+        off.stop()
+        moto.stop()
+    return results
 
 
 async def _trace(total: int) -> AsyncIterator[bytes]:
