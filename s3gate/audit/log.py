@@ -141,8 +141,7 @@ class AuditLog:
     def submit(self, event: AuditEvent) -> asyncio.Future[None]:
         """Queue `event` now and wait for it later: the future resolves when
         it is durable (ServiceUnavailable if it cannot be). Lets the fsync
-        overlap other work, e.g. record a GET's decision, fetch from the
-        store, then await the future before sending the first byte. Raises
+        overlap other work that does not depend on it. Raises
         ServiceUnavailable at once when the audit log is not running."""
         if not self._started:
             raise errors.ServiceUnavailable("audit spool unavailable")

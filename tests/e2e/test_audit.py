@@ -223,6 +223,8 @@ def test_event_content(gw: Gateway, moto_endpoint: str, keys: Path, bucket: str)
         # Larger ones stream: the decision before the first byte, then the completion.
         (300_000, None, ["request.decision", "request.completion"]),
         (300_000, "bytes=1000-199999", ["request.decision", "request.completion"]),
+        # Several hashing batches, hashed off the event loop (s3gate.digests).
+        (3_500_000, None, ["request.decision", "request.completion"]),
     ],
 )
 def test_get_events_say_what_was_returned(
