@@ -52,8 +52,9 @@ async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
             out["content-range"] = f"bytes {first}-{last}/{view.length}"
     out["content-length"] = str(last - first + 1)
     h.apply_overrides(out, call.query)
-    if view.length == 0:
+    if view.length == 0:  # answered whole, as object_response would
         call.stats["bytes_out"] = 0
+        call.stats["body_out"] = b""
         return Response(b"", status_code=status, headers=out)
     pieces = read_range(open_view(view), first, last)
     return await object_response(
