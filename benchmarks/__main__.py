@@ -1,6 +1,9 @@
 """`make bench`: figures as ratios against a baseline measured in the same run.
 
 Usage: python -m benchmarks [section ...]   (default: every section)
+
+Sections: foundation, policy, policy-e2e, identity, masking, audit,
+features-e2e; `audit-e2e` (part of features-e2e) runs alone on request.
 """
 
 from __future__ import annotations
