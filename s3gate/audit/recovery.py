@@ -22,9 +22,9 @@ from s3gate.audit.segments import (
     list_segments,
     scan,
     segment_path,
-    sync_directory,
     truncate,
 )
+from s3gate.files import sync_directory
 
 log = logging.getLogger("s3gate.audit")
 

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from s3gate.files import sync_directory
+
 SUFFIX = ".log"
 _HEADER = 9  # 8 hex digits and a space
 
@@ -136,15 +138,6 @@ def read_frames(
             else:
                 payloads.append(payload)
     return payloads, offset, skipped
-
-
-def sync_directory(directory: Path) -> None:
-    """Make a created, renamed or removed directory entry durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SegmentWriter:

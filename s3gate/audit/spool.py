@@ -34,8 +34,8 @@ from s3gate.audit.segments import (
     frame,
     read_frames,
     segment_path,
-    sync_directory,
 )
+from s3gate.files import sync_directory
 
 log = logging.getLogger("s3gate.audit")
 

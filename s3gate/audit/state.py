@@ -14,12 +14,12 @@ and the directory fsynced: a crash leaves either the old or the new state.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3gate.audit.segments import Position, sync_directory
+from s3gate.audit.segments import Position
+from s3gate.files import write_atomic
 
 STATE_FILE = "state.json"
 PENDING_BATCH = "pending.batch"
@@ -79,20 +79,23 @@ class StateStore:
         self.path = directory / STATE_FILE
         self.batch_path = directory / PENDING_BATCH
 
-    def owner(self) -> str | None:
-        """The replica whose chain this directory continues (None: no chain yet)."""
+    def _read(self) -> Any:
+        """The state file's JSON, or None when there is no chain yet."""
         try:
-            data = json.loads(self.path.read_text())
+            return json.loads(self.path.read_text())
         except FileNotFoundError:
             return None
+
+    def owner(self) -> str | None:
+        """The replica whose chain this directory continues (None: no chain yet)."""
+        data = self._read()
         owner = data.get("replica_id") if isinstance(data, dict) else None
         return owner if isinstance(owner, str) else None
 
     def load(self, replica_id: str) -> ShipState:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
+        data = self._read()
+        if data is None:
             return ShipState(replica_id=replica_id)
         state = ShipState.from_json(data)
         if state.replica_id != replica_id:
@@ -105,27 +108,13 @@ class StateStore:
         return state
 
     def save(self, state: ShipState) -> None:
-        _atomic_write(self.path, json.dumps(state.to_json(), indent=1).encode())
+        write_atomic(self.path, json.dumps(state.to_json(), indent=1).encode())
 
     def save_batch(self, data: bytes) -> None:
-        _atomic_write(self.batch_path, data)
+        write_atomic(self.batch_path, data)
 
     def load_batch(self) -> bytes:
         return self.batch_path.read_bytes()
 
     def drop_batch(self) -> None:
         self.batch_path.unlink(missing_ok=True)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    sync_directory(path.parent)

@@ -11,34 +11,22 @@ output is meant for a pipe into a secret store.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
-import secrets
 import sys
 from pathlib import Path
 
-from s3gate.transform.tokens import KID, MIN_KEY_BYTES, TokenKeyError, TokenKeys
+from s3gate.files import write_atomic
+from s3gate.transform.tokens import KID, TokenKeyError, TokenKeys, generate_json, new_key
 
 
-def _new_key() -> str:
-    return base64.b64encode(secrets.token_bytes(MIN_KEY_BYTES)).decode("ascii")
-
-
-def _document(keys: TokenKeys, raw: dict[str, str]) -> str:
-    return json.dumps({"active": keys.active, "keys": raw}, indent=1) + "\n"
-
-
-def _write_new(path: Path, text: str, *, replace: bool) -> None:
-    """0600 from the start; `replace` swaps atomically (temp file + rename)."""
-    target = path.with_name(path.name + ".tmp") if replace else path
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _create(path: Path, text: str) -> None:
+    """A new file, 0600 from the start; FileExistsError rather than overwrite."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
         out.flush()
         os.fsync(out.fileno())
-    if replace:
-        os.replace(target, path)
 
 
 def _check_kid(kid: str) -> None:
@@ -48,13 +36,12 @@ def _check_kid(kid: str) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     _check_kid(args.kid)
-    raw = {args.kid: _new_key()}
-    text = _document(TokenKeys({args.kid: base64.b64decode(raw[args.kid])}, args.kid), raw)
+    text = generate_json(args.kid) + "\n"
     if args.out is None:
         sys.stdout.write(text)
         return 0
     try:
-        _write_new(args.out, text, replace=False)
+        _create(args.out, text)
     except FileExistsError:
         print(f"s3gate: {args.out} exists; use `token-keys rotate` to add a key", file=sys.stderr)
         return 1
@@ -73,9 +60,10 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     _check_kid(kid)
     if kid in raw:
         raise TokenKeyError(f"key id {kid!r} is already in {args.file}")
-    raw[kid] = _new_key()
-    rotated = TokenKeys({k: base64.b64decode(v) for k, v in raw.items()}, kid)
-    _write_new(args.file, _document(rotated, raw), replace=True)
+    raw[kid] = new_key()
+    rotated = json.dumps({"active": kid, "keys": raw}, indent=1) + "\n"
+    TokenKeys.from_json(rotated)  # what is written must load
+    write_atomic(args.file, rotated.encode())
     old = ", ".join(k for k in keys.kids if k != kid)
     print(f"{args.file}: active token key is now {kid} (kept: {old})")
     return 0

@@ -85,9 +85,13 @@ class TokenKeys:
         return f"TokenKeys(active={self.active!r}, kids={self.kids!r})"
 
 
+def new_key() -> str:
+    """Fresh key material, base64, as the key file holds it."""
+    return base64.b64encode(secrets.token_bytes(MIN_KEY_BYTES)).decode()
+
+
 def generate_json(kid: str = "dev1") -> str:
-    key = base64.b64encode(secrets.token_bytes(MIN_KEY_BYTES)).decode()
-    return json.dumps({"active": kid, "keys": {kid: key}})
+    return json.dumps({"active": kid, "keys": {kid: new_key()}})
 
 
 def dev_keys(path: Path) -> TokenKeys:

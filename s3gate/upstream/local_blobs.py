@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from s3gate import errors
+from s3gate.files import sync_directory
 from s3gate.upstream.base import Body
 from s3gate.upstream.local_rules import decode_content_md5
 
@@ -84,8 +85,8 @@ class BlobStore:
             folder.mkdir(parents=True, exist_ok=True)
         for i in range(256):
             (self.blob_dir / f"{i:02x}").mkdir(exist_ok=True)
-        _fsync_dir(self.blob_dir)
-        _fsync_dir(self.root)
+        sync_directory(self.blob_dir)
+        sync_directory(self.root)
 
     def path(self, blob: str) -> Path:
         return self.blob_dir / blob[:2] / blob
@@ -166,7 +167,7 @@ class BlobStore:
         out.close()
         final = self.path(blob)
         os.rename(tmp, final)
-        _fsync_dir(final.parent)
+        sync_directory(final.parent)
 
     def _append(self, out: BinaryIO, blob: str) -> None:
         with open(self.path(blob), "rb") as src:
@@ -194,7 +195,7 @@ class BlobStore:
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-        _fsync_dir(target.parent)
+        sync_directory(target.parent)
         return new
 
     # ---- reading and removing ---------------------------------------------
@@ -273,15 +274,6 @@ def _files_changed_before(
                 yield entry
         except FileNotFoundError:
             continue  # removed meanwhile by another process sharing the store
-
-
-def _fsync_dir(folder: Path) -> None:
-    # A rename or link is only durable once its directory entry is flushed.
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlobReader:
