@@ -102,6 +102,7 @@ def create_app(
         if audit is not None:
             # A backlog (audit bucket unreachable) is reported, not fatal: the
             # events are safe in the spool. A spool that cannot be written is.
+            await audit.ensure_accepting()  # a spool that failed may work again
             body["audit"] = state = audit.status()
             if not (state["started"] and state["spool_writable"]):
                 body["status"] = "unavailable"

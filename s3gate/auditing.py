@@ -8,8 +8,9 @@ event before the first byte, and a completion event (bytes out, SHA-256 of
 what was returned) when the last byte has gone. Small object bodies are not
 streamed (handlers.bodies): their one event carries bytes out and SHA-256.
 
-Writes are refused up front while the spool is known to be failing, so that
-the store is not changed by a request whose event could not be kept.
+Requests are refused up front while the spool is known to be failing (after
+one shared, rate-limited retry: AuditLog.ensure_accepting), so that the store
+is not changed by a request whose event could not be kept.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ class RequestAudit:
             range=request.headers.get("range"),
         )
 
-    def require_spool(self) -> None:
+    async def require_spool(self) -> None:
         """Fail closed before acting if events cannot currently be kept."""
-        if self.log is not None and not self.log.accepting:
+        # `accepting` first: the common case costs no coroutine.
+        log = self.log
+        if log is not None and not log.accepting and not await log.ensure_accepting():
             raise errors.ServiceUnavailable("The audit spool is unavailable")
 
     def identify(self, op: Operation, principal: Principal | None) -> None:

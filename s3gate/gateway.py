@@ -92,10 +92,6 @@ class Gateway:
         if error is not None:
             response = self._error(error, request, request_id, op)
             entry["error"] = error.error_code
-            if _unread_body(request, call):
-                # The rest of the body is still on the connection; reading a
-                # refused upload to its end could take gigabytes, so close.
-                response.headers["connection"] = "close"
         stats: dict[str, object] = call.stats if call is not None else {}
         if call is not None:
             stats["sha256_received"] = call.body.sha256_hex
@@ -106,6 +102,11 @@ class Gateway:
                 await response.background()  # releases an upstream stream
             response = self._error(exc, request, request_id, op)
             entry["error"] = exc.error_code
+        if response.status_code >= 400 and _unread_body(request, call):
+            # The rest of the body is still on the connection; reading a
+            # refused upload to its end could take gigabytes, so close. (After
+            # the audit: an error it substitutes needs this as much.)
+            response.headers["connection"] = "close"
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
         self.access_log.attach(response, entry, started, stats)
@@ -155,7 +156,7 @@ class Gateway:
         authn = self.authenticator.authenticate(raw, op, request.stream())
         principal, body = authn.principal, authn.body
         audit.identify(op, principal)
-        audit.require_spool()
+        await audit.require_spool()
         entry["principal"] = principal.subject
         entry["access_key_id"] = principal.access_key_id
         bundle = self.policies.current()

@@ -233,5 +233,5 @@ def approval(
 
 def system(kind: str, *, clock: Clock = utc_now, **details: Detail) -> AuditEvent:
     """The gateway's own events: gateway.start / gateway.stop,
-    audit.key_rotated, audit.spool_recovered."""
+    audit.key_rotated, audit.spool_recovered, audit.spool_resumed."""
     return AuditEvent(type=kind, time=clock(), details=details)

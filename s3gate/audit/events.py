@@ -11,7 +11,7 @@ Event types: `request` (one complete request), `request.decision` and
 durable before the first byte, the completion follows with the bytes sent),
 `sts.exchange`, `policy.bundle_loaded`, `policy.bundle_rejected`,
 `approval.<action>`, `audit.key_rotated`, `audit.spool_recovered`,
-`gateway.start`, `gateway.stop`.
+`audit.spool_resumed`, `gateway.start`, `gateway.stop`.
 """
 
 from __future__ import annotations

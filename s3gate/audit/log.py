@@ -6,6 +6,7 @@
     await audit.record(event)        # durable on local disk when this returns
     done = audit.submit(event)       # the same, awaited later (overlap the fsync)
     audit.record_nowait(event)       # queued; for events no answer waits on
+    await audit.ensure_accepting()   # after a spool failure: try again (shared, rate-limited)
     audit.status()                   # for /_s3gate/readyz
     await audit.close()              # record gateway.stop, ship what it can
 
@@ -38,6 +39,10 @@ from s3gate.audit.state import StateStore
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate.audit")
+
+# After the spool failed, how often a request or readiness check may try it
+# again: each try may leave an empty segment file behind on a full disk.
+RETRY_SECONDS = 1.0
 
 
 def replica_id(settings: AuditSettings) -> str:
@@ -75,6 +80,9 @@ class AuditLog:
         self._shipper: Shipper | None = None
         self._started = False
         self._lost = 0  # record_nowait events that never became durable
+        self._resuming: asyncio.Future[bool] | None = None
+        self._next_try = 0.0
+        self.spool.on_resumed = self._resumed
 
     async def start(self) -> None:
         keys = await asyncio.to_thread(self._load_keys)
@@ -188,6 +196,44 @@ class AuditLog:
             )
         self._started = False
         await self.spool.close()
+
+    async def ensure_accepting(self) -> bool:
+        """Whether events can be kept, trying the spool again if it failed.
+
+        A failed spool is only known to work again once a write succeeds, and
+        writes are refused while it is failing: without a retry, a disk that
+        was full for a minute would refuse every upload (and fail readiness)
+        until a restart. So a caller that finds it failing records an
+        `audit.spool_resumed` event — at most one try in flight, shared by
+        concurrent callers, and one per RETRY_SECONDS — and the spool accepts
+        events again if that event is durable."""
+        if self.accepting:
+            return True
+        if not self._started:
+            return False
+        if self._resuming is None:
+            now = time.monotonic()
+            if now < self._next_try:
+                return False
+            self._next_try = now + RETRY_SECONDS
+            self._resuming = asyncio.ensure_future(self._resume(self.spool.last_error))
+        return await asyncio.shield(self._resuming)
+
+    async def _resume(self, error: str | None) -> bool:
+        try:
+            await self.record(system("audit.spool_resumed", clock=self.clock, error=error))
+        except errors.S3Error:
+            return False
+        finally:
+            self._resuming = None
+        return True
+
+    def _resumed(self, error: str) -> None:
+        """The spool wrote again after failing: say so in the trail, once
+        (unless the write that succeeded is ensure_accepting's own try)."""
+        log.warning("audit: the spool accepts events again (it failed with: %s)", error)
+        if self._resuming is None:
+            self.record_nowait(system("audit.spool_resumed", clock=self.clock, error=error))
 
     @property
     def accepting(self) -> bool:

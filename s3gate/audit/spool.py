@@ -91,6 +91,8 @@ class Spool:
         self.syncs = 0
         self.last_error: str | None = None
         self.last_error_at: float | None = None
+        # Called with the last error when a write succeeds after failures.
+        self.on_resumed: Callable[[str], None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------
 
@@ -180,6 +182,8 @@ class Spool:
         self._groups.append((self._appended[0] + len(group), time.time()))
         self._appended[0] += len(group)
         self._appended[1] += len(data)
+        if self.last_error is not None and self.on_resumed is not None:
+            self.on_resumed(self.last_error)
         self.last_error = None
         if self.backlog_events >= self.wake_at:
             self.changed.set()

@@ -104,13 +104,17 @@ class Verifier:
         summary = ReplicaSummary(replica)
         self.report.replicas.append(summary)
         chain: list[tuple[int, str]] = []
+        # Batches are listed before manifests: while the replica ships, any
+        # batch listed then has its manifest listed too, unless that upload
+        # is in flight (the one after the last). Listed the other way round,
+        # a shipment in between would look like a batch no manifest lists.
+        batch_keys = await self.reader.keys(self.layout.batches_prefix(replica))
         for key in await self.reader.keys(self.layout.manifests_prefix(replica)):
             seq = sequence_of(key, MANIFEST_SUFFIX)
             if seq is None:
                 self.report.add("inserted", key, "unexpected object among the manifests")
             else:
                 chain.append((seq, key))
-        batch_keys = await self.reader.keys(self.layout.batches_prefix(replica))
         if not chain:
             self.report.add("deleted", self.layout.manifests_prefix(replica), "no manifests")
             return

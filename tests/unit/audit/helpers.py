@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,24 @@ class Faulty:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+class FailingDisk:
+    """The spool's `write`: fails with `error` while `broken`, and counts the
+    writes attempted while broken whose data holds `watch`."""
+
+    def __init__(self, error: OSError, watch: bytes = b"") -> None:
+        self.error = error
+        self.watch = watch
+        self.broken = False
+        self.watched = 0
+
+    def write(self, fd: int, data: memoryview) -> int:
+        if self.broken:
+            if self.watch and self.watch in bytes(data):
+                self.watched += 1
+            raise self.error
+        return os.write(fd, data)
 
 
 def settings(tmp: Path, store: Store, **overrides: Any) -> AuditSettings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,15 @@ from s3gate.audit.log import AuditLog, replica_id
 from s3gate.audit.routes import keys_endpoint
 from s3gate.audit.segments import frame, list_segments, segment_path
 from s3gate.audit.settings import AuditSettings
-from tests.unit.audit.helpers import Store, crash, event, settings, shipped_events, wait_for
+from tests.unit.audit.helpers import (
+    FailingDisk,
+    Store,
+    crash,
+    event,
+    settings,
+    shipped_events,
+    wait_for,
+)
 
 
 async def test_start_and_stop_events(local: Store, tmp_path: Path) -> None:
@@ -126,21 +133,15 @@ async def test_record_nowait_is_shipped(local: Store, tmp_path: Path) -> None:
 
 
 async def test_record_nowait_failures_are_counted_not_raised(local: Store, tmp_path: Path) -> None:
-    broken = False
-
-    def write(fd: int, data: memoryview) -> int:
-        if broken:
-            raise OSError(errno.EIO, "Input/output error")
-        return os.write(fd, data)
-
+    disk = FailingDisk(OSError(errno.EIO, "Input/output error"))
     audit = AuditLog(
-        settings(tmp_path, local), local.upstream, "gw-0", data_dir=tmp_path, write=write
+        settings(tmp_path, local), local.upstream, "gw-0", data_dir=tmp_path, write=disk.write
     )
     await audit.start()
-    broken = True
+    disk.broken = True
     audit.record_nowait(event(1))
     await wait_for(lambda: audit.status()["lost_events"] == 1)
-    broken = False
+    disk.broken = False
     await audit.close()
     audit.record_nowait(event(2))  # after close: dropped, counted
     assert audit.status()["lost_events"] == 2

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -17,10 +16,12 @@ import pytest
 from s3gate import errors
 from s3gate.audit import batch as batches
 from s3gate.audit import canonical
+from s3gate.audit import log as log_module
 from s3gate.audit.keys import generate, load_directory
 from s3gate.audit.log import AuditLog
 from s3gate.upstream.base import Body, Metadata, PutResult, Upstream
 from tests.unit.audit.helpers import (
+    FailingDisk,
     Faulty,
     Store,
     all_keys,
@@ -332,26 +333,63 @@ async def test_key_rotation_keeps_old_manifests_verifiable(store: Store, tmp_pat
 async def test_record_fails_closed_when_the_spool_cannot_be_written(
     local: Store, tmp_path: Path
 ) -> None:
-    broken = False
-
-    def write(fd: int, data: memoryview) -> int:
-        if broken:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return os.write(fd, data)
-
+    disk = FailingDisk(OSError(errno.ENOSPC, "No space left on device"))
     audit = AuditLog(
-        settings(tmp_path, local), local.upstream, "gw-0", data_dir=tmp_path, write=write
+        settings(tmp_path, local), local.upstream, "gw-0", data_dir=tmp_path, write=disk.write
     )
     await audit.start()
-    broken = True
+    disk.broken = True
     with pytest.raises(errors.ServiceUnavailable, match="audit spool unavailable"):
         await audit.record(event(1))
     status = audit.status()
     assert status["spool_writable"] is False and "No space" in str(status["spool_error"])
-    broken = False
+    disk.broken = False
     await audit.record(event(2))
     assert audit.status()["spool_writable"] is True
     await audit.close()
+
+
+async def test_a_failed_spool_is_tried_again_and_resumes(
+    local: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests are refused while the spool fails, but not forever: callers
+    try it again (one try shared by concurrent callers, at most one per
+    RETRY_SECONDS), and the first durable event says it resumed."""
+    disk = FailingDisk(OSError(errno.EFBIG, "File too large"), watch=b"audit.spool_resumed")
+    audit = AuditLog(
+        settings(tmp_path, local), local.upstream, "gw-0", data_dir=tmp_path, write=disk.write
+    )
+    await audit.start()
+    disk.broken = True
+    with pytest.raises(errors.ServiceUnavailable):
+        await audit.record(event(1))
+    assert not audit.accepting
+    assert await asyncio.gather(*(audit.ensure_accepting() for _ in range(5))) == [False] * 5
+    assert disk.watched == 1  # one try for five callers
+    assert await audit.ensure_accepting() is False
+    assert disk.watched == 1  # and none again within RETRY_SECONDS
+
+    disk.broken = False
+    assert await audit.ensure_accepting() is False  # the disk is fine, but too soon to tell
+    monkeypatch.setattr(log_module, "RETRY_SECONDS", 0.0)
+    audit._next_try = 0.0
+    assert await audit.ensure_accepting() is True
+    assert audit.accepting and audit.status()["spool_writable"] is True
+    await audit.record(event(2))
+    # Any event that is durable again ends an outage, and says so once.
+    disk.broken = True
+    with pytest.raises(errors.ServiceUnavailable):
+        await audit.record(event(3))
+    disk.broken = False
+    await audit.record(event(4))
+    await audit.record(event(5))
+    await audit.close()
+    events = await shipped_events(local)
+    resumed = [e for e in events if e["type"] == "audit.spool_resumed"]
+    assert len(resumed) == 2
+    assert all("File too large" in str(e["details"]["error"]) for e in resumed)
+    assert ids(events) == ["req-2", "req-4", "req-5"]
+    assert (await verify(local, trusted(tmp_path))).ok
 
 
 async def test_record_before_start_fails_closed(local: Store, tmp_path: Path) -> None:
