@@ -2,6 +2,7 @@
 
 Fields: request id, principal, access key id, operation, bucket, key, status,
 bytes in and out, duration, error code. Never secrets, tokens or signatures.
+The same moment feeds the request metrics (`metrics.Metrics`), if enabled.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 
 from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.responses import Response
+
+from s3gate.metrics import Metrics
 
 _log = logging.getLogger("s3gate.access")
 # Request stats that are content, not facts about the request: never logged.
@@ -28,8 +31,9 @@ def _plain(value: object) -> object:
 
 
 class AccessLog:
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, metrics: Metrics | None = None) -> None:
         self.enabled = enabled
+        self.metrics = metrics
         if enabled and not _log.handlers:
             handler = logging.StreamHandler(sys.stdout)
             handler.setFormatter(logging.Formatter("%(message)s"))
@@ -46,15 +50,21 @@ class AccessLog:
     ) -> None:
         """Log once the body has been sent: `stats` (bytes out of a streamed
         body) are only complete then."""
-        if not self.enabled:
+        if not self.enabled and self.metrics is None:
             return
 
         def write() -> None:
             if stats:
                 entry.update({k: v for k, v in stats.items() if k not in _CONTENT})
+            seconds = time.perf_counter() - started
             entry["status"] = response.status_code
-            entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            _log.info(json.dumps({k: v for k, v in entry.items() if v is not None}, default=_plain))
+            entry["duration_ms"] = round(seconds * 1000, 3)
+            if self.metrics is not None:
+                self.metrics.request_done(entry, response.status_code, seconds)
+            if self.enabled:
+                _log.info(
+                    json.dumps({k: v for k, v in entry.items() if v is not None}, default=_plain)
+                )
 
         task = BackgroundTask(write)
         if response.background is None:

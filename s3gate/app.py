@@ -23,6 +23,7 @@ from s3gate.audit.log import AuditLog, replica_id
 from s3gate.audit.routes import keys_endpoint
 from s3gate.config import ConfigError, Settings
 from s3gate.gateway import Gateway
+from s3gate.handlers import HANDLERS
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.roles import RoleBook, RolesError
 from s3gate.identity.rolespart import PART as ROLES
@@ -32,6 +33,7 @@ from s3gate.identity.static_keys import StaticKeys
 from s3gate.identity.sts import StsService
 from s3gate.masking.profiles import MaskingPart
 from s3gate.masking.service import MaskingService
+from s3gate.metrics import Metrics
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
 from s3gate.upstream import build_upstream
@@ -76,6 +78,10 @@ def create_app(
             settings.audit, store, replica_id(settings.audit), data_dir=settings.data_dir
         )
     masking = MaskingService(settings.masking, settings.data_dir, *keyring.staging_keys(settings))
+    metrics: Metrics | None = None
+    if settings.server.metrics:
+        metrics = Metrics(HANDLERS)
+        metrics.watch(policies.status, audit.status if audit is not None else None)
     gateway = Gateway(
         settings,
         store,
@@ -83,7 +89,7 @@ def create_app(
         policies,
         keyring.list_tokens(settings),
         masking,
-        AccessLog(settings.server.access_log),
+        AccessLog(settings.server.access_log, metrics),
         sts=sts,
         audit=audit,
     )
@@ -141,6 +147,7 @@ def create_app(
     routes = [
         Route("/_s3gate/healthz", healthz, methods=["GET"]),
         Route("/_s3gate/readyz", readyz, methods=["GET"]),
+        *([Route("/_s3gate/metrics", metrics.endpoint, methods=["GET"])] if metrics else []),
         *([Route("/_s3gate/audit/keys", keys_endpoint(audit))] if audit is not None else []),
         *extra_routes,
         Route("/{path:path}", gateway.handle, methods=S3_METHODS),

@@ -53,6 +53,8 @@ class ServerSettings(Section):
     # Largest XML request body (DeleteObjects, CompleteMultipartUpload).
     max_xml_bytes: int = Field(default=2 * MiB, ge=1024)
     access_log: bool = True
+    # Prometheus metrics at /_s3gate/metrics (unauthenticated, like readyz).
+    metrics: bool = True
     tls: TlsSettings | None = None
     # Proxies (ingress, load balancer) whose X-Forwarded-For / -Proto headers
     # are believed, so that policies and audit see the real client address and

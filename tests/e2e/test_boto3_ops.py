@@ -17,6 +17,7 @@ import pytest
 import urllib3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e import rawhttp
 from tests.e2e.harness import Gateway
@@ -373,3 +374,47 @@ def test_one_access_log_line_per_request(gateway: Gateway, bucket: str, size: in
     assert who.secret_access_key not in text
     assert "Signature=" not in text
     assert body[:32].hex() not in text and "body_out" not in text
+
+
+def _metrics(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    resp = urllib3.request("GET", f"{gateway.endpoint}/_s3gate/metrics", retries=False)
+    assert resp.status == 200 and resp.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(resp.data.decode())
+        for s in family.samples
+    }
+
+
+def test_metrics_count_what_clients_did(gateway: Gateway, bucket: str) -> None:
+    """/_s3gate/metrics (Prometheus text): requests by operation and status,
+    body bytes both ways, counted once the answer has gone; the audit
+    backlog and spool state as the readiness check sees them."""
+    client = gateway.client("admin")
+
+    def requests(op: str, status: str) -> float:
+        return metrics.get(("s3gate_requests_total", (("operation", op), ("status", status))), 0)
+
+    metrics = _metrics(gateway)
+    puts, gets = requests("PutObject", "200"), requests("GetObject", "200")
+    missing = requests("GetObject", "404")
+    received = metrics[("s3gate_received_bytes_total", ())]
+    sent = metrics[("s3gate_sent_bytes_total", ())]
+    body = os.urandom(150_000)  # streamed back
+    client.put_object(Bucket=bucket, Key="metered", Body=body)
+    assert client.get_object(Bucket=bucket, Key="metered")["Body"].read() == body
+    with pytest.raises(ClientError):
+        client.get_object(Bucket=bucket, Key="never-written")
+    deadline = time.monotonic() + 10  # counted when the body has gone
+    while True:
+        metrics = _metrics(gateway)
+        if requests("GetObject", "200") == gets + 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert requests("PutObject", "200") == puts + 1
+    assert requests("GetObject", "200") == gets + 1
+    assert requests("GetObject", "404") == missing + 1
+    assert metrics[("s3gate_received_bytes_total", ())] == received + len(body)
+    assert metrics[("s3gate_sent_bytes_total", ())] == sent + len(body)
+    assert metrics[("s3gate_audit_spool_writable", ())] == 1
+    assert ("s3gate_audit_backlog_events", ()) in metrics

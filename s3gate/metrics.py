@@ -1,0 +1,116 @@
+"""Prometheus metrics at `/_s3gate/metrics`: what an operator alerts on.
+
+Request counters and durations are observed when a response is done (with the
+access log, `accesslog.AccessLog`); the audit and policy figures are read when
+scraped, from the same status the readiness check reports. One registry per
+app, never the library's global one, so that tests and embedded apps do not
+share counters.
+
+Labels are bounded: an operation outside the known set (say, an STS action
+name a client made up) is counted as `other`, so a caller cannot grow the
+number of series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+# Small objects take milliseconds, large ones minutes.
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+STS_OPERATIONS = frozenset({"sts:AssumeRoleWithWebIdentity"})
+
+Status = Callable[[], Mapping[str, Any]]
+
+
+class Metrics:
+    def __init__(self, operations: Iterable[str]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._known = frozenset(operations) | STS_OPERATIONS
+        self.requests = Counter(
+            "s3gate_requests",
+            "Requests answered, by operation and HTTP status.",
+            ("operation", "status"),
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "s3gate_request_duration_seconds",
+            "Time from request to the last byte of the answer.",
+            ("operation",),
+            buckets=_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.received = Counter(
+            "s3gate_received_bytes", "Body bytes received from clients.", registry=self.registry
+        )
+        self.sent = Counter(
+            "s3gate_sent_bytes", "Body bytes sent to clients.", registry=self.registry
+        )
+
+    def request_done(self, entry: Mapping[str, object], status: int, seconds: float) -> None:
+        """One answered request, from its access-log entry."""
+        operation = entry.get("operation")
+        label = operation if isinstance(operation, str) and operation in self._known else "other"
+        self.requests.labels(label, str(status)).inc()
+        self.duration.labels(label).observe(seconds)
+        for key, counter in (("bytes_in", self.received), ("bytes_out", self.sent)):
+            value = entry.get(key)
+            if isinstance(value, int) and value > 0:
+                counter.inc(value)
+
+    def watch(self, policy: Status, audit: Status | None) -> None:
+        """Read the policy and audit status at each scrape."""
+        self.registry.register(_StatusCollector(policy, audit))
+
+    async def endpoint(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# (status key, metric name, help); booleans become 0/1, None is left out.
+_AUDIT = (
+    ("backlog_events", "s3gate_audit_backlog_events", "Events spooled, not yet shipped."),
+    ("backlog_bytes", "s3gate_audit_backlog_bytes", "Bytes spooled, not yet shipped."),
+    (
+        "oldest_unshipped_age_seconds",
+        "s3gate_audit_oldest_unshipped_age_seconds",
+        "Age of the oldest event not yet in the audit bucket.",
+    ),
+    ("spool_writable", "s3gate_audit_spool_writable", "1 if events can be made durable."),
+    (
+        "lost_events",
+        "s3gate_audit_lost_events",
+        "Completion events that could not be made durable since start.",
+    ),
+    (
+        "last_shipped_sequence",
+        "s3gate_audit_last_shipped_sequence",
+        "Sequence number of the newest shipped manifest.",
+    ),
+)
+
+
+class _StatusCollector(Collector):
+    def __init__(self, policy: Status, audit: Status | None) -> None:
+        self._policy = policy
+        self._audit = audit
+
+    def collect(self) -> Iterable[Metric]:
+        bundle = GaugeMetricFamily(
+            "s3gate_policy_bundle_info", "The policy bundle in force.", labels=("bundle_hash",)
+        )
+        bundle.add_metric((str(self._policy().get("bundle_hash")),), 1)
+        yield bundle
+        if self._audit is None:
+            return
+        state = self._audit()
+        for key, name, text in _AUDIT:
+            value = state.get(key)
+            if value is not None:
+                yield GaugeMetricFamily(name, text, value=float(value))

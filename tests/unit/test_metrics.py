@@ -1,0 +1,97 @@
+"""Prometheus metrics: bounded labels, byte counters, status read at scrape."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.requests import Request
+
+from s3gate.metrics import Metrics
+
+
+def scrape(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async def run() -> bytes:
+        scope = {"type": "http", "method": "GET", "path": "/_s3gate/metrics", "headers": []}
+        response = await metrics.endpoint(Request(scope))
+        assert response.media_type is not None and "text/plain" in response.media_type
+        return bytes(response.body)
+
+    text = asyncio.run(run()).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+@pytest.mark.parametrize(
+    ("operation", "label"),
+    [
+        ("GetObject", "GetObject"),
+        ("sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithWebIdentity"),
+        ("sts:MadeUpAction123", "other"),  # a client cannot add series
+        ("sts", "other"),
+        (None, "other"),
+        (42, "other"),
+    ],
+)
+def test_operation_labels_are_bounded(operation: Any, label: str) -> None:
+    metrics = Metrics({"GetObject", "PutObject"})
+    metrics.request_done({"operation": operation}, 503, 0.02)
+    got = scrape(metrics)
+    assert got[("s3gate_requests_total", (("operation", label), ("status", "503")))] == 1
+    assert got[("s3gate_request_duration_seconds_count", (("operation", label),))] == 1
+    assert (
+        got[("s3gate_request_duration_seconds_bucket", (("le", "0.025"), ("operation", label)))]
+        == 1
+    )
+
+
+def test_bytes_are_counted() -> None:
+    metrics = Metrics({"PutObject", "GetObject"})
+    metrics.request_done({"operation": "PutObject", "bytes_in": 1000}, 200, 0.1)
+    metrics.request_done({"operation": "GetObject", "bytes_out": 300, "bytes_in": None}, 200, 0.1)
+    metrics.request_done({"operation": "GetObject", "bytes_out": 200}, 200, 0.1)
+    got = scrape(metrics)
+    assert got[("s3gate_received_bytes_total", ())] == 1000
+    assert got[("s3gate_sent_bytes_total", ())] == 500
+    assert got[("s3gate_requests_total", (("operation", "GetObject"), ("status", "200")))] == 2
+
+
+def test_policy_and_audit_status_are_read_at_each_scrape() -> None:
+    metrics = Metrics(set())
+    audit: dict[str, Any] = {
+        "backlog_events": 3,
+        "backlog_bytes": 2048,
+        "oldest_unshipped_age_seconds": None,  # nothing waiting: left out
+        "spool_writable": True,
+        "lost_events": 0,
+        "last_shipped_sequence": 7,
+    }
+    metrics.watch(lambda: {"bundle_hash": "abc"}, lambda: audit)
+    got = scrape(metrics)
+    assert got[("s3gate_policy_bundle_info", (("bundle_hash", "abc"),))] == 1
+    assert got[("s3gate_audit_backlog_events", ())] == 3
+    assert got[("s3gate_audit_spool_writable", ())] == 1
+    assert got[("s3gate_audit_last_shipped_sequence", ())] == 7
+    assert ("s3gate_audit_oldest_unshipped_age_seconds", ()) not in got
+    audit.update(spool_writable=False, oldest_unshipped_age_seconds=12.5)
+    again = scrape(metrics)
+    assert again[("s3gate_audit_spool_writable", ())] == 0
+    assert again[("s3gate_audit_oldest_unshipped_age_seconds", ())] == 12.5
+
+
+def test_without_audit_only_policy_is_reported() -> None:
+    metrics = Metrics(set())
+    metrics.watch(lambda: {"bundle_hash": "h"}, None)
+    assert not [name for name, _ in scrape(metrics) if name.startswith("s3gate_audit_")]
+
+
+def test_each_app_has_its_own_registry() -> None:
+    one, two = Metrics({"GetObject"}), Metrics({"GetObject"})
+    one.request_done({"operation": "GetObject"}, 200, 0.01)
+    key = ("s3gate_requests_total", (("operation", "GetObject"), ("status", "200")))
+    assert scrape(one)[key] == 1 and key not in scrape(two)
