@@ -147,15 +147,19 @@ class Shipments:
             events=events,
             frame_bytes=size,
         )
-        self.state = replace(state, pending=pending)
-        self._final_prepared = self._final_prepared or final
+        prepared = replace(state, pending=pending)
 
         def persist() -> None:
             if built is not None:
                 self.store.save_batch(built.data)  # before the state that names it
-            self.store.save(self.state)
+            self.store.save(prepared)
 
+        # Pending only once it is on disk: a shipment that could not be saved
+        # (disk full) is prepared afresh next time, not looked for in a file
+        # that was never written.
         await asyncio.to_thread(persist)
+        self.state = prepared
+        self._final_prepared = self._final_prepared or final
 
     async def _upload_pending(self, data: bytes | None) -> None:
         pending = self.state.pending
@@ -176,7 +180,7 @@ class Shipments:
             self.upstream, self.settings.bucket, pending.manifest_key, body, "application/json"
         )
         document = canonical.decode(body)
-        self.state = ShipState(
+        shipped = ShipState(
             replica_id=self.replica,
             sequence=pending.sequence,
             manifest_sha256=manifest.digest(body),
@@ -187,10 +191,13 @@ class Shipments:
         )
 
         def commit() -> None:
-            self.store.save(self.state)
+            self.store.save(shipped)
             self.store.drop_batch()
 
+        # Shipped only once that is on disk: if it cannot be saved, the
+        # shipment stays pending and is uploaded again (same keys, same bytes).
         await asyncio.to_thread(commit)
+        self.state = shipped
         await self.spool.acknowledge(pending.end, pending.events, pending.frame_bytes)
         self._last_manifest = self.last_shipped_at = time.time()
         self.last_error = None

@@ -207,10 +207,25 @@ class Spool:
             # A failed sync leaves the file's state unknown: never append
             # to it again; whatever valid frames it holds are still read.
             out.error = exc
-            if self._writer is not None:
+            if self._writer is not None and not self._discard_empty():
                 out.closed_segment = self._writer.number
                 self._close_writer()
         return out
+
+    def _discard_empty(self) -> bool:
+        """Remove the open segment if nothing in it ever became durable, and
+        reuse its number: on a full disk every failed group would otherwise
+        leave one more empty segment file behind."""
+        writer = self._writer
+        if writer is None or writer.size != 0:
+            return False
+        self._close_writer()
+        try:
+            segment_path(self.directory, writer.number).unlink()
+        except OSError:
+            return False  # kept (as a closed segment with no events)
+        self._next = writer.number
+        return True
 
     # ---- reading and acknowledging -------------------------------------------
 

@@ -157,6 +157,42 @@ async def test_restart_after_manifest_upload_before_commit(store: Store, tmp_pat
     assert report.ok, report.render()
 
 
+@pytest.mark.parametrize("when", ["preparing", "committing"])
+async def test_a_state_write_that_fails_does_not_wedge_shipping(
+    store: Store, tmp_path: Path, when: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local state cannot be written for a while (disk full) while a
+    shipment is prepared or confirmed: shipping retries and then goes on; no
+    event is lost or shipped twice, and the chain verifies."""
+    audit = AuditLog(settings(tmp_path, store), store.upstream, "gw-0", data_dir=tmp_path)
+    await audit.start()
+    name = "save_batch" if when == "preparing" else "save"
+    real = getattr(audit.store, name)
+    broken, failures = True, 0
+
+    def flaky(value: Any) -> None:
+        nonlocal failures
+        # Confirming saves a state without a pending shipment.
+        if broken and (name == "save_batch" or value.pending is None):
+            failures += 1
+            raise OSError(errno.EFBIG, "File too large")
+        real(value)
+
+    monkeypatch.setattr(audit.store, name, flaky)
+    for n in range(5):
+        await audit.record(event(n))
+    await wait_for(lambda: failures >= 3)  # failed, and tried again
+    broken = False
+    await wait_for(lambda: audit.spool.backlog_events == 0)
+    assert audit.status()["last_error"] is None
+    await audit.close()
+    events = await shipped_events(store)
+    assert len({e["id"] for e in events}) == len(events)
+    assert sorted(ids(events)) == sorted(f"req-{n}" for n in range(5))
+    report = await verify(store, trusted(tmp_path))
+    assert report.ok, report.render()
+
+
 async def test_unreachable_bucket_grows_the_backlog_then_drains(
     store: Store, tmp_path: Path
 ) -> None:

@@ -168,6 +168,29 @@ async def test_disk_full_raises_service_unavailable_then_recovers(tmp_path: Path
     await again.close()
 
 
+async def test_a_long_outage_leaves_no_trail_of_empty_segments(tmp_path: Path) -> None:
+    full = False
+
+    def write(fd: int, data: memoryview) -> int:
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return os.write(fd, data)
+
+    spool = Spool(tmp_path, segment_max_bytes=1, write=write)  # a segment per group
+    await spool.open(Position(0, 0))
+    await spool.append(payload(0))
+    full = True
+    for n in range(1, 20):
+        with pytest.raises(errors.ServiceUnavailable):
+            await spool.append(payload(n))
+    assert list_segments(tmp_path) == [1]  # each failed try's empty file removed
+    full = False
+    await spool.append(payload(20))
+    assert list_segments(tmp_path) == [1, 2]
+    assert await read_all(spool) == [payload(0), payload(20)]
+    await spool.close()
+
+
 async def test_failed_fsync_fails_the_whole_group(tmp_path: Path) -> None:
     def fsync(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
