@@ -41,7 +41,7 @@ from s3gate.upstream.base import Upstream
 log = logging.getLogger("s3gate.audit")
 
 # After the spool failed, how often a request or readiness check may try it
-# again: each try may leave an empty segment file behind on a full disk.
+# again (each try is a write and a sync on a disk that may be struggling).
 RETRY_SECONDS = 1.0
 
 

@@ -207,24 +207,22 @@ class Spool:
             # A failed sync leaves the file's state unknown: never append
             # to it again; whatever valid frames it holds are still read.
             out.error = exc
-            if self._writer is not None and not self._discard_empty():
-                out.closed_segment = self._writer.number
+            writer = self._writer
+            if writer is not None:
                 self._close_writer()
+                if not (writer.size == 0 and self._discard(writer.number)):
+                    out.closed_segment = writer.number
         return out
 
-    def _discard_empty(self) -> bool:
-        """Remove the open segment if nothing in it ever became durable, and
-        reuse its number: on a full disk every failed group would otherwise
-        leave one more empty segment file behind."""
-        writer = self._writer
-        if writer is None or writer.size != 0:
-            return False
-        self._close_writer()
+    def _discard(self, number: int) -> bool:
+        """Remove a failed segment that never held a durable event and reuse
+        its number: on a full disk every failed group would otherwise leave
+        one more empty segment file behind."""
         try:
-            segment_path(self.directory, writer.number).unlink()
+            segment_path(self.directory, number).unlink()
         except OSError:
-            return False  # kept (as a closed segment with no events)
-        self._next = writer.number
+            return False  # kept, as a closed segment without events
+        self._next = number
         return True
 
     # ---- reading and acknowledging -------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from s3gate import errors
+from s3gate.audit import spool as spool_module
 from s3gate.audit.segments import Position, frame, list_segments, segment_path
 from s3gate.audit.spool import Spool
 
@@ -188,6 +189,24 @@ async def test_a_long_outage_leaves_no_trail_of_empty_segments(tmp_path: Path) -
     await spool.append(payload(20))
     assert list_segments(tmp_path) == [1, 2]
     assert await read_all(spool) == [payload(0), payload(20)]
+    await spool.close()
+
+
+async def test_a_failed_segment_that_cannot_be_removed_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def write(fd: int, data: memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    spool = Spool(tmp_path, write=write)
+    await spool.open(Position(0, 0))
+    # Removing the failed (empty) segment fails too.
+    monkeypatch.setattr(spool_module, "segment_path", lambda d, n: tmp_path / "gone" / str(n))
+    for n in range(3):
+        with pytest.raises(errors.ServiceUnavailable):
+            await spool.append(payload(n))
+    assert list_segments(tmp_path) == [1, 2, 3]  # kept, each a closed segment
+    assert sorted(spool._closed) == [1, 2, 3]
     await spool.close()
 
 
