@@ -43,11 +43,18 @@ async def object_response(
         stats["body_out"] = body
         return Response(body, status_code=status, headers=headers)
     stats["bytes_out"] = 0
+
+    # Wrapped in a coroutine function: Starlette runs whatever it does not
+    # recognise as one (an async generator's `aclose`, say) in a worker
+    # thread, where the awaitable it returns would never be awaited.
+    async def release() -> None:
+        await close()
+
     return StreamingResponse(
         _relay(pieces, stats, close),
         status_code=status,
         headers=headers,
-        background=BackgroundTask(close),
+        background=BackgroundTask(release),
     )
 
 

@@ -77,3 +77,26 @@ async def test_the_source_is_released_when_reading_fails() -> None:
     with pytest.raises(errors.ServiceUnavailable):
         await object_response({}, source.iterate(), 100, status=200, headers={}, close=source.close)
     assert source.closed == 1
+
+
+async def test_an_unsent_stream_releases_an_async_generator_source() -> None:
+    """The client went away before the body: the response's background task
+    releases the source. An async generator's `aclose` is not a coroutine
+    function; it must still be awaited, on the loop."""
+    finished = False
+
+    async def pieces() -> AsyncIterator[bytes]:
+        nonlocal finished
+        try:
+            yield b"x" * (BUFFERED_MAX + 1)
+        finally:
+            finished = True
+
+    source = pieces()
+    await anext(source)  # started, as a store stream is once its headers are in
+    response = await object_response(
+        {}, source, BUFFERED_MAX + 1, status=200, headers={}, close=source.aclose
+    )
+    assert response.background is not None
+    await response.background()
+    assert finished
