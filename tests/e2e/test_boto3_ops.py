@@ -17,10 +17,10 @@ import pytest
 import urllib3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e import rawhttp
 from tests.e2e.harness import Gateway
+from tests.promtext import Samples, samples
 
 MiB = 1024 * 1024
 
@@ -376,14 +376,10 @@ def test_one_access_log_line_per_request(gateway: Gateway, bucket: str, size: in
     assert body[:32].hex() not in text and "body_out" not in text
 
 
-def _metrics(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def _metrics(gateway: Gateway) -> Samples:
     resp = urllib3.request("GET", f"{gateway.endpoint}/_s3gate/metrics", retries=False)
     assert resp.status == 200 and resp.headers["content-type"].startswith("text/plain")
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(resp.data.decode())
-        for s in family.samples
-    }
+    return samples(resp.data.decode())
 
 
 def test_metrics_count_what_clients_did(gateway: Gateway, bucket: str) -> None:

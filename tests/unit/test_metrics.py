@@ -6,25 +6,20 @@ import asyncio
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import Request
 
 from s3gate.metrics import Metrics
+from tests.promtext import Samples, samples
 
 
-def scrape(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(metrics: Metrics) -> Samples:
     async def run() -> bytes:
         scope = {"type": "http", "method": "GET", "path": "/_s3gate/metrics", "headers": []}
         response = await metrics.endpoint(Request(scope))
         assert response.media_type is not None and "text/plain" in response.media_type
         return bytes(response.body)
 
-    text = asyncio.run(run()).decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    return samples(asyncio.run(run()).decode())
 
 
 @pytest.mark.parametrize(
