@@ -1,16 +1,20 @@
 """What kind of content a body is: the Content-Type header first, then the
-key's extension, then a look at the first bytes.
+key's extension, then a look at the first bytes (after `decoding` has
+undone the content codings and the text encoding).
 
 Generic types (`application/octet-stream`, `binary/octet-stream`, none)
 say nothing, so the extension decides; a specific non-text type (an image,
-a PDF) is binary. Compression comes from Content-Encoding, a `.gz` key, or
-the gzip magic bytes.
+a PDF) is binary. Content codings come from Content-Encoding or a `.gz` key
+(and from magic bytes: see `decoding`), the charset from the Content-Type.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from s3gate.transform.charset import declared_charset
+from s3gate.transform.compression import CODINGS, IDENTITY, canonical
 
 Kind = Literal["jsonl", "json", "text", "binary"]
 
@@ -79,16 +83,35 @@ SNIFF_BYTES = 64 * 1024
 @dataclass(frozen=True)
 class ContentInfo:
     kind: Kind | None  # None: decide by sniffing the (decompressed) bytes
-    gzip: bool
+    # Content codings, outer first (the reverse of Content-Encoding's order).
+    codings: tuple[str, ...]
+    charset: str | None  # the Content-Type's charset parameter
+    # Codings the gateway cannot decode (the body cannot be inspected).
+    unsupported: tuple[str, ...] = ()
+
+    @property
+    def gzip(self) -> bool:
+        return "gzip" in self.codings
 
 
 def declared(content_type: str | None, content_encoding: str | None, key: str) -> ContentInfo:
-    encodings = [e.strip().lower() for e in (content_encoding or "").split(",") if e.strip()]
+    """What the headers and the key's name say. Content-Encoding lists the
+    codings in the order they were applied, so they are undone in reverse; a
+    `.gz` key without a declared coding is gzip."""
+    listed = [canonical(e) for e in (content_encoding or "").split(",")]
+    applied = [e for e in listed if e not in IDENTITY]
     name = key.rsplit("/", 1)[-1].lower()
-    gzip = any(e in ("gzip", "x-gzip") for e in encodings) or name.endswith(".gz")
     if name.endswith(".gz"):
         name = name[:-3]
-    return ContentInfo(_from_type(content_type) or _from_extension(name), gzip)
+        if not applied:
+            applied = ["gzip"]
+    unsupported = tuple(e for e in applied if e not in CODINGS)
+    return ContentInfo(
+        _from_type(content_type) or _from_extension(name),
+        tuple(reversed(applied)),
+        declared_charset(content_type),
+        unsupported,
+    )
 
 
 def _from_type(content_type: str | None) -> Kind | None:
@@ -120,7 +143,9 @@ def sniff(head: bytes, complete: bool) -> Kind:
     try:
         probe.decode("utf-8")
     except UnicodeDecodeError:
-        return "binary" if _mostly_binary(head) else "text"
+        # Text in another encoding declares it (charset=) or shows it (a
+        # byte-order mark, UTF-16/32 zeros): `decoding` has transcoded it.
+        return "binary"
     stripped = head.lstrip()
     if stripped[:1] in (b"{", b"["):
         lines = [ln for ln in stripped.split(b"\n") if ln.strip()]
@@ -128,9 +153,3 @@ def sniff(head: bytes, complete: bool) -> Kind:
             return "jsonl"
         return "json"
     return "text"
-
-
-def _mostly_binary(head: bytes) -> bool:
-    """Latin-1 or similar text is text; control bytes and high noise are not."""
-    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
-    return controls > len(head) // 100

@@ -9,8 +9,12 @@ The output is a function of the input bytes, the profiles (their content)
 and the token keys only: not of chunk sizes, timing or replica. Memory is
 bounded by the limits whatever the object size. Any error is an S3 error:
 refusals (block, hold, binary, malformed JSON) are `AccessDenied`, a record
-over the limit is `EntityTooLarge`, undecodable gzip is `InvalidRequest`,
-and anything unexpected becomes `InternalError` (fail closed). The caller
+over the limit is `EntityTooLarge` (so is a body that inflates past the
+limits), a body that does not decode as it declares or shows (corrupt
+compression, invalid text in its encoding under a profile that lets binary
+pass) is `InvalidRequest`, a coding the gateway cannot undo is
+`InvalidArgument`, and anything unexpected becomes `InternalError` (fail
+closed). What turns bytes into inspectable text is `decoding`. The caller
 must not store or send output of a run that raised.
 """
 
@@ -20,10 +24,17 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 
 from s3gate import errors
+from s3gate.transform.charset import Decode, NotText, TextEncoding
+from s3gate.transform.compression import CODINGS
 from s3gate.transform.content import SNIFF_BYTES, ContentInfo, Kind, declared, sniff
-from s3gate.transform.errors import MaskingBlocked, MaskingFailed, MaskingHeld
+from s3gate.transform.decoding import Decoding, Encoding
+from s3gate.transform.errors import (
+    MaskingBlocked,
+    MaskingFailed,
+    MaskingHeld,
+    UnsupportedCoding,
+)
 from s3gate.transform.framing import DocumentStage, PassStage, Stage, jsonl_stage, text_stage
-from s3gate.transform.gzipped import GZIP_MAGIC, Gunzip, Gzip
 from s3gate.transform.matcher import RunContext
 from s3gate.transform.plan import Plan, plan_for
 from s3gate.transform.profile import Profile
@@ -47,13 +58,13 @@ class Masker:
         self.plan: Plan = plan_for(profiles)
         self.limits = limits
         self.info: ContentInfo = declared(content_type, content_encoding, key)
-        self.summary = MaskSummary(profiles=self.plan.profile_names, compressed=self.info.gzip)
+        self.summary = MaskSummary(profiles=self.plan.profile_names)
         self._ctx = RunContext(self.plan, self.summary)
 
     async def transform(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Masked output, piece by piece. Raises an S3 error on refusal."""
         try:
-            pipeline = _Pipeline(self, self.info.gzip)
+            pipeline = _Pipeline(self)
             async for chunk in chunks:
                 self.summary.bytes_in += len(chunk)
                 for out in pipeline.feed(chunk):
@@ -75,7 +86,7 @@ class Masker:
 
     def mask_bytes(self, data: bytes) -> bytes:
         """The same masking over a whole body in memory (CLI, tests, checks)."""
-        pipeline = _Pipeline(self, self.info.gzip)
+        pipeline = _Pipeline(self)
         self.summary.bytes_in += len(data)
         out = b"".join([*pipeline.feed(data), *pipeline.finish()])
         self.summary.bytes_out += len(out)
@@ -100,42 +111,69 @@ class Masker:
 
 
 class _Pipeline:
-    """gunzip → (sniff) → stage → gzip, all synchronous and bounded."""
+    """decode (codings, text encoding) → (sniff) → stage → encode back,
+    all synchronous and bounded."""
 
-    def __init__(self, masker: Masker, gzip: bool) -> None:
+    def __init__(self, masker: Masker) -> None:
         self._masker = masker
-        self._gzip = gzip
-        self._gunzip = Gunzip(masker.limits.block_bytes) if gzip else None
-        self._zip = Gzip() if gzip else None
+        info = masker.info
+        self._raw = bool(info.unsupported)
+        if self._raw:
+            # A coding nobody here can undo: the bytes cannot be inspected.
+            if masker.plan.binary != "pass":
+                raise UnsupportedCoding(info.unsupported[0], CODINGS)
+            self._decoding: Decoding | None = None
+        else:
+            self._decoding = Decoding(
+                info.codings, info.charset, text=info.kind != "binary", limits=masker.limits
+            )
+        self._encoding: Encoding | None = None
         self._stage: Stage | None = None
+        # Text read as it is must be UTF-8 all through (see `_start`).
+        self._utf8: Decode | None = None
         self._head = bytearray()
-        self._first = True
 
     def feed(self, chunk: bytes) -> Iterator[bytes]:
-        if self._first and chunk:
-            self._first = False
-            # Gzip bytes under a plain name and type: decompress them anyway,
-            # or they would be judged as "binary".
-            if self._gunzip is None and chunk.startswith(GZIP_MAGIC):
-                self._gunzip, self._zip = Gunzip(self._masker.limits.block_bytes), Gzip()
-                self._masker.summary.compressed = True
-        pieces: Iterable[bytes] = self._gunzip.feed(chunk) if self._gunzip else (chunk,)
-        for piece in pieces:
-            yield from self._compress(self._into_stage(piece))
+        if self._decoding is None:
+            yield from self._raw_stage().feed(chunk)
+            return
+        for piece in self._decoded(self._decoding.feed(chunk)):
+            yield from self._encode(self._into_stage(piece))
 
     def finish(self) -> Iterator[bytes]:
-        if self._gunzip is not None:
-            for piece in self._gunzip.finish():
-                yield from self._compress(self._into_stage(piece))
+        if self._decoding is None:
+            yield from self._raw_stage().finish()
+            return
+        for piece in self._decoded(self._decoding.finish()):
+            yield from self._encode(self._into_stage(piece))
         if self._stage is None:
-            yield from self._compress(self._start(complete=True))
+            yield from self._encode(self._start(complete=True))
         assert self._stage is not None
-        yield from self._compress(self._stage.finish())
-        if self._zip is not None:
-            yield from self._zip.finish()
+        if self._utf8 is not None:
+            list(self._decoded(self._utf8.finish()))
+        yield from self._encode(self._stage.finish())
+        yield from self._encoder().finish()
+
+    def _raw_stage(self) -> Stage:
+        if self._stage is None:
+            self._masker.summary.codings = self._masker.info.codings
+            self._stage = self._masker._stage("binary")
+        return self._stage
+
+    def _decoded(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        """Bytes that are not text in their own encoding follow the binary rule."""
+        try:
+            yield from pieces
+        except NotText:
+            if self._masker.plan.binary != "pass":
+                self._masker.summary.blocked = (BINARY_RULE,)
+                raise MaskingBlocked([BINARY_RULE]) from None
+            raise
 
     def _into_stage(self, data: bytes) -> Iterator[bytes]:
         if self._stage is not None:
+            if self._utf8 is not None:
+                list(self._decoded(self._utf8.feed(data)))
             yield from self._stage.feed(data)
             return
         self._head += data
@@ -144,14 +182,29 @@ class _Pipeline:
 
     def _start(self, *, complete: bool) -> Iterator[bytes]:
         kind = self._masker.info.kind or sniff(bytes(self._head), complete)
+        summary = self._masker.summary
+        assert self._decoding is not None
+        summary.codings = tuple(self._decoding.codings)
+        summary.compressed = bool(summary.codings)
+        encoding = self._decoding.encoding
+        summary.charset = "" if encoding is None else encoding.codec
         self._stage = self._masker._stage(kind)
         head, self._head = bytes(self._head), bytearray()
+        if kind != "binary" and encoding is None:
+            # A body declared (or sniffed) as text with no other encoding is
+            # UTF-8: bytes that are not follow the binary rule, wherever they
+            # are, instead of slipping past detectors that read UTF-8.
+            self._utf8 = Decode(TextEncoding("utf-8"))
+            list(self._decoded(self._utf8.feed(head)))
         if head:
             yield from self._stage.feed(head)
 
-    def _compress(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
-        if self._zip is None:
-            yield from pieces
-            return
+    def _encoder(self) -> Encoding:
+        if self._encoding is None:
+            assert self._decoding is not None
+            self._encoding = self._decoding.encoder()
+        return self._encoding
+
+    def _encode(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
         for piece in pieces:
-            yield from self._zip.feed(piece)
+            yield from self._encoder().feed(piece)

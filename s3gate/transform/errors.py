@@ -54,3 +54,35 @@ class UnreadableContent(errors.InvalidRequest):
 
 class MaskingFailed(errors.InternalError):
     """A detector or transform failed: fail closed."""
+
+
+class UnsupportedCoding(errors.InvalidArgument):
+    """A Content-Encoding the gateway cannot decode, so cannot inspect."""
+
+    def __init__(self, coding: str, supported: Iterable[str]) -> None:
+        shown = "".join(c for c in coding if c.isprintable())[:64]
+        super().__init__(
+            f"The object cannot be masked: Content-Encoding {shown!r} is not one the gateway "
+            f"decodes ({', '.join(supported)})",
+            extra={"ArgumentName": "Content-Encoding", "ArgumentValue": shown},
+        )
+
+
+class CodingTooDeep(errors.InvalidArgument):
+    """Compression inside compression, deeper than the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The object cannot be masked: it is compressed more than {limit} layer(s) deep "
+            "(masking.max_coding_layers)"
+        )
+
+
+class InflationLimitExceeded(errors.EntityTooLarge):
+    """A compressed body inflates past the configured size or ratio."""
+
+    def __init__(self, limit: str, setting: str) -> None:
+        super().__init__(
+            f"The object cannot be masked: its compressed body inflates past {limit} "
+            f"(masking.{setting})"
+        )

@@ -24,6 +24,13 @@ class MaskingSettings(Section):
     max_document_bytes: int = Field(default=16 * MiB, ge=1024)
     # Input is cut into blocks of about this size (at line ends) for scanning.
     block_bytes: int = Field(default=1 * MiB, ge=4096, le=64 * MiB)
+    # A compressed body (declared or sniffed) that inflates past this size, or
+    # past this many times its own size once it is over 8 MiB, is refused:
+    # decompression bombs cost a few megabytes of work.
+    max_inflated_bytes: int = Field(default=16 * 1024 * MiB, ge=MiB)
+    max_inflation_ratio: int = Field(default=200, ge=2)
+    # Compression inside compression is undone up to this many layers in all.
+    max_coding_layers: int = Field(default=3, ge=1, le=8)
     # Masked read views kept on this replica's disk (least recently used out).
     view_cache_bytes: int = Field(default=2048 * MiB, ge=0)
     # Parts of masked multipart uploads wait (encrypted) in `<bucket>/.s3gate/mpu/`;
@@ -35,6 +42,9 @@ class MaskingSettings(Section):
             max_record_bytes=self.max_record_bytes,
             max_document_bytes=self.max_document_bytes,
             block_bytes=self.block_bytes,
+            max_inflated_bytes=self.max_inflated_bytes,
+            max_inflation_ratio=self.max_inflation_ratio,
+            max_coding_layers=self.max_coding_layers,
         )
 
 
@@ -43,3 +53,6 @@ class Limits:
     max_record_bytes: int = 16 * MiB
     max_document_bytes: int = 16 * MiB
     block_bytes: int = 1 * MiB
+    max_inflated_bytes: int = 16 * 1024 * MiB
+    max_inflation_ratio: int = 200
+    max_coding_layers: int = 3

@@ -16,6 +16,8 @@ class MaskSummary:
     profiles: tuple[str, ...] = ()
     content_kind: str = ""  # jsonl | json | text | binary
     compressed: bool = False
+    codings: tuple[str, ...] = ()  # content codings undone, outer first
+    charset: str = ""  # the text encoding transcoded or checked ("": as is)
     # Replacements per built-in or custom detector id.
     detectors: Counter[str] = field(default_factory=Counter)
     # Values handled per field rule ("profile:rule").
@@ -40,6 +42,8 @@ class MaskSummary:
             "profiles": list(self.profiles),
             "content": self.content_kind,
             "compressed": self.compressed,
+            "codings": list(self.codings),
+            "charset": self.charset,
             "detectors": dict(sorted(self.detectors.items())),
             "rules": dict(sorted(self.rules.items())),
             "operators": dict(sorted(self.operators.items())),
@@ -62,10 +66,14 @@ class MaskSummary:
             "s3gate-mask-counts": compact[:1024],
         }
 
+    def _form(self) -> str:
+        form = [*self.codings, *([self.charset] if self.charset else [])]
+        return f" ({', '.join(form)})" if form else ""
+
     def explain(self) -> str:
         lines = [
             f"profiles: {', '.join(self.profiles) or '-'}",
-            f"content: {self.content_kind}{' (gzip)' if self.compressed else ''}",
+            f"content: {self.content_kind}{self._form()}",
             f"records: {self.records} ({self.records_masked} masked, "
             f"{self.records_malformed} malformed JSON masked as text)",
             f"bytes: {self.bytes_in} in, {self.bytes_out} out",

@@ -1,0 +1,170 @@
+"""Which text encoding a body is in, and the transcoders around the masker.
+
+The detectors read UTF-8. A body in another encoding is decoded to UTF-8 for
+the masker and the masked output is encoded back into the body's own
+encoding (with its byte-order mark, if it had one), so the stored object and
+its `Content-Type` stay what the client wrote. Decided in this order:
+
+1. a byte-order mark (UTF-32 before UTF-16: `FF FE 00 00` starts with `FF FE`);
+2. the `charset=` parameter of the Content-Type;
+3. the zero-byte pattern of the first four bytes (RFC 4627 §3): UTF-16 and
+   UTF-32 without a mark, which `json.loads` and many readers accept.
+
+Otherwise the body is read as it is: UTF-8, or bytes of an ASCII-compatible
+encoding, which the detectors' ASCII patterns match directly (see
+`content.sniff` for bytes that are neither). A declared encoding that Python
+does not know, or that is not a text encoding, cannot be inspected; bytes that
+are not valid in their declared or detected encoding are `NotText`. The
+caller applies the profile's binary rule to both.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from s3gate import errors
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Read as they are: UTF-8 and its subset (ASCII bodies are very often UTF-8).
+_AS_IS = {"utf-8", "ascii"}
+HEAD_BYTES = 4
+
+
+class NotText(errors.InvalidRequest):
+    """Bytes that are not text in the encoding the body declared or showed."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        super().__init__(f"The object cannot be masked: the body is not valid {encoding} text")
+
+
+@dataclass(frozen=True)
+class TextEncoding:
+    codec: str  # Python's codec name, byte order explicit (utf-16-le, not utf-16)
+    bom: bytes = b""
+
+    @property
+    def transcodes(self) -> bool:
+        return self.codec not in _AS_IS
+
+
+def declared_charset(content_type: str | None) -> str | None:
+    """The `charset` parameter of a Content-Type, lower-case, unquoted."""
+    if not content_type or ";" not in content_type:
+        return None
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').strip().lower() or None
+    return None
+
+
+def detect(head: bytes, charset: str | None) -> TextEncoding | None:
+    """The body's encoding from its first bytes and its declared charset.
+    None: read the bytes as they are. Raises NotText for an encoding that
+    cannot be inspected."""
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return TextEncoding(codec, bom)
+    if charset is not None:
+        return TextEncoding(_codec(charset, head))
+    pattern = _zero_pattern(head)
+    return TextEncoding(pattern) if pattern else None
+
+
+def _codec(charset: str, head: bytes) -> str:
+    try:
+        info = codecs.lookup(charset)
+    except LookupError:
+        raise NotText(charset) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise NotText(charset)  # rot13, base64_codec, zlib_codec, …
+    name = info.name
+    if name in ("utf-8-sig", "ascii"):
+        return "utf-8"
+    if name in ("utf-16", "utf-32"):
+        # No mark: the zero bytes tell the order; RFC 2781 says big-endian.
+        pattern = _zero_pattern(head)
+        if pattern and pattern.startswith(name):
+            return pattern
+        return f"{name}-be"
+    return name
+
+
+def _zero_pattern(head: bytes) -> str | None:
+    if len(head) < HEAD_BYTES:
+        if len(head) >= 2 and head[0] == 0 and head[1] != 0:
+            return "utf-16-be"
+        if len(head) >= 2 and head[0] != 0 and head[1] == 0:
+            return "utf-16-le"
+        return None
+    z = (head[0] == 0, head[1] == 0, head[2] == 0, head[3] == 0)
+    return {
+        (True, True, True, False): "utf-32-be",
+        (False, True, True, True): "utf-32-le",
+        (True, False, True, False): "utf-16-be",
+        (False, True, False, True): "utf-16-le",
+    }.get(z)
+
+
+class Decode:
+    """Body bytes (after the mark) → UTF-8, strictly."""
+
+    def __init__(self, encoding: TextEncoding) -> None:
+        self._name = encoding.codec
+        self._d = codecs.getincrementaldecoder(encoding.codec)("strict")
+        self._check_only = not encoding.transcodes
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        try:
+            text = self._d.decode(data)
+        except UnicodeDecodeError:
+            raise NotText(self._name) from None
+        if self._check_only:
+            if data:
+                yield data  # valid: pass the very bytes on
+        elif text:
+            yield text.encode("utf-8")
+
+    def finish(self) -> Iterator[bytes]:
+        try:
+            text = self._d.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise NotText(self._name) from None
+        if text and not self._check_only:
+            yield text.encode("utf-8")
+
+
+class Encode:
+    """Masked UTF-8 → the body's encoding, mark first."""
+
+    def __init__(self, encoding: TextEncoding) -> None:
+        self._bom = encoding.bom
+        self._transcode = encoding.transcodes
+        self._d = codecs.getincrementaldecoder("utf-8")("strict")
+        self._e = codecs.getincrementalencoder(encoding.codec)("strict")
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        out = self._take_bom()
+        out += self._e.encode(self._d.decode(data)) if self._transcode else data
+        if out:
+            yield out
+
+    def finish(self) -> Iterator[bytes]:
+        out = self._take_bom()
+        if self._transcode:
+            out += self._e.encode(self._d.decode(b"", final=True), final=True)
+        if out:
+            yield out
+
+    def _take_bom(self) -> bytes:
+        bom, self._bom = self._bom, b""
+        return bom
