@@ -29,7 +29,8 @@ from s3gate.transform.errors import CodingTooDeep, InflationLimitExceeded
 from s3gate.transform.settings import Limits
 
 MiB = 1024 * 1024
-RATIO_FLOOR = 8 * MiB  # small bodies may inflate by any ratio
+RATIO_FLOOR = 1 * MiB  # small bodies may inflate by any ratio
+IN_SLICE = 8 * 1024
 
 
 class Decoding:
@@ -63,9 +64,18 @@ class Decoding:
     # -- the way in -------------------------------------------------------
 
     def feed(self, chunk: bytes) -> Iterator[bytes]:
-        self._bytes_in += len(chunk)
-        for piece in self._through(0, chunk):
-            yield from self._inner(piece)
+        if not self._layers:
+            self._bytes_in += len(chunk)
+            yield from self._inner(chunk)
+            return
+        # In slices, so that the bytes counted in are close to the bytes the
+        # decoder has consumed when the ratio is checked (a 1 MiB chunk of a
+        # 1000:1 bomb must not count as 1 MiB in before it is inflated).
+        for start in range(0, len(chunk), IN_SLICE):
+            piece = chunk[start : start + IN_SLICE]
+            self._bytes_in += len(piece)
+            for out in self._through(0, piece):
+                yield from self._inner(out)
 
     def finish(self) -> Iterator[bytes]:
         done = 0
@@ -136,7 +146,7 @@ class Decoding:
         limits = self._limits
         if total > limits.max_inflated_bytes:
             raise InflationLimitExceeded(f"{limits.max_inflated_bytes} bytes", "max_inflated_bytes")
-        if total > RATIO_FLOOR and total > limits.max_inflation_ratio * self._bytes_in:
+        if total > RATIO_FLOOR and total > limits.max_inflation_ratio * max(self._bytes_in, 1):
             ratio = limits.max_inflation_ratio
             raise InflationLimitExceeded(f"{ratio} times its size", "max_inflation_ratio")
 

@@ -25,7 +25,7 @@ class MaskingSettings(Section):
     # Input is cut into blocks of about this size (at line ends) for scanning.
     block_bytes: int = Field(default=1 * MiB, ge=4096, le=64 * MiB)
     # A compressed body (declared or sniffed) that inflates past this size, or
-    # past this many times its own size once it is over 8 MiB, is refused:
+    # past this many times its own size once it is over 1 MiB, is refused:
     # decompression bombs cost a few megabytes of work.
     max_inflated_bytes: int = Field(default=16 * 1024 * MiB, ge=MiB)
     max_inflation_ratio: int = Field(default=200, ge=2)
