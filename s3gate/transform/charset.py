@@ -21,6 +21,7 @@ caller applies the profile's binary rule to both.
 from __future__ import annotations
 
 import codecs
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -54,6 +55,23 @@ class TextEncoding:
     @property
     def transcodes(self) -> bool:
         return self.codec not in _AS_IS
+
+    @property
+    def ascii_compatible(self) -> bool:
+        """ASCII text is the same bytes in this encoding (Latin-1, Shift_JIS
+        and UTF-8 yes; UTF-16, UTF-32 and EBCDIC no)."""
+        return _ascii_compatible(self.codec)
+
+
+_PROBE = "Jane.Doe+1@example.com sk-ant AKIA 0123456789 =:/_\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _ascii_compatible(codec: str) -> bool:
+    try:
+        return _PROBE.encode(codec) == _PROBE.encode("ascii")
+    except UnicodeError:
+        return False
 
 
 def declared_charset(content_type: str | None) -> str | None:

@@ -21,7 +21,7 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from s3gate.transform import charset as cs
 from s3gate.transform.compression import CODINGS, SNIFF_CODING_BYTES, Coder, sniff_coding
@@ -41,10 +41,16 @@ class Decoding:
         *,
         text: bool,
         limits: Limits,
+        shadow: Callable[[], Coder] | None = None,
     ) -> None:
         """`codings` outer first (Content-Encoding lists them innermost
         first); each must be in CODINGS. `text`: the content may be text
-        (declared binary types skip the text-encoding step)."""
+        (declared binary types skip the text-encoding step). `shadow`: a
+        stage that also reads the bytes going out, as they are, when the body
+        was transcoded from an encoding in which ASCII looks different
+        (UTF-16, UTF-32, EBCDIC, UTF-7), so the caller can refuse a body
+        that would show a reader who ignores the encoding what the masked
+        text no longer shows (UTF-8 bytes labelled UTF-16)."""
         self._limits = limits
         self._charset = charset
         self._text = text
@@ -60,6 +66,7 @@ class Decoding:
         self._decided = False
         self.encoding: cs.TextEncoding | None = None
         self._decode: cs.Decode | None = None
+        self._make_shadow = shadow
 
     # -- the way in -------------------------------------------------------
 
@@ -156,14 +163,23 @@ class Decoding:
         """The way back, once the decisions are taken (before any output)."""
         if not self._decided:
             raise AssertionError("encoder() before the body's form was decided")
-        return Encoding(self.encoding, self.codings)
+        shadow = None
+        if self.encoding is not None and not self.encoding.ascii_compatible:
+            shadow = self._make_shadow() if self._make_shadow is not None else None
+        return Encoding(self.encoding, self.codings, shadow)
 
 
 class Encoding:
     """Masked UTF-8 → the body's text encoding → its codings, inner first."""
 
-    def __init__(self, encoding: cs.TextEncoding | None, codings: list[str]) -> None:
+    def __init__(
+        self,
+        encoding: cs.TextEncoding | None,
+        codings: list[str],
+        shadow: Coder | None = None,
+    ) -> None:
         self._stages: list[Coder] = [CODINGS[name][1]() for name in reversed(codings)]
+        self._shadow = shadow  # reads what the text encoder writes
         if encoding is not None:
             self._stages.insert(0, cs.Encode(encoding))
 
@@ -174,8 +190,14 @@ class Encoding:
         for index, stage in enumerate(self._stages):
             for out in stage.finish():
                 yield from self._run(index + 1, out)
+        if self._shadow is not None:
+            for _ in self._shadow.finish():
+                pass
 
     def _run(self, index: int, data: bytes) -> Iterator[bytes]:
+        if index == 1 and self._shadow is not None:
+            for _ in self._shadow.feed(data):
+                pass
         if index == len(self._stages):
             if data:
                 yield data

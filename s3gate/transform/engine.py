@@ -43,6 +43,7 @@ from s3gate.transform.summary import MaskSummary
 
 log = logging.getLogger("s3gate.transform")
 BINARY_RULE = "content:binary"
+MISMATCH_RULE = "content:encoding-mismatch"
 
 
 class Masker:
@@ -125,8 +126,13 @@ class _Pipeline:
             self._decoding: Decoding | None = None
         else:
             self._decoding = Decoding(
-                info.codings, info.charset, text=info.kind != "binary", limits=masker.limits
+                info.codings,
+                info.charset,
+                text=info.kind != "binary",
+                limits=masker.limits,
+                shadow=self._shadow_stage,
             )
+        self._shadow: RunContext | None = None
         self._encoding: Encoding | None = None
         self._stage: Stage | None = None
         # Text read as it is must be UTF-8 all through (see `_start`).
@@ -152,7 +158,18 @@ class _Pipeline:
         if self._utf8 is not None:
             list(self._decoded(self._utf8.finish()))
         yield from self._encode(self._stage.finish())
-        yield from self._encoder().finish()
+        last = list(self._encoder().finish())
+        if self._shadow is not None and self._shadow.summary.replacements:
+            # Read as bytes, the output shows what its declared encoding hides.
+            self._masker.summary.blocked = (MISMATCH_RULE,)
+            raise MaskingBlocked([MISMATCH_RULE])
+        yield from last
+
+    def _shadow_stage(self) -> Stage:
+        """The text masker over the bytes going out, read as they are; its
+        output is discarded, only its counts matter (see `Decoding`)."""
+        self._shadow = RunContext(self._masker.plan, MaskSummary())
+        return text_stage(self._shadow, self._masker.limits)
 
     def _raw_stage(self) -> Stage:
         if self._stage is None:

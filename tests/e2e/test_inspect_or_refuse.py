@@ -234,6 +234,7 @@ def test_undeclared_gzip_is_found_however_the_first_bytes_arrive(
         (jsonl(2)[:-5] + b"\xc3\x28\n", {"ContentType": "application/x-ndjson"}, "AccessDenied"),
         (brotli.compress(jsonl(3)), {"ContentType": "application/json"}, "AccessDenied"),
         (jsonl(1), {"ContentType": "text/plain; charset=x-unknown"}, "AccessDenied"),
+        (jsonl(2), {"ContentType": "application/json; charset=utf-16le"}, "AccessDenied"),
     ],
     ids=[
         "compress",
@@ -243,6 +244,7 @@ def test_undeclared_gzip_is_found_however_the_first_bytes_arrive(
         "bad-utf8",
         "undeclared-br",
         "unknown-charset",
+        "utf8-labelled-utf16",
     ],
 )
 def test_what_cannot_be_inspected_is_refused_and_nothing_stored(

@@ -291,3 +291,33 @@ def test_summary_names_the_form() -> None:
     _, summary = mask([WRITE], body, encoding="gzip")
     assert summary.as_dict()["codings"] == ["gzip"] and summary.charset == "utf-16-le"
     assert "(gzip, utf-16-le)" in summary.explain()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json; charset=utf-16", jsonl(2)),  # UTF-8 bytes claiming UTF-16
+        ("text/plain; charset=utf-16le", jsonl(2)),
+        ("text/plain; charset=utf-32", jsonl(3)),
+        ("text/plain; charset=cp500", jsonl(2)),  # ASCII claiming EBCDIC
+        ("text/plain", codecs.BOM_UTF16_LE + jsonl(2)),  # a mark in front of UTF-8
+        ("application/x-ndjson", codecs.BOM_UTF32_BE + jsonl(2)),
+    ],
+)
+def test_a_body_whose_raw_bytes_contradict_its_encoding_is_refused(
+    content_type: str, body: bytes
+) -> None:
+    """Masked as UTF-16 it would look clean, yet a reader that ignores the
+    charset (or strips what it cannot decode) reads the secrets in the raw
+    bytes: refused."""
+    with pytest.raises(MaskingBlocked) as info:
+        mask([WRITE], body, content_type=content_type)
+    # Either not valid in that encoding at all, or valid but contradicted.
+    assert info.value.rule_ids in (("content:encoding-mismatch",), ("content:binary",))
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "utf-32", "cp500", "utf-16-le"])
+def test_genuine_bodies_in_those_encodings_pass_the_raw_check(charset: str) -> None:
+    body = jsonl(3).decode().encode(charset)
+    out, _ = mask([WRITE], body, content_type=f"text/plain; charset={charset}")
+    assert leaks(out) == [] and out.decode(charset).count("\n") == 3
