@@ -19,8 +19,8 @@ the head is parsed:
 - a connection beyond `max_connections` is answered 503 SlowDown and closed.
 
 Each refusal is an S3 XML error with a request id and `Connection: close`.
-The connection then lingers briefly, discarding what the client still sends,
-so that the client reads the answer rather than a reset. Refusals here are
+The connection then lingers briefly, unread, so that the client reads the
+answer rather than a reset. Refusals here are
 not audit events (no request exists yet, and an audit write per attacking
 packet would hand the attacker the spool's fsyncs); they are counted and
 logged, at most once per reason every `_LOG_EVERY` seconds.
@@ -45,8 +45,9 @@ from s3gate.config import ServerSettings
 
 log = logging.getLogger("s3gate.http")
 
-# After a refusal, what the client still sends is read and dropped for at
-# most this long / this many bytes, then the connection is closed.
+# After a refusal the connection stays open, unread, this long (so that the
+# answer reaches the client), then closes; bytes that still arrive are
+# dropped, and past LINGER_BYTES the connection closes at once.
 LINGER_SECONDS = 1.0
 LINGER_BYTES = 256 * 1024
 _LOG_EVERY = 10.0
@@ -258,10 +259,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if transport.is_closing():
             return
         transport.write(error_response(error, new_request_id()))
-        if not transport.can_write_eof():  # TLS: no half-close
-            transport.close()
-            return
-        transport.write_eof()  # the answer is sent; reading continues, briefly
+        # Closing now, with the client's bytes unread, would reset the
+        # connection and could destroy the answer before the client reads
+        # it. Instead: stop reading (the client's sends back up in the
+        # kernel's buffers, not ours), let the answer go, close after a
+        # moment. What was already on its way is dropped, up to a bound.
+        transport.pause_reading()
+        if transport.can_write_eof():  # not over TLS
+            transport.write_eof()
         self._linger_timer = self.loop.call_later(LINGER_SECONDS, self._close)
 
     def _discard(self, data: bytes) -> None:
