@@ -68,8 +68,9 @@ class ServerSettings(Section):
     # Request line plus every header line: the most a connection buffers
     # before its request is handed to the application.
     max_head_bytes: int = Field(default=16 * KiB, ge=2 * KiB, le=1 * MiB)
-    # One header, name plus value.
-    max_header_bytes: int = Field(default=8 * KiB, ge=1 * KiB, le=1 * MiB)
+    # One header, name plus value: 8 KiB of value and a name, so that the
+    # longest session token STS issues (8192 characters) fits.
+    max_header_bytes: int = Field(default=8 * KiB + 128, ge=1 * KiB, le=1 * MiB)
     # From a connection's start (or the first byte of a later request on it)
     # to the end of the request head.
     head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)

@@ -29,6 +29,7 @@ from s3gate.audit.segments import unframe
 from tests.e2e.conftest import IDENTITIES
 from tests.e2e.harness import REGION, Gateway, start_gateway
 from tests.e2e.rawsock import Answer, exchange, open_connections, request_head, rss_bytes
+from tests.promtext import samples
 
 HEAD_TIMEOUT = 1.0
 MiB = 1024 * 1024
@@ -313,3 +314,15 @@ def test_odd_paths_and_methods_answer_s3_xml_and_are_audited(gw: Gateway, name: 
     assert [entry["error"] for entry in access_lines(gw, request_id)] == [code]
     events = events_of(gw, request_id)
     assert [(e["status"], e["error_code"]) for e in events] == [(status, code)], events
+
+
+def test_refusals_are_counted_in_the_metrics(gw: Gateway) -> None:
+    before = _refused(gw, "RequestHeaderSectionTooLarge")
+    answer = exchange(port(gw), request_head(*[(f"x-h{i}", "v") for i in range(100)]))
+    assert answer.status == 431
+    assert _refused(gw, "RequestHeaderSectionTooLarge") == before + 1
+
+
+def _refused(gw: Gateway, code: str) -> float:
+    text = urllib3.request("GET", gw.endpoint + "/_s3gate/metrics", retries=False).data.decode()
+    return samples(text).get(("s3gate_http_refused_total", (("code", code),)), 0.0)

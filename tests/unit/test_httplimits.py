@@ -18,6 +18,7 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from s3gate import config, errors
+from s3gate.identity.sessions import MAX_TOKEN_CHARS
 from s3gate.httplimits import (
     LINGER_BYTES,
     HeadLimits,
@@ -294,7 +295,9 @@ def test_defaults_fit_real_clients_and_s3() -> None:
     server_settings = config.ServerSettings()
     limits = HeadLimits.from_settings(server_settings)
     assert limits.max_headers == 100
-    assert limits.max_head_bytes == 16 * 1024 and limits.max_header_bytes == 8 * 1024
+    assert limits.max_head_bytes == 16 * 1024 and limits.max_header_bytes == 8 * 1024 + 128
+    # The longest session token our own STS issues fits in its header.
+    assert len("x-amz-security-token") + MAX_TOKEN_CHARS <= limits.max_header_bytes
     assert limits.head_timeout_seconds == 10 and limits.max_connections == 1024
     assert server_settings.keep_alive_timeout_seconds == 65
     assert server_settings.forwarded_allow_ips == ()  # no proxy is trusted by default
