@@ -18,7 +18,6 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from s3gate import config, errors
-from s3gate.identity.sessions import MAX_TOKEN_CHARS
 from s3gate.httplimits import (
     LINGER_BYTES,
     HeadLimits,
@@ -27,6 +26,7 @@ from s3gate.httplimits import (
     error_response,
     protocol_class,
 )
+from s3gate.identity.sessions import MAX_TOKEN_CHARS
 
 LIMITS = HeadLimits(
     max_headers=20,
