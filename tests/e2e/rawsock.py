@@ -5,6 +5,7 @@ back as the gateway wrote it."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -42,13 +43,15 @@ def exchange(
     piece: int = 65536,
     pause: float = 0.0,
     timeout: float = 10.0,
+    tls: ssl.SSLContext | None = None,
 ) -> Answer:
     """Send `data` (in pieces, `pause` seconds apart) while reading, until
     the gateway closes. Sending stops when the gateway stops reading (it
     refused), as a real client's would."""
     started = time.monotonic()
     received = bytearray()
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+    plain = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    with tls.wrap_socket(plain, server_hostname="127.0.0.1") if tls else plain as sock:
 
         def read() -> None:
             try:

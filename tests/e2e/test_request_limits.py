@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -326,3 +327,14 @@ def test_refusals_are_counted_in_the_metrics(gw: Gateway) -> None:
 def _refused(gw: Gateway, code: str) -> float:
     text = urllib3.request("GET", gw.endpoint + "/_s3gate/metrics", retries=False).data.decode()
     return samples(text).get(("s3gate_http_refused_total", (("code", code),)), 0.0)
+
+
+def test_limits_hold_over_tls(tls_gateway: Gateway) -> None:
+    """Over HTTPS there is no half-close; the answer still arrives before
+    the connection closes."""
+    context = ssl.create_default_context(cafile=tls_gateway.ca_file)
+    data = request_head(*[("x-amz-meta-a", "v" * 84)] * 60_000)
+    answer = exchange(port(tls_gateway), data, tls=context)
+    assert answer.status == 431 and answer.code() == "RequestHeaderSectionTooLarge"
+    assert answer.headers["connection"] == "close"
+    assert answer.seconds < 3
