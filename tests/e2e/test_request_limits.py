@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import ssl
 import threading
 import time
@@ -338,3 +339,25 @@ def test_limits_hold_over_tls(tls_gateway: Gateway) -> None:
     assert answer.status == 431 and answer.code() == "RequestHeaderSectionTooLarge"
     assert answer.headers["connection"] == "close"
     assert answer.seconds < 3
+
+
+def test_connections_beyond_the_cap_are_answered_503(moto_endpoint: str, tmp_path: Path) -> None:
+    capped = start_gateway(
+        tmp_path, moto_endpoint, IDENTITIES, extra={"server": {"max_connections": 20}}
+    )
+    held: list[socket.socket] = []
+    try:
+        held = [socket.create_connection(("127.0.0.1", port(capped))) for _ in range(20)]
+        time.sleep(0.3)  # accepted by the gateway
+        over = exchange(port(capped), request_head(("connection", "close")))
+        assert over.status == 503 and over.code() == "SlowDown"
+        assert over.headers["connection"] == "close"
+        for sock in held:
+            sock.close()
+        held = []
+        time.sleep(0.3)
+        assert healthz_seconds(capped) < 0.5
+    finally:
+        for sock in held:
+            sock.close()
+        capped.stop()
