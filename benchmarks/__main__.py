@@ -3,7 +3,7 @@
 Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
-features-e2e; `audit-e2e` (part of features-e2e) runs alone on request.
+features-e2e, attack; `audit-e2e` (part of features-e2e) runs alone on request.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from benchmarks import (
+    attack,
     bench_audit,
     bench_identity,
     bench_masking,
@@ -44,6 +45,7 @@ SECTIONS: dict[str, Section] = {
     "masking": bench_masking.run,
     "audit": bench_audit.section,
     "features-e2e": features_e2e.run,
+    "attack": attack.run,
 }
 # Parts of a section, runnable alone (not part of the default run).
 EXTRA: dict[str, Section] = {"audit-e2e": features_e2e.audit_only}

@@ -1,7 +1,8 @@
 """One structured JSON line per request, written when the response is done.
 
-Fields: request id, principal, access key id, operation, bucket, key, status,
-bytes in and out, duration, error code. Never secrets, tokens or signatures.
+Fields: request id, client address (`source_ip`), principal, access key id,
+operation, bucket, key, status, bytes in and out, duration, error code.
+Never secrets, tokens or signatures.
 The same moment feeds the request metrics (`metrics.Metrics`), if enabled.
 """
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from s3gate import errors, keyring
 from s3gate.accesslog import AccessLog
@@ -41,14 +43,15 @@ from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate")
 
-S3_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
-
 
 def create_app(
     settings: Settings,
     upstream: Upstream | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    refusals: Mapping[str, int] | None = None,
 ) -> Starlette:
+    """The app; `refusals` are the HTTP protocol's refusal counts
+    (`httplimits.Refusals.counts`), exported as metrics when given."""
     store = upstream if upstream is not None else build_upstream(settings.upstream)
     # No session keys: no STS, and session tokens are refused (InvalidToken).
     sealer = SessionSealer.from_settings(settings.identity)
@@ -82,6 +85,8 @@ def create_app(
     if settings.server.metrics:
         metrics = Metrics(HANDLERS)
         metrics.watch(policies.status, audit.status if audit is not None else None)
+        if refusals is not None:
+            metrics.watch_refusals(refusals)
     gateway = Gateway(
         settings,
         store,
@@ -144,15 +149,45 @@ def create_app(
                 await audit.close()
             await store.close()
 
+    s3_api = _AllMethods(gateway.handle)
     routes = [
         Route("/_s3gate/healthz", healthz, methods=["GET"]),
         Route("/_s3gate/readyz", readyz, methods=["GET"]),
         *([Route("/_s3gate/metrics", metrics.endpoint, methods=["GET"])] if metrics else []),
         *([Route("/_s3gate/audit/keys", keys_endpoint(audit))] if audit is not None else []),
         *extra_routes,
-        Route("/{path:path}", gateway.handle, methods=S3_METHODS),
+        # Every method (an ASGI endpoint; Starlette limits a function endpoint
+        # to GET): one the S3 API does not define is answered by the
+        # gateway (MethodNotAllowed / NotImplemented, audited), not Starlette.
+        Route("/{path:path}", s3_api),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        # A safety net: every path and method reaches a route (a gateway
+        # endpoint asked with another method is an S3 request to the bucket
+        # "_s3gate", InvalidBucketName), but should Starlette refuse a request
+        # itself, the answer is S3 XML and audited all the same.
+        status = exc.status_code if isinstance(exc, HTTPException) else 400
+        error = errors.MethodNotAllowed() if status == 405 else errors.InvalidRequest()
+        return await gateway.refuse(request, error)
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: refused})
+    # A path that even the catch-all does not match (its pattern stops at a
+    # line break: `%0A` in a path) goes to the gateway too, which answers
+    # S3 XML with a request id and an audit event, never a plain-text 404.
+    app.router.default = s3_api
+    return app
+
+
+class _AllMethods:
+    """A request handler as an ASGI app object: a Route given one (rather
+    than a function) matches every method."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self._app = request_response(handler)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 def _follow_roles(policies: PolicyStore, sts: StsService) -> None:

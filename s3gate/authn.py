@@ -43,9 +43,12 @@ class RawRequest:
         raw_headers = scope["headers"]
         assert isinstance(raw_headers, list)
         pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw_headers]
-        headers: dict[str, str] = {}
-        for name, value in pairs:  # repeated headers join with a comma (RFC 9110)
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        # Repeated headers join with a comma (RFC 9110), in one join per name:
+        # joining by concatenation was quadratic in the number of repeats.
+        grouped: dict[str, list[str]] = {}
+        for name, value in pairs:
+            grouped.setdefault(name, []).append(value)
+        headers = {name: ",".join(values) for name, values in grouped.items()}
         query_pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)
         query = {k: v for k, v in reversed(query_pairs)}  # the first value wins
         return cls(method, raw_path, raw_query, pairs, headers, query_pairs, query)

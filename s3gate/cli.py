@@ -25,6 +25,7 @@ from s3gate.transform.tokens import TokenKeyError, TokenKeys, generate_json
 def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = ()) -> None:
     import uvicorn
 
+    from s3gate import httplimits
     from s3gate.app import create_app
 
     logging.basicConfig(
@@ -37,18 +38,27 @@ def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = (
         ssl = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)}
         if tls.key_password is not None:
             ssl["ssl_keyfile_password"] = tls.key_password.resolve()
+    server = settings.server
+    refusals = httplimits.Refusals()
     uvicorn.run(
-        create_app(settings, extra_routes=extra_routes),
-        host=settings.server.host,
-        port=settings.server.port,
+        create_app(settings, extra_routes=extra_routes, refusals=refusals.counts),
+        host=server.host,
+        port=server.port,
+        # The request limits are enforced by the protocol itself, while the
+        # head is parsed (see s3gate.httplimits), not by the application.
+        http=httplimits.protocol_class(httplimits.HeadLimits.from_settings(server), refusals),
+        ws="none",  # no WebSocket endpoint: an upgrade request stays plain HTTP
         access_log=False,
         log_level=settings.log_level,
         # S3 clients keep connections open between requests; uvicorn's 5 s
         # default makes them reconnect (and sometimes race a closing socket).
-        timeout_keep_alive=65,
+        timeout_keep_alive=server.keep_alive_timeout_seconds,
         server_header=False,
-        proxy_headers=True,
-        forwarded_allow_ips=",".join(settings.server.forwarded_allow_ips),
+        # X-Forwarded-* are read only from the configured proxies; with none
+        # configured they are not read at all (uvicorn would default to
+        # trusting 127.0.0.1).
+        proxy_headers=bool(server.forwarded_allow_ips),
+        forwarded_allow_ips=list(server.forwarded_allow_ips),
         **ssl,  # type: ignore[arg-type]
     )
 

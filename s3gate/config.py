@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from s3gate.audit.settings import AuditSettings
-from s3gate.configbase import ConfigError, MiB, Secret, Section
+from s3gate.configbase import ConfigError, KiB, MiB, Secret, Section
 from s3gate.identity.settings import IdentitySettings
 from s3gate.policy.settings import PolicySettings
 from s3gate.transform.settings import MaskingSettings
@@ -58,8 +58,34 @@ class ServerSettings(Section):
     tls: TlsSettings | None = None
     # Proxies (ingress, load balancer) whose X-Forwarded-For / -Proto headers
     # are believed, so that policies and audit see the real client address and
-    # whether it used TLS. Addresses or CIDRs; "*" trusts every peer.
-    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
+    # whether it used TLS. Addresses or CIDRs; "*" trusts every peer. None by
+    # default: otherwise any process on the host could claim any address.
+    forwarded_allow_ips: tuple[str, ...] = ()
+    # Request limits, enforced by the HTTP protocol (`httplimits`) while the
+    # request head is parsed, before any authentication work. AWS S3 refuses
+    # heads over 8 KB; SDKs and CLIs send well under 4 KB.
+    max_headers: int = Field(default=100, ge=8, le=10_000)
+    # Request line plus every header line: the most a connection buffers
+    # before its request is handed to the application.
+    max_head_bytes: int = Field(default=16 * KiB, ge=2 * KiB, le=1 * MiB)
+    # One header, name plus value: 8 KiB of value and a name, so that the
+    # longest session token STS issues (8192 characters) fits.
+    max_header_bytes: int = Field(default=8 * KiB + 128, ge=1 * KiB, le=1 * MiB)
+    # From a connection's start (or the first byte of a later request on it)
+    # to the end of the request head.
+    head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # An idle kept-alive connection is closed after this long. Above the
+    # 60 s idle timeout of common load balancers, so that they close first.
+    keep_alive_timeout_seconds: int = Field(default=65, ge=1, le=3600)
+    # Open client connections; beyond it a new connection is answered 503
+    # SlowDown and closed.
+    max_connections: int = Field(default=1024, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _one_header_fits(self) -> ServerSettings:
+        if self.max_header_bytes > self.max_head_bytes:
+            raise ValueError("max_header_bytes must not exceed max_head_bytes")
+        return self
 
 
 class UpstreamSettings(Section):

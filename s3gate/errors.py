@@ -182,7 +182,27 @@ class RequestTimeout(S3Error):
     )
 
 
+class RequestHeaderTimeout(RequestTimeout):
+    """The request head (request line and headers) did not arrive in time
+    (`server.head_timeout_seconds`). 408: nothing of the request was read.
+    (A subclass, so that `from_code` keeps mapping S3's 400 RequestTimeout.)"""
+
+    status = 408
+    default_message = "The request headers were not received within the timeout period."
+
+
 # Request shape.
+class RequestHeaderSectionTooLarge(S3Error):
+    """Too many headers, one too large, or the whole head too large
+    (`server.max_headers`, `max_header_bytes`, `max_head_bytes`). S3 answers
+    this code with 400; s3gate uses 431 (RFC 6585), which proxies and clients
+    know means "do not retry as is"."""
+
+    code = "RequestHeaderSectionTooLarge"
+    status = 431
+    default_message = "Your request header section exceeds the maximum allowed size."
+
+
 class MetadataTooLarge(S3Error):
     code = "MetadataTooLarge"
     status = 400

@@ -73,7 +73,7 @@ class Gateway:
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         request_id = new_request_id()
-        entry: dict[str, object] = {"request_id": request_id, "method": request.method}
+        entry = _entry(request_id, request)
         if self._is_sts(request):
             return await self._sts(request, request_id, entry, started)
         op: Operation | None = None
@@ -92,6 +92,37 @@ class Gateway:
         if error is not None:
             response = self._error(error, request, request_id, op)
             entry["error"] = error.error_code
+        return await self._answer(
+            request, response, request_id, entry, started, audit, call, op, error
+        )
+
+    async def refuse(self, request: Request, error: errors.S3Error) -> Response:
+        """A request the router refused before any handler (a method that a
+        gateway endpoint does not serve): answered, audited and logged as any
+        S3 error is."""
+        started = time.perf_counter()
+        request_id = new_request_id()
+        entry = _entry(request_id, request)
+        entry["error"] = error.error_code
+        audit = RequestAudit(self.audit, request_id, request)
+        response = self._error(error, request, request_id, None)
+        return await self._answer(
+            request, response, request_id, entry, started, audit, None, None, error
+        )
+
+    async def _answer(
+        self,
+        request: Request,
+        response: Response,
+        request_id: str,
+        entry: dict[str, object],
+        started: float,
+        audit: RequestAudit,
+        call: Call | None,
+        op: Operation | None,
+        error: errors.S3Error | None,
+    ) -> Response:
+        """The common end of every answer: audit event, headers, access log."""
         stats: dict[str, object] = call.stats if call is not None else {}
         if call is not None:
             stats["sha256_received"] = call.body.sha256_hex
@@ -236,6 +267,16 @@ class Gateway:
             media_type="application/xml",
             headers=headers,
         )
+
+
+def _entry(request_id: str, request: Request) -> dict[str, object]:
+    """The access-log entry's first fields. The client address is the peer's,
+    or the one a trusted proxy forwarded (`server.forwarded_allow_ips`)."""
+    return {
+        "request_id": request_id,
+        "method": request.method,
+        "source_ip": request.client.host if request.client else None,
+    }
 
 
 def _unread_body(request: Request, call: Call | None) -> bool:

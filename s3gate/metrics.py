@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -64,6 +64,11 @@ class Metrics:
             value = entry.get(key)
             if isinstance(value, int) and value > 0:
                 counter.inc(value)
+
+    def watch_refusals(self, counts: Mapping[str, int]) -> None:
+        """Connections refused by the HTTP protocol before any request
+        (`httplimits`), by S3 error code: a live mapping, read at each scrape."""
+        self.registry.register(_RefusalCollector(counts))
 
     def watch(self, policy: Status, audit: Status | None) -> None:
         """Read the policy and audit status at each scrape."""
@@ -114,3 +119,19 @@ class _StatusCollector(Collector):
             value = state.get(key)
             if value is not None:
                 yield GaugeMetricFamily(name, text, value=float(value))
+
+
+class _RefusalCollector(Collector):
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "s3gate_http_refused",
+            "Connections refused before a request reached the gateway (request "
+            "limits, invalid HTTP, too many connections), by S3 error code.",
+            labels=("code",),
+        )
+        for code, count in sorted(dict(self._counts).items()):
+            family.add_metric((code,), float(count))
+        yield family

@@ -83,7 +83,12 @@ def parse_request_auth(
     query: Sequence[tuple[str, str]],
     *,
     max_presign_expires: int = 604800,
+    service: str = "s3",
 ) -> SigV4Auth | None:
+    """The credentials of a request, or None when it carries none. `service`
+    is the one its credential scope must name: a signature made for another
+    service (`sts`, or anything) is refused as S3 does, before any key is
+    looked up."""
     hdrs: dict[str, list[str]] = {}
     for name, value in headers:
         hdrs.setdefault(name, []).append(value)
@@ -97,15 +102,15 @@ def parse_request_auth(
     if authorization is not None and (presign_v4 or presign_v2):
         raise errors.InvalidArgument("Only one auth mechanism allowed")
     if authorization is not None:
-        return _from_header(authorization, hdrs)
+        return _from_header(authorization, hdrs, service)
     if presign_v4:
-        return _from_query(params, hdrs, max_presign_expires)
+        return _from_query(params, hdrs, max_presign_expires, service)
     if presign_v2:
         raise errors.InvalidRequest(UNSUPPORTED_MECHANISM)
     return None
 
 
-def _from_header(values: list[str], hdrs: dict[str, list[str]]) -> SigV4Auth:
+def _from_header(values: list[str], hdrs: dict[str, list[str]], expected: str) -> SigV4Auth:
     if len(values) != 1:
         raise errors.AuthorizationHeaderMalformed("More than one Authorization header was sent.")
     scheme, _, rest = values[0].strip().partition(" ")
@@ -126,7 +131,9 @@ def _from_header(values: list[str], hdrs: dict[str, list[str]]) -> SigV4Auth:
         if key not in parts:
             raise _header_malformed(f"missing {key}")
 
-    access_key, date, region, service = _credential(parts["Credential"], _header_malformed)
+    access_key, date, region, service = _credential(
+        parts["Credential"], expected, _header_malformed
+    )
     signed = _signed_headers(parts["SignedHeaders"], _header_malformed)
     signature = _signature(parts["Signature"], _header_malformed)
     amz_date, request_time = _header_time(hdrs)
@@ -151,7 +158,7 @@ def _from_header(values: list[str], hdrs: dict[str, list[str]]) -> SigV4Auth:
 
 
 def _from_query(
-    params: dict[str, list[str]], hdrs: dict[str, list[str]], max_expires: int
+    params: dict[str, list[str]], hdrs: dict[str, list[str]], max_expires: int, expected: str
 ) -> SigV4Auth:
     for name in (*_PRESIGN_PARAMS, "X-Amz-Security-Token"):
         if len(params.get(name, ())) > 1:
@@ -162,7 +169,9 @@ def _from_query(
     if any(name not in params for name in _PRESIGN_PARAMS):
         raise errors.AuthorizationQueryParametersError(_PRESIGN_MISSING)
 
-    access_key, date, region, service = _credential(params["X-Amz-Credential"][0], _query_error)
+    access_key, date, region, service = _credential(
+        params["X-Amz-Credential"][0], expected, _credential_param_error
+    )
     signed = _signed_headers(params["X-Amz-SignedHeaders"][0], _query_error)
     signature = _signature(params["X-Amz-Signature"][0], _query_error)
     amz_date = params["X-Amz-Date"][0]
@@ -213,7 +222,13 @@ def _query_error(reason: str) -> errors.S3Error:
     return errors.AuthorizationQueryParametersError(reason)
 
 
-def _credential(value: str, fail: _ErrorFactory) -> tuple[str, str, str, str]:
+def _credential_param_error(reason: str) -> errors.S3Error:
+    return errors.AuthorizationQueryParametersError(
+        f"Error parsing the X-Amz-Credential parameter; {reason}."
+    )
+
+
+def _credential(value: str, expected: str, fail: _ErrorFactory) -> tuple[str, str, str, str]:
     parts = value.split("/")
     if len(parts) != 5:
         raise fail("the Credential must have the form <key>/<date>/<region>/<service>/aws4_request")
@@ -224,6 +239,9 @@ def _credential(value: str, fail: _ErrorFactory) -> tuple[str, str, str, str]:
         raise fail(f"the credential scope date {date[:20]!r} is not YYYYMMDD")
     if terminal != "aws4_request":
         raise fail(f"the credential scope must end with aws4_request, not {terminal[:20]!r}")
+    if service != expected:
+        # S3's own wording (the service is the client's, cut short).
+        raise fail(f'incorrect service "{service[:20]}". This endpoint belongs to "{expected}"')
     return access_key, date, region, service
 
 

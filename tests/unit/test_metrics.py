@@ -90,3 +90,15 @@ def test_each_app_has_its_own_registry() -> None:
     one.request_done({"operation": "GetObject"}, 200, 0.01)
     key = ("s3gate_requests_total", (("operation", "GetObject"), ("status", "200")))
     assert scrape(one)[key] == 1 and key not in scrape(two)
+
+
+def test_protocol_refusals_are_read_at_each_scrape() -> None:
+    metrics = Metrics(set())
+    counts: dict[str, int] = {}
+    metrics.watch_refusals(counts)
+    assert not [key for key in scrape(metrics) if key[0] == "s3gate_http_refused_total"]
+    counts["RequestHeaderSectionTooLarge"] = 3
+    counts["SlowDown"] = 1
+    got = scrape(metrics)
+    assert got[("s3gate_http_refused_total", (("code", "RequestHeaderSectionTooLarge"),))] == 3
+    assert got[("s3gate_http_refused_total", (("code", "SlowDown"),))] == 1

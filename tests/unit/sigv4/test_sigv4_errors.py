@@ -196,6 +196,16 @@ AUTH_ROWS: dict[str, Row] = {
         errors.AuthorizationHeaderMalformed,
         "aws4_request",
     ),
+    # The scope's service must be s3 (a signature for STS, or for a made-up
+    # service, is not an S3 signature), with S3's own wording.
+    **{
+        f"credential-service-{service}": Row(
+            with_auth(BASE, "/us-east-1/s3/aws4_request", f"/us-east-1/{service}/aws4_request"),
+            errors.AuthorizationHeaderMalformed,
+            f'incorrect service "{service}". This endpoint belongs to "s3"',
+        )
+        for service in ("sts", "b", "S3", "s3x", "iam")
+    },
     "credential-date-not-a-date": Row(
         with_auth(BASE, f"/{SCOPE_DATE}/", "/2026-3-4/"), errors.AuthorizationHeaderMalformed
     ),
@@ -258,6 +268,15 @@ AUTH_ROWS: dict[str, Row] = {
         query_edit(PRE, b"%2Fs3%2Faws4_request", b"%2Faws4_request"),
         errors.AuthorizationQueryParametersError,
     ),
+    **{
+        f"presign-credential-service-{service}": Row(
+            query_edit(PRE, b"%2Fs3%2Faws4_request", f"%2F{service}%2Faws4_request".encode()),
+            errors.AuthorizationQueryParametersError,
+            "Error parsing the X-Amz-Credential parameter; "
+            f'incorrect service "{service}". This endpoint belongs to "s3"',
+        )
+        for service in ("sts", "a", "S3")
+    },
     "presign-bad-date": Row(
         query_edit(PRE, b"X-Amz-Date=", b"X-Amz-Date=x"), errors.AuthorizationQueryParametersError
     ),

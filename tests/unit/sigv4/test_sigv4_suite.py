@@ -75,7 +75,9 @@ def test_vector(name: str) -> None:
     # The generic suite has no x-amz-content-sha256 (S3 requires it); parse with it
     # added, then verify against the request as published.
     auth = parse_request_auth(
-        [*headers, ("authorization", authz), ("x-amz-content-sha256", payload)], []
+        [*headers, ("authorization", authz), ("x-amz-content-sha256", payload)],
+        [],
+        service="service",  # the generic suite signs for a service named "service"
     )
     assert auth is not None
 
@@ -125,7 +127,9 @@ def test_unsigned_security_token_is_refused() -> None:
     headers.append(("x-amz-security-token", "AQoDYXdzEPT//////////wEXAMPLE"))
     authz = _read("post-sts-header-after", "authz")
     auth = parse_request_auth(
-        [*headers, ("authorization", authz), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")], []
+        [*headers, ("authorization", authz), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")],
+        [],
+        service="service",
     )
     assert auth is not None
     with pytest.raises(errors.AccessDenied) as caught:
