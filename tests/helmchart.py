@@ -191,7 +191,9 @@ def _block(stream: Iterator[Any], name: str, defines: dict[str, list[Any]], top:
 
 
 class Renderer:
-    def __init__(self, values: dict[str, Any], lint: bool = False) -> None:
+    def __init__(
+        self, values: dict[str, Any], lint: bool = False, sources: dict[str, str] | None = None
+    ) -> None:
         chart = _yaml(CHART / "Chart.yaml")
         self.root = {
             "Values": values,
@@ -204,7 +206,8 @@ class Renderer:
         self.files: dict[str, list[Any]] = {}
         for path in template_files():
             name = path.relative_to(TEMPLATES).as_posix()
-            body, defines = _parse(path.read_text(), name)
+            text = (sources or {}).get(name, path.read_text())  # a test's altered copy
+            body, defines = _parse(text, name)
             self.defines.update(defines)
             self.files[name] = body
 
@@ -491,9 +494,12 @@ def values(*overrides: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def render(vals: dict[str, Any], lint: bool = False) -> dict[str, list[dict[str, Any]]]:
-    """file name → the Kubernetes objects it renders to (as `helm template`)."""
-    r = Renderer(vals, lint=lint)
+def render(
+    vals: dict[str, Any], lint: bool = False, sources: dict[str, str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """file name → the Kubernetes objects it renders to (as `helm template`).
+    `sources` replaces the text of some templates (by path under templates/)."""
+    r = Renderer(vals, lint=lint, sources=sources)
     out: dict[str, list[dict[str, Any]]] = {}
     for name in r.files:
         if name.startswith("_"):
