@@ -318,6 +318,56 @@ def _policy_files() -> dict[str, str]:
     return {path: text for path, text in files.items() if path not in DEV_ONLY}
 
 
+@pytest.mark.parametrize("path", ["../x.cedar", "access/../../x", "./a", "a b", "/abs"])
+def test_a_policy_path_outside_the_folder_is_refused(path: str) -> None:
+    with pytest.raises(TemplateError, match="is not a relative path"):
+        render(values(MINIMAL, {"policies": {"files": {path: "x"}}}))
+
+
+def test_the_dev_admin_policy_is_refused_unless_allowed() -> None:
+    dev = {"access/dev-admin.cedar": (ROOT / "policies/access/dev-admin.cedar").read_text()}
+    with pytest.raises(TemplateError, match="allow-all"):
+        render(values(MINIMAL, {"policies": {"files": dev}}))
+    items = {
+        "existingConfigMap": "p",
+        "items": [{"key": "access__dev-admin.cedar", "path": "access/dev-admin.cedar"}],
+    }
+    with pytest.raises(TemplateError, match="allow-all"):
+        render(values(MINIMAL, {"policies": items}))
+    allowed = render(values(MINIMAL, {"policies": {"files": dev, "allowDevAdmin": True}}))
+    assert allowed["configmap-policies.yaml"][0]["data"]["access__dev-admin.cedar"]
+
+
+def _allow_all(cedar: str) -> list[str]:
+    """The `permit`s of a policy file whose action and resource are
+    unconstrained and that have no condition: everything, to someone."""
+    found = []
+    for policy in re.sub(r"//[^\n]*", "", cedar).split(";"):
+        scope = re.search(r"permit\s*\((.*?)\)\s*(when|unless)?", policy, re.S)
+        everything = scope and [p.strip() for p in scope.group(1).split(",")][1:] == [
+            "action",
+            "resource",
+        ]
+        if scope and everything and not scope.group(2):
+            found.append(policy.strip())
+    return found
+
+
+def test_production_values_mount_no_allow_all_policy() -> None:
+    """ci/production-values.yaml mounts real policies only: every item is a
+    file of policies/ and none is the dev key's allow-all, nor any other
+    unconditional `permit` on every action and resource."""
+    assert _allow_all((ROOT / "policies/access/dev-admin.cedar").read_text())  # the check bites
+    prod = _yaml(CHART / "ci" / "production-values.yaml")["policies"]
+    paths = [item["path"] for item in prod["items"]]
+    assert "access/dev-admin.cedar" not in paths
+    shipped = _policy_files()
+    for path in paths:
+        assert path in shipped, path
+        if path.endswith(".cedar"):
+            assert _allow_all(shipped[path]) == [], path
+
+
 def test_policy_files_round_trip_through_the_configmap() -> None:
     files = _policy_files()
     vals = values(MINIMAL, {"policies": {"files": files}})

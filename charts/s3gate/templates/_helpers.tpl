@@ -92,8 +92,8 @@ app.kubernetes.io/component: helm-test
 
 {{/* ConfigMap key of a policy file: keys cannot contain "/". */}}
 {{- define "s3gate.policyKey" -}}
-{{- if not (regexMatch "^[-._a-zA-Z0-9]+(/[-._a-zA-Z0-9]+)*$" .) }}
-{{- fail (printf "policies.files: %q is not a relative path of letters, digits, '-', '_' and '.'" .) }}
+{{- if or (not (regexMatch "^[-._a-zA-Z0-9]+(/[-._a-zA-Z0-9]+)*$" .)) (regexMatch "(^|/)[.][.]?(/|$)" .) }}
+{{- fail (printf "policies.files: %q is not a relative path of letters, digits, '-', '_' and '.' (no '.' or '..' segment)" .) }}
 {{- end }}
 {{- replace "/" "__" . }}
 {{- end }}
