@@ -7,7 +7,8 @@ manifests are YAML of the expected shape and that the rendered s3gate.yaml is
 a valid configuration for the real settings model (a misspelt key fails here,
 not in a pod). test_chart_schema.py checks values.schema.json,
 test_chart_manifests.py the manifests against the Kubernetes API schemas,
-test_chart_monitoring.py the alert rules.
+test_chart_monitoring.py the alert rules, test_chart_network.py the NetworkPolicy
+and the `helm test` pod.
 """
 
 from __future__ import annotations
