@@ -1,8 +1,10 @@
 """The chart in charts/s3gate rendered without a helm binary.
 
 A small renderer for the subset of Go templates and Sprig functions the chart
-uses, with Helm's values coalescing, so that the tests in tests/unit/test_chart*.py
-can check the manifests `helm template` would produce.
+uses, with Helm's values coalescing and, as Helm does before rendering, the
+merged values checked against values.schema.json, so that the tests in
+tests/unit/test_chart*.py can check the manifests `helm template` would
+produce.
 
 The renderer is deliberately strict: an unknown function, an unsupported
 construct or a field of a missing value raises, so a template that grows past
@@ -12,6 +14,7 @@ the subset fails the tests instead of passing unchecked.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -494,11 +497,39 @@ def values(*overrides: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+class SchemaError(TemplateError):
+    """Values that values.schema.json refuses: Helm stops before rendering."""
+
+
+@functools.cache
+def _values_validator() -> Any:
+    import jsonschema  # a dev dependency, only needed here
+
+    return jsonschema.Draft7Validator(json.loads((CHART / "values.schema.json").read_text()))
+
+
+def check_values(vals: dict[str, Any]) -> None:
+    """What `helm install` does first: the merged values against the schema."""
+    errors = [
+        f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+        for e in _values_validator().iter_errors(vals)
+    ]
+    if errors:
+        raise SchemaError("values don't meet the schema's specifications: " + "; ".join(errors))
+
+
 def render(
-    vals: dict[str, Any], lint: bool = False, sources: dict[str, str] | None = None
+    vals: dict[str, Any],
+    lint: bool = False,
+    sources: dict[str, str] | None = None,
+    schema: bool = True,
 ) -> dict[str, list[dict[str, Any]]]:
-    """file name → the Kubernetes objects it renders to (as `helm template`).
-    `sources` replaces the text of some templates (by path under templates/)."""
+    """file name → the Kubernetes objects it renders to (as `helm template`,
+    which checks the values against values.schema.json first; `schema=False`
+    skips that, to reach a template's own checks). `sources` replaces the text
+    of some templates (by path under templates/)."""
+    if schema:
+        check_values(vals)
     r = Renderer(vals, lint=lint, sources=sources)
     out: dict[str, list[dict[str, Any]]] = {}
     for name in r.files:

@@ -34,6 +34,7 @@ from tests.helmchart import (
     CI_VALUES,
     MINIMAL,
     ROOT,
+    SchemaError,
     TemplateError,
     _parse,
     _yaml,
@@ -187,8 +188,12 @@ def test_more_than_one_replica_requires_shared_keys() -> None:
 
 
 def test_chart_owned_settings_cannot_be_overridden() -> None:
+    data_dir = values(MINIMAL, {"config": {"data_dir": "/data"}})
+    with pytest.raises(SchemaError, match="data_dir"):  # helm stops here
+        render(data_dir)
+    # and the template says so too (helm template --skip-schema-validation)
     with pytest.raises(TemplateError, match=re.escape("config.data_dir")):
-        render(values(MINIMAL, {"config": {"data_dir": "/data"}}))
+        render(data_dir, schema=False)
     with pytest.raises(TemplateError, match=re.escape("config.policy.dir")):
         render(values(MINIMAL, {"config": {"policy": {"dir": "/p"}}}))
 
@@ -321,8 +326,11 @@ def _policy_files() -> dict[str, str]:
 
 @pytest.mark.parametrize("path", ["../x.cedar", "access/../../x", "./a", "a b", "/abs"])
 def test_a_policy_path_outside_the_folder_is_refused(path: str) -> None:
+    bad = values(MINIMAL, {"policies": {"files": {path: "x"}}})
+    with pytest.raises(SchemaError, match=re.escape("policies.files")):
+        render(bad)
     with pytest.raises(TemplateError, match="is not a relative path"):
-        render(values(MINIMAL, {"policies": {"files": {path: "x"}}}))
+        render(bad, schema=False)
 
 
 def test_the_dev_admin_policy_is_refused_unless_allowed() -> None:
