@@ -38,6 +38,18 @@ app.kubernetes.io/component: gateway
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/* Marks the headless Service, which the ServiceMonitor selects (both Services share the other labels). */}}
+{{- define "s3gate.headlessLabel" -}}
+s3gate.service/headless: "true"
+{{- end }}
+
+{{/* The `helm test` pod: the NetworkPolicy lets it in. Not the gateway's selector labels. */}}
+{{- define "s3gate.testLabels" -}}
+app.kubernetes.io/name: {{ include "s3gate.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+{{- end }}
+
 {{- define "s3gate.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "s3gate.fullname" .) .Values.serviceAccount.name }}
@@ -80,8 +92,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* ConfigMap key of a policy file: keys cannot contain "/". */}}
 {{- define "s3gate.policyKey" -}}
-{{- if not (regexMatch "^[-._a-zA-Z0-9]+(/[-._a-zA-Z0-9]+)*$" .) }}
-{{- fail (printf "policies.files: %q is not a relative path of letters, digits, '-', '_' and '.'" .) }}
+{{- if or (not (regexMatch "^[-._a-zA-Z0-9]+(/[-._a-zA-Z0-9]+)*$" .)) (regexMatch "(^|/)[.][.]?(/|$)" .) }}
+{{- fail (printf "policies.files: %q is not a relative path of letters, digits, '-', '_' and '.' (no '.' or '..' segment)" .) }}
 {{- end }}
 {{- replace "/" "__" . }}
 {{- end }}
@@ -101,6 +113,18 @@ reports them without failing.
 {{- end }}
 {{- if not (or .Values.policies.files .Values.policies.existingConfigMap) }}
 {{- $_ := required "policies.files or policies.existingConfigMap is required: the gateway does not start without a policy bundle" nil }}
+{{- end }}
+{{- /* The `s3gate dev` allow-all policy has no place in a deployed bundle. */}}
+{{- if not .Values.policies.allowDevAdmin }}
+{{- $devAdmin := "policies: access/dev-admin.cedar is the `s3gate dev` allow-all policy (every action on every resource for Group::\"admins\"); leave it out of a deployed bundle (docs/deployment.md, Policies), or set policies.allowDevAdmin for a throw-away install" }}
+{{- if hasKey .Values.policies.files "access/dev-admin.cedar" }}
+{{- fail $devAdmin }}
+{{- end }}
+{{- range .Values.policies.items }}
+{{- if eq .path "access/dev-admin.cedar" }}
+{{- fail $devAdmin }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if and .Values.policies.existingConfigMap (not .Values.policies.items) }}
 {{- $_ := required "policies.items is required with policies.existingConfigMap: ConfigMap keys cannot contain '/', so map each key to its path (access__a.cedar -> access/a.cedar)" nil }}
