@@ -36,6 +36,7 @@ from s3gate.masking.service import MaskingService
 from s3gate.metrics import Metrics
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
+from s3gate.status import READY_PATH, STATUS_PATH, Readiness, readyz, status
 from s3gate.upstream import build_upstream
 from s3gate.upstream.base import Upstream
 
@@ -97,23 +98,26 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(request: Request) -> Response:
+    async def readiness() -> Readiness:
         body: dict[str, object] = {"policy": policies.status()}
         try:
             await store.probe()
         except errors.S3Error as exc:
-            body.update(status="unavailable", upstream=exc.message)
-            return JSONResponse(body, 503)
-        body.update(status="ready", upstream="reachable")
+            body["upstream"] = exc.message
+            return Readiness(False, body)
+        body["upstream"] = "reachable"
+        ready = True
         if audit is not None:
             # A backlog (audit bucket unreachable) is reported, not fatal: the
-            # events are safe in the spool. A spool that cannot be written is.
+            # events are safe in the spool. A spool that cannot be written is,
+            # and so is an audit bucket that does not exist.
             await audit.ensure_accepting()  # a spool that failed may work again
             body["audit"] = state = audit.status()
-            if not (state["started"] and state["spool_writable"]):
-                body["status"] = "unavailable"
-                return JSONResponse(body, 503)
-        return JSONResponse(body)
+            missing = await _missing_audit_bucket(store, settings.audit.bucket)
+            if missing:
+                state["bucket_error"] = missing
+            ready = bool(state["started"] and state["spool_writable"]) and not missing
+        return Readiness(ready, body)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -126,6 +130,10 @@ def create_app(
                     if exc.error_code != "BucketAlreadyExists":
                         raise
         if audit is not None:
+            missing = await _missing_audit_bucket(store, settings.audit.bucket)
+            if missing:  # NoSuchBucket forever after "ready" helps nobody
+                log.error("%s", missing)
+                raise ConfigError(missing)
             await audit.start()
             _audit_policy_reloads(policies, audit)
         await policies.start()  # watcher + SIGHUP
@@ -146,13 +154,41 @@ def create_app(
 
     routes = [
         Route("/_s3gate/healthz", healthz, methods=["GET"]),
-        Route("/_s3gate/readyz", readyz, methods=["GET"]),
+        Route(READY_PATH, readyz(readiness), methods=["GET"]),
+        Route(
+            STATUS_PATH,
+            status(
+                readiness,
+                gateway.authenticator,
+                policies,
+                settings.audit.bucket,
+                gateway.clock,
+            ),
+            methods=["GET"],
+        ),
         *([Route("/_s3gate/metrics", metrics.endpoint, methods=["GET"])] if metrics else []),
         *([Route("/_s3gate/audit/keys", keys_endpoint(audit))] if audit is not None else []),
         *extra_routes,
         Route("/{path:path}", gateway.handle, methods=S3_METHODS),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _missing_audit_bucket(store: Upstream, bucket: str) -> str | None:
+    """A message naming the audit bucket if the store says it does not exist;
+    None if it exists or the store cannot say right now (unreachable: the
+    events wait in the spool, and readiness reports the upstream)."""
+    try:
+        await store.head_bucket(bucket)
+    except errors.S3Error as exc:
+        if exc.error_code != "NoSuchBucket":
+            log.warning("could not check the audit bucket %r: %s", bucket, exc.error_code)
+            return None
+        return (
+            f"audit.bucket: the audit bucket {bucket!r} does not exist in the upstream store; "
+            "create it (or list it in upstream.create_buckets)"
+        )
+    return None
 
 
 def _follow_roles(policies: PolicyStore, sts: StsService) -> None:
