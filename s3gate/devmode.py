@@ -152,7 +152,7 @@ def find_gateway(data_dir: Path | None) -> DevGateway:
     if pointed is not None and _has_key(pointed.data_dir):
         return pointed
     raise NoDevGateway(
-        f"no development gateway data here ({DEFAULT_DATA_DIR}/dev) and no running dev "
+        "no development gateway data here (./data/dev) and no running dev "
         "gateway recorded for this user; start one with `make run` in the s3gate checkout, "
         "or pass --data-dir to point at its data folder"
     )
