@@ -4,6 +4,7 @@ or a clear refusal — never a fresh ./data with a key nobody knows."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import subprocess
 import sys
@@ -92,9 +93,8 @@ def test_a_dead_gateway_is_reported_as_not_running(tmp_path: Path) -> None:
         text=True,
     )
     state = data / "dev" / "gateway.json"
-    state.write_text(
-        f'{{"data_dir": "{data}", "host": "127.0.0.1", "port": 9555, "pid": {child.stdout.strip()}}}'
-    )
+    record = {"data_dir": str(data), "host": "127.0.0.1", "port": 9555, "pid": int(child.stdout)}
+    state.write_text(json.dumps(record))
     found = devmode.find_gateway(data)
     assert found.port == 9555 and not found.running
     assert devmode.DevGateway(data, "127.0.0.1", 1, os.getpid()).running
