@@ -27,7 +27,6 @@ CASES: list[tuple[Principal, str, str, str | None, str, tuple[str, ...]]] = [
 ]
 
 
-
 @pytest.mark.parametrize(("who", "op", "bucket", "key", "basis", "words"), CASES)
 def test_the_message_names_the_reason_class_and_the_request_id(
     example_bundle: Bundle,
