@@ -31,6 +31,7 @@ def _anchors(path: Path) -> set[str]:
     for line in _FENCE.sub("", path.read_text()).splitlines():
         if line.startswith("#"):
             title = line.lstrip("#").strip().lower()
+            title = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", title)  # a link: its text
             title = re.sub(r"[^\w\- ]", "", title)
             out.add(title.replace(" ", "-"))
     return out
@@ -83,3 +84,13 @@ def test_no_file_points_outside_the_repository() -> None:
         if outside.search(text):
             offenders.append(str(path.relative_to(REPO)))
     assert not offenders, f"files pointing outside the repository: {offenders}"
+
+
+def test_the_example_bundle_policy_count_is_true() -> None:
+    text = (REPO / "docs" / "policies.md").read_text()
+    claimed = {int(n) for n in re.findall(r"example bundle \((\d+) policies\)", text)}
+    shipped = sum(
+        len(re.findall(r"^@id\(", p.read_text(), re.M))
+        for p in (REPO / "policies" / "access").glob("*.cedar")
+    )
+    assert claimed == {shipped}
