@@ -229,6 +229,7 @@ def describe(
         name = _verb(method, key is not None, query, headers)
     except errors.S3Error:
         return Operation("Unknown", bucket, key)
-    allowed = _SUBRESOURCES.get(name, frozenset())
+    # UploadPartCopy (unsupported) carries UploadPart's sub-resources.
+    allowed = _SUBRESOURCES.get(name.replace("UploadPartCopy", "UploadPart"), frozenset())
     extra = sorted(p for p in query if _plain(p) not in _PLAIN_PARAMS and p not in allowed)
     return Operation(name + ("?" + ",".join(extra) if extra else ""), bucket, key)
