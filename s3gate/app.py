@@ -36,7 +36,7 @@ from s3gate.masking.service import MaskingService
 from s3gate.metrics import Metrics
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
-from s3gate.status import READY_PATH, STATUS_PATH, Readiness, readyz, status
+from s3gate.status import READY_PATH, STATUS_PATH, Readiness, StatusAccess, readyz, status
 from s3gate.upstream import build_upstream
 from s3gate.upstream.base import Upstream
 
@@ -159,10 +159,14 @@ def create_app(
             STATUS_PATH,
             status(
                 readiness,
-                gateway.authenticator,
-                policies,
-                settings.audit.bucket,
-                gateway.clock,
+                StatusAccess(
+                    gateway.authenticator,
+                    policies,
+                    settings.audit.bucket,
+                    gateway.clock,
+                    gateway.access_log,
+                    audit,
+                ),
             ),
             methods=["GET"],
         ),

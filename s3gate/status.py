@@ -9,31 +9,37 @@ changed and how far the audit trail lags.
 client's signer: `curl --aws-sigv4`, botocore) and answers only a principal
 the policies allow `HeadBucket` on the audit bucket: whoever may see the
 audit trail may see how far behind it is. Everyone else gets AccessDenied.
+Each status request, answered or refused, has an access-log line and an audit
+event, like any other request.
 Decided this way so that no new Cedar action and no second port is needed;
 see docs/threat-model.md.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from s3gate import errors
+from s3gate.accesslog import AccessLog
+from s3gate.audit.log import AuditLog
+from s3gate.auditing import RequestAudit
 from s3gate.authn import Authenticator, RawRequest
 from s3gate.policy import enforce
 from s3gate.policy.store import PolicyStore
 from s3gate.s3.operations import Operation
 
-log = logging.getLogger("s3gate")
-
 STATUS_PATH = "/_s3gate/status"
 READY_PATH = "/_s3gate/readyz"
+# How status requests appear in the access log and the audit trail.
+OPERATION = "GetGatewayStatus"
 
 
 @dataclass(frozen=True)
@@ -54,48 +60,87 @@ def readyz(check: Check) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def status(
-    check: Check,
-    authenticator: Authenticator,
-    policies: PolicyStore,
-    audit_bucket: str,
-    clock_now: Callable[[], Any],
-) -> Callable[[Request], Awaitable[Response]]:
+@dataclass(frozen=True)
+class StatusAccess:
+    """What the status endpoint needs to authenticate, decide and record."""
+
+    authenticator: Authenticator
+    policies: PolicyStore
+    audit_bucket: str
+    clock: Callable[[], datetime]
+    access_log: AccessLog
+    audit: AuditLog | None
+
+
+def status(check: Check, access: StatusAccess) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        raw = RawRequest.from_scope(request.scope, request.method)
-        op = Operation("GetGatewayStatus")
+        started = time.perf_counter()
+        request_id = secrets.token_hex(8).upper()
+        op = Operation(OPERATION)
+        entry: dict[str, object] = {
+            "request_id": request_id,
+            "method": request.method,
+            "operation": OPERATION,
+        }
+        # Like every request, an audit event durable before the answer.
+        audit = RequestAudit(access.audit, request_id, request)
+        audit.identify(op, None)
+        error: errors.S3Error | None = None
         try:
-            authn = authenticator.authenticate(raw, op, request.stream())
-            context = enforce.context_from_http(
-                "HeadBucket",
-                headers=raw.headers,
-                query={},
-                client_ip=request.client.host if request.client else None,
-                tls=request.url.scheme == "https",
-                presigned=authn.presigned,
-                now=clock_now(),
-            )
-            decision = enforce.authorize(
-                policies.current(), authn.principal, "HeadBucket", audit_bucket, None, context
-            )
-            if not decision.allowed:
-                raise errors.AccessDenied(
-                    "The gateway status is shown to principals allowed HeadBucket on the "
-                    "audit bucket",
-                    resource=STATUS_PATH,
-                )
+            await _authorize(request, access, audit, entry)
+            result = await check()
+            body = {"status": "ready" if result.ready else "unavailable", **result.details}
+            response: Response = JSONResponse(body, 200)
         except errors.S3Error as exc:
-            log.info(
-                "status refused",
-                extra={"error": exc.error_code, "client": request.client and request.client.host},
-            )
-            return Response(
-                exc.to_xml(secrets.token_hex(8).upper(), STATUS_PATH),
-                status_code=exc.http_status,
-                media_type="application/xml",
-            )
-        result = await check()
-        body = {"status": "ready" if result.ready else "unavailable", **result.details}
-        return JSONResponse(body, 200)
+            error = exc
+            entry["error"] = exc.error_code
+            response = _error(exc, request_id)
+        try:
+            response = await audit.finish(response, {}, error)
+        except errors.S3Error as exc:  # its event could not be kept: not answered
+            entry["error"] = exc.error_code
+            response = _error(exc, request_id)
+        response.headers["x-amz-request-id"] = request_id
+        access.access_log.attach(response, entry, started, None)
+        return response
 
     return endpoint
+
+
+async def _authorize(
+    request: Request, access: StatusAccess, audit: RequestAudit, entry: dict[str, object]
+) -> None:
+    raw = RawRequest.from_scope(request.scope, request.method)
+    authn = access.authenticator.authenticate(raw, Operation(OPERATION), request.stream())
+    audit.identify(Operation(OPERATION), authn.principal)
+    entry["principal"] = authn.principal.subject
+    entry["access_key_id"] = authn.principal.access_key_id
+    await audit.require_spool()
+    context = enforce.context_from_http(
+        "HeadBucket",
+        headers=raw.headers,
+        query={},
+        client_ip=request.client.host if request.client else None,
+        tls=request.url.scheme == "https",
+        presigned=authn.presigned,
+        now=access.clock(),
+    )
+    decision = enforce.authorize(
+        access.policies.current(), authn.principal, "HeadBucket", access.audit_bucket, None, context
+    )
+    audit.decided(decision)
+    if not decision.allowed:
+        raise errors.AccessDenied(
+            "Access Denied: the gateway status is shown to principals allowed HeadBucket on "
+            f"the audit bucket (request id {entry['request_id']})",
+            resource=STATUS_PATH,
+        )
+
+
+def _error(exc: errors.S3Error, request_id: str) -> Response:
+    return Response(
+        exc.to_xml(request_id, STATUS_PATH),
+        status_code=exc.http_status,
+        media_type="application/xml",
+        headers=dict(exc.headers),
+    )

@@ -161,6 +161,24 @@ def test_readiness_is_a_status_and_the_details_need_a_signed_admin(gateway: Gate
     assert re.fullmatch(r"[0-9a-f]{64}", body["policy"]["bundle_hash"])
     assert body["audit"]["replica_id"] and body["audit"]["active_key_id"]
     assert body["upstream"] == "reachable"
+    # Like every request: one access-log line each, answered or refused.
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [
+            json.loads(line)
+            for line in gateway.log().splitlines()
+            if line.startswith("{") and '"GetGatewayStatus"' in line
+        ]
+        seen = {(x.get("principal"), x["status"], x.get("error")) for x in lines}
+        wanted = {
+            ("admin", 200, None),
+            ("reader", 403, "AccessDenied"),
+            (None, 403, "AccessDenied"),
+        }
+        if wanted <= seen or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert wanted <= seen
 
 
 def test_a_missing_audit_bucket_stops_the_start(moto_endpoint: str, tmp_path: Path) -> None:
