@@ -124,3 +124,8 @@ def test_make_run_installs_only_the_gateway_and_passes_the_port() -> None:
 def test_gitignore_covers_the_tour_tokens() -> None:
     patterns = (REPO / ".gitignore").read_text().split()
     assert any(fnmatch.fnmatch("alice.jwt", p) for p in patterns)
+
+
+def test_the_banner_uses_the_chosen_port(tmp_path: Path) -> None:
+    text = devmode.banner(tmp_path / "data", "127.0.0.1", 9123)
+    assert "http://127.0.0.1:9123" in text and ":9000" not in text
