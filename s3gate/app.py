@@ -36,7 +36,15 @@ from s3gate.masking.service import MaskingService
 from s3gate.metrics import Metrics
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
-from s3gate.status import READY_PATH, STATUS_PATH, Readiness, StatusAccess, readyz, status
+from s3gate.status import (
+    READY_PATH,
+    STATUS_PATH,
+    Readiness,
+    StatusAccess,
+    coalesced,
+    readyz,
+    status,
+)
 from s3gate.upstream import build_upstream
 from s3gate.upstream.base import Upstream
 
@@ -119,6 +127,9 @@ def create_app(
             ready = bool(state["started"] and state["spool_writable"]) and not missing
         return Readiness(ready, body)
 
+    # Public: one check at a time, however many probes arrive together.
+    shared_readiness = coalesced(readiness)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.start()
@@ -154,18 +165,17 @@ def create_app(
 
     routes = [
         Route("/_s3gate/healthz", healthz, methods=["GET"]),
-        Route(READY_PATH, readyz(readiness), methods=["GET"]),
+        Route(READY_PATH, readyz(shared_readiness), methods=["GET"]),
         Route(
             STATUS_PATH,
             status(
-                readiness,
+                readiness,  # authenticated: no flood to absorb, always fresh
                 StatusAccess(
                     gateway.authenticator,
                     policies,
                     settings.audit.bucket,
                     gateway.clock,
                     gateway.access_log,
-                    audit,
                 ),
             ),
             methods=["GET"],

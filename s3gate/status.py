@@ -9,14 +9,17 @@ changed and how far the audit trail lags.
 client's signer: `curl --aws-sigv4`, botocore) and answers only a principal
 the policies allow `HeadBucket` on the audit bucket: whoever may see the
 audit trail may see how far behind it is. Everyone else gets AccessDenied.
-Each status request, answered or refused, has an access-log line and an audit
-event, like any other request.
+Each status request, answered or refused, has an access-log line. It has no
+audit event, like the other `/_s3gate/` endpoints: it reads the gateway's
+state, not the store, and it must keep answering when the audit spool cannot
+take events — that is when an operator needs it most.
 Decided this way so that no new Cedar action and no second port is needed;
 see docs/threat-model.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,8 +32,6 @@ from starlette.responses import JSONResponse, Response
 
 from s3gate import errors
 from s3gate.accesslog import AccessLog
-from s3gate.audit.log import AuditLog
-from s3gate.auditing import RequestAudit
 from s3gate.authn import Authenticator, RawRequest
 from s3gate.policy import enforce
 from s3gate.policy.store import PolicyStore
@@ -51,6 +52,22 @@ class Readiness:
 Check = Callable[[], Awaitable[Readiness]]
 
 
+def coalesced(check: Check) -> Check:
+    """`check` with concurrent callers sharing the run in flight: readiness
+    is public and each run costs upstream requests (a ListBuckets probe, a
+    HeadBucket of the audit bucket), so a flood of unauthenticated probes
+    costs the store one check at a time, never one per probe. A caller that
+    arrives when no run is in flight starts a fresh one (no stale answers)."""
+    running: list[asyncio.Task[Readiness]] = []
+
+    async def run() -> Readiness:
+        if not running or running[0].done():
+            running[:] = [asyncio.ensure_future(check())]
+        return await asyncio.shield(running[0])
+
+    return run
+
+
 def readyz(check: Check) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         result = await check()
@@ -69,35 +86,23 @@ class StatusAccess:
     audit_bucket: str
     clock: Callable[[], datetime]
     access_log: AccessLog
-    audit: AuditLog | None
 
 
 def status(check: Check, access: StatusAccess) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         request_id = secrets.token_hex(8).upper()
-        op = Operation(OPERATION)
         entry: dict[str, object] = {
             "request_id": request_id,
             "method": request.method,
             "operation": OPERATION,
         }
-        # Like every request, an audit event durable before the answer.
-        audit = RequestAudit(access.audit, request_id, request)
-        audit.identify(op, None)
-        error: errors.S3Error | None = None
         try:
-            await _authorize(request, access, audit, entry)
+            _authorize(request, access, entry)
             result = await check()
             body = {"status": "ready" if result.ready else "unavailable", **result.details}
             response: Response = JSONResponse(body, 200)
         except errors.S3Error as exc:
-            error = exc
-            entry["error"] = exc.error_code
-            response = _error(exc, request_id)
-        try:
-            response = await audit.finish(response, {}, error)
-        except errors.S3Error as exc:  # its event could not be kept: not answered
             entry["error"] = exc.error_code
             response = _error(exc, request_id)
         response.headers["x-amz-request-id"] = request_id
@@ -107,15 +112,11 @@ def status(check: Check, access: StatusAccess) -> Callable[[Request], Awaitable[
     return endpoint
 
 
-async def _authorize(
-    request: Request, access: StatusAccess, audit: RequestAudit, entry: dict[str, object]
-) -> None:
+def _authorize(request: Request, access: StatusAccess, entry: dict[str, object]) -> None:
     raw = RawRequest.from_scope(request.scope, request.method)
     authn = access.authenticator.authenticate(raw, Operation(OPERATION), request.stream())
-    audit.identify(Operation(OPERATION), authn.principal)
     entry["principal"] = authn.principal.subject
     entry["access_key_id"] = authn.principal.access_key_id
-    await audit.require_spool()
     context = enforce.context_from_http(
         "HeadBucket",
         headers=raw.headers,
@@ -128,7 +129,6 @@ async def _authorize(
     decision = enforce.authorize(
         access.policies.current(), authn.principal, "HeadBucket", access.audit_bucket, None, context
     )
-    audit.decided(decision)
     if not decision.allowed:
         raise errors.AccessDenied(
             "Access Denied: the gateway status is shown to principals allowed HeadBucket on "

@@ -445,7 +445,8 @@ def test_a_full_spool_disk_fails_closed_and_the_gateway_recovers(
                 assert exc.value.response["Error"]["Code"] == "ServiceUnavailable"
                 assert time.monotonic() < deadline, "the gateway did not recover"
                 time.sleep(0.3)
-        assert _readyz(gateway)[0] == 200
+        final = _readyz(gateway)
+        assert final[0] == 200, final
         request_id = put["ResponseMetadata"]["RequestId"]
         assert request_id in wait_shipped(moto_endpoint, keys, replica, {request_id})
         events = shipped_events(moto_endpoint, keys, replica)
