@@ -37,8 +37,6 @@ from s3gate.metrics import Metrics
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
 from s3gate.status import (
-    READY_PATH,
-    STATUS_PATH,
     Readiness,
     StatusAccess,
     coalesced,
@@ -165,9 +163,9 @@ def create_app(
 
     routes = [
         Route("/_s3gate/healthz", healthz, methods=["GET"]),
-        Route(READY_PATH, readyz(shared_readiness), methods=["GET"]),
+        Route("/_s3gate/readyz", readyz(shared_readiness), methods=["GET"]),
         Route(
-            STATUS_PATH,
+            "/_s3gate/status",
             status(
                 readiness,  # authenticated: no flood to absorb, always fresh
                 StatusAccess(

@@ -38,7 +38,6 @@ from s3gate.policy.store import PolicyStore
 from s3gate.s3.operations import Operation
 
 STATUS_PATH = "/_s3gate/status"
-READY_PATH = "/_s3gate/readyz"
 # How status requests appear in the access log and the audit trail.
 OPERATION = "GetGatewayStatus"
 
