@@ -38,6 +38,13 @@ from s3gate.masking.service import MaskingService
 from s3gate.metrics import Metrics
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
+from s3gate.status import (
+    Readiness,
+    StatusAccess,
+    coalesced,
+    readyz,
+    status,
+)
 from s3gate.upstream import build_upstream
 from s3gate.upstream.base import Upstream
 
@@ -102,23 +109,29 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(request: Request) -> Response:
+    async def readiness() -> Readiness:
         body: dict[str, object] = {"policy": policies.status()}
         try:
             await store.probe()
         except errors.S3Error as exc:
-            body.update(status="unavailable", upstream=exc.message)
-            return JSONResponse(body, 503)
-        body.update(status="ready", upstream="reachable")
+            body["upstream"] = exc.message
+            return Readiness(False, body)
+        body["upstream"] = "reachable"
+        ready = True
         if audit is not None:
             # A backlog (audit bucket unreachable) is reported, not fatal: the
-            # events are safe in the spool. A spool that cannot be written is.
+            # events are safe in the spool. A spool that cannot be written is,
+            # and so is an audit bucket that does not exist.
             await audit.ensure_accepting()  # a spool that failed may work again
             body["audit"] = state = audit.status()
-            if not (state["started"] and state["spool_writable"]):
-                body["status"] = "unavailable"
-                return JSONResponse(body, 503)
-        return JSONResponse(body)
+            missing = await _missing_audit_bucket(store, settings.audit.bucket)
+            if missing:
+                state["bucket_error"] = missing
+            ready = bool(state["started"] and state["spool_writable"]) and not missing
+        return Readiness(ready, body)
+
+    # Public: one check at a time, however many probes arrive together.
+    shared_readiness = coalesced(readiness)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -131,6 +144,10 @@ def create_app(
                     if exc.error_code != "BucketAlreadyExists":
                         raise
         if audit is not None:
+            missing = await _missing_audit_bucket(store, settings.audit.bucket)
+            if missing:  # NoSuchBucket forever after "ready" helps nobody
+                log.error("%s", missing)
+                raise ConfigError(missing)
             await audit.start()
             _audit_policy_reloads(policies, audit)
         await policies.start()  # watcher + SIGHUP
@@ -152,7 +169,21 @@ def create_app(
     s3_api = _AllMethods(gateway.handle)
     routes = [
         Route("/_s3gate/healthz", healthz, methods=["GET"]),
-        Route("/_s3gate/readyz", readyz, methods=["GET"]),
+        Route("/_s3gate/readyz", readyz(shared_readiness), methods=["GET"]),
+        Route(
+            "/_s3gate/status",
+            status(
+                readiness,  # authenticated: no flood to absorb, always fresh
+                StatusAccess(
+                    gateway.authenticator,
+                    policies,
+                    settings.audit.bucket,
+                    gateway.clock,
+                    gateway.access_log,
+                ),
+            ),
+            methods=["GET"],
+        ),
         *([Route("/_s3gate/metrics", metrics.endpoint, methods=["GET"])] if metrics else []),
         *([Route("/_s3gate/audit/keys", keys_endpoint(audit))] if audit is not None else []),
         *extra_routes,
@@ -188,6 +219,23 @@ class _AllMethods:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
+
+
+async def _missing_audit_bucket(store: Upstream, bucket: str) -> str | None:
+    """A message naming the audit bucket if the store says it does not exist;
+    None if it exists or the store cannot say right now (unreachable: the
+    events wait in the spool, and readiness reports the upstream)."""
+    try:
+        await store.head_bucket(bucket)
+    except errors.S3Error as exc:
+        if exc.error_code != "NoSuchBucket":
+            log.warning("could not check the audit bucket %r: %s", bucket, exc.error_code)
+            return None
+        return (
+            f"audit.bucket: the audit bucket {bucket!r} does not exist in the upstream store; "
+            "create it (or list it in upstream.create_buckets)"
+        )
+    return None
 
 
 def _follow_roles(policies: PolicyStore, sts: StsService) -> None:

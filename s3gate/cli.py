@@ -70,29 +70,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    if args.dev_command == "env":
-        print("\n".join(devmode.env_lines(args.data_dir, args.host, args.port)))
+    if args.dev_command in ("env", "token"):
+        # Never a fresh ./data with a new key: the running gateway's data, or a clear no.
+        try:
+            found = devmode.find_gateway(args.data_dir)
+        except devmode.NoDevGateway as exc:
+            print(f"s3gate: {exc}", file=sys.stderr)
+            return 2
+        if args.data_dir is None:
+            state = "running" if found.running else "not running now"
+            print(f"# s3gate dev data: {found.data_dir} ({state})", file=sys.stderr)
+        if args.dev_command == "token":
+            return _dev_token(args, found.data_dir)
+        host = args.host or found.host
+        port = args.port or found.port
+        print("\n".join(devmode.env_lines(found.data_dir, host, port)))
         return 0
-    if args.dev_command == "token":
-        return _dev_token(args)
-    settings = devmode.dev_settings(args.data_dir, args.host, args.port)
+    data_dir = args.data_dir or devmode.DEFAULT_DATA_DIR
+    host = args.host or devmode.DEFAULT_HOST
+    port = args.port or devmode.DEFAULT_PORT
+    settings = devmode.dev_settings(data_dir, host, port)
     # The dev issuer's routes exist only here, never under `s3gate serve`.
-    issuer = devissuer.load(args.data_dir, devissuer.issuer_url(args.host, args.port))
-    print(devmode.banner(args.data_dir, args.host, args.port), flush=True)
+    issuer = devissuer.load(data_dir, devissuer.issuer_url(host, port))
+    devmode.record_started(data_dir, host, port)
+    print(devmode.banner(data_dir, host, port), flush=True)
     _run_server(settings, extra_routes=issuer.routes())
     return 0
 
 
-def _dev_token(args: argparse.Namespace) -> int:
+def _dev_token(args: argparse.Namespace, data_dir: Path) -> int:
     if not args.sub:
         print("s3gate: dev token needs --sub", file=sys.stderr)
         return 2
     try:
-        print(
-            devissuer.cli_token(
-                args.data_dir, args.sub, args.groups, args.ttl, args.aud, args.claims
-            )
-        )
+        print(devissuer.cli_token(data_dir, args.sub, args.groups, args.ttl, args.aud, args.claims))
     except ValueError as exc:
         print(f"s3gate: {exc}", file=sys.stderr)
         return 2
@@ -114,9 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="run a development gateway on a local directory store")
     dev.add_argument("dev_command", nargs="?", choices=["run", "env", "token"], default="run")
-    dev.add_argument("--data-dir", type=Path, default=Path("./data"))
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=9000)
+    dev.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data folder (run: default ./data; env/token: default ./data if it holds a "
+        "dev key, else the running dev gateway's)",
+    )
+    dev.add_argument("--host", default=None, help="default 127.0.0.1 (env: the recorded one)")
+    dev.add_argument("--port", type=int, default=None, help="default 9000 (env: the recorded one)")
     token = dev.add_argument_group("s3gate dev token", "print a development OIDC token")
     token.add_argument("--sub", help="the token's subject")
     token.add_argument(

@@ -176,9 +176,48 @@ def load(path: Path | None = None, overrides: dict[str, Any] | None = None) -> S
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(_format(exc)) from exc
+        # All at once: the field errors and the secrets that could not be
+        # read, so that one edit-and-retry fixes everything.
+        fields = _format(exc)
+        secrets = _raw_secret_problems(data) + _audit_problems(data.get("audit"))
+        if secrets:
+            fields += "\n  " + "\n  ".join(secrets)
+        raise ConfigError(fields) from exc
     _check_secrets(settings)
     return settings
+
+
+def _audit_problems(raw: object) -> list[str]:
+    """The audit section's own problems (signing keys), if it validates alone."""
+    try:
+        audit = AuditSettings(**raw) if isinstance(raw, dict) else AuditSettings()
+    except ValidationError:
+        return []  # already among the field errors
+    return audit.problems()
+
+
+_SECRET_KEYS = frozenset({"file", "env", "value"})
+
+
+def _raw_secret_problems(data: object, where: str = "") -> list[str]:
+    """Unreadable secret references found in the raw settings (when the
+    settings themselves did not validate, `_check_secrets` cannot run): a
+    mapping with exactly one of `file` / `env` / `value`."""
+    problems: list[str] = []
+    if isinstance(data, dict):
+        if data and set(data) <= _SECRET_KEYS and len(data) == 1:
+            if isinstance(data.get("env"), str) or isinstance(data.get("file"), str):
+                try:
+                    Secret(**data).resolve()
+                except (ConfigError, ValidationError) as exc:
+                    problems.append(f"{where}: {exc}")
+            return problems
+        for key, value in data.items():
+            problems += _raw_secret_problems(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            problems += _raw_secret_problems(value, f"{where}.{i}" if where else str(i))
+    return problems
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ def policy_dir() -> Path:
 
 DEV_BUCKETS = ("traces", "audit")
 DEV_PRINCIPAL = "dev-admin"
+DEFAULT_DATA_DIR = Path("./data")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9000
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,100 @@ def dev_key(data_dir: Path) -> DevKey:
         meta.write_text(json.dumps({"access_key_id": key_id}) + "\n")
     key_id = json.loads(meta.read_text())["access_key_id"]
     return DevKey(access_key_id=key_id, secret_file=secret_file)
+
+
+class NoDevGateway(Exception):
+    """`s3gate dev env|token` found no development gateway's data to use."""
+
+
+@dataclass(frozen=True)
+class DevGateway:
+    """Where a development gateway runs (or last ran) and keeps its data.
+
+    Recorded when `s3gate dev` starts, twice: in its data folder (so `dev env
+    --data-dir X` prints the port it really uses) and in a per-user pointer
+    (so `dev env` run from another directory finds it instead of creating a
+    new `./data` with a new key the gateway does not know)."""
+
+    data_dir: Path
+    host: str
+    port: int
+    pid: int
+
+    @property
+    def running(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # alive, someone else's
+            return True
+        return True
+
+
+def _state_file(data_dir: Path) -> Path:
+    return data_dir / "dev" / "gateway.json"
+
+
+def user_pointer(environ: Mapping[str, str] = os.environ) -> Path:
+    state = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "s3gate" / "dev-gateway.json"
+
+
+def record_started(data_dir: Path, host: str, port: int) -> DevGateway:
+    gateway = DevGateway(data_dir.resolve(), host, port, os.getpid())
+    record = json.dumps(
+        {"data_dir": str(gateway.data_dir), "host": host, "port": port, "pid": gateway.pid}
+    )
+    for path in (_state_file(data_dir), user_pointer()):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(record + "\n")
+        except OSError:  # a read-only home must not stop the gateway
+            continue
+    return gateway
+
+
+def _read_state(path: Path) -> DevGateway | None:
+    try:
+        raw = json.loads(path.read_text())
+        return DevGateway(
+            Path(raw["data_dir"]), str(raw["host"]), int(raw["port"]), int(raw["pid"])
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _has_key(data_dir: Path) -> bool:
+    folder = data_dir / "dev"
+    return (folder / "access-key.json").exists() and (folder / "secret-access-key").exists()
+
+
+def find_gateway(data_dir: Path | None) -> DevGateway:
+    """The dev gateway whose data `dev env` / `dev token` should use; never
+    creates anything. `data_dir` given: that folder (its recorded host and
+    port if it ever ran). Not given: `./data` if it holds a dev key, else the
+    gateway the per-user pointer names."""
+    candidates = [data_dir] if data_dir is not None else [DEFAULT_DATA_DIR]
+    for folder in candidates:
+        if _has_key(folder):
+            known = _read_state(_state_file(folder))
+            if known is not None:
+                return DevGateway(folder, known.host, known.port, known.pid)
+            return DevGateway(folder, DEFAULT_HOST, DEFAULT_PORT, 0)
+    if data_dir is not None:
+        raise NoDevGateway(
+            f"no development gateway data in {data_dir} (no dev key there); "
+            "start one with `s3gate dev --data-dir DIR` (or `make run` in the checkout)"
+        )
+    pointed = _read_state(user_pointer())
+    if pointed is not None and _has_key(pointed.data_dir):
+        return pointed
+    raise NoDevGateway(
+        "no development gateway data here (./data/dev) and no running dev "
+        "gateway recorded for this user; start one with `make run` in the s3gate checkout, "
+        "or pass --data-dir to point at its data folder"
+    )
 
 
 def dev_settings(data_dir: Path, host: str, port: int) -> config.Settings:

@@ -29,12 +29,12 @@ from s3gate.identity.principal import Principal
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.sts import StsService
 from s3gate.masking.service import MaskingService
-from s3gate.policy import enforce
+from s3gate.policy import denials, enforce
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import PER_ITEM_OPERATIONS, RequestContext
 from s3gate.policy.store import PolicyStore
-from s3gate.s3.operations import Operation, resolve, virtual_host_bucket
+from s3gate.s3.operations import Operation, describe, resolve, virtual_host_bucket
 from s3gate.s3.tokens import ListTokens
 from s3gate.upstream.base import Upstream
 
@@ -90,6 +90,8 @@ class Gateway:
             log.exception("internal error", extra={"request_id": request_id})
             error = errors.InternalError()
         if error is not None:
+            if op is None:
+                self._identify_refused(request, entry, audit)
             response = self._error(error, request, request_id, op)
             entry["error"] = error.error_code
         return await self._answer(
@@ -157,6 +159,27 @@ class Gateway:
         self.access_log.attach(response, entry, started, None)
         return response
 
+    def _identify_refused(
+        self, request: Request, entry: dict[str, object], audit: RequestAudit
+    ) -> None:
+        """Operation, bucket and key of a request refused before they were
+        resolved (NotImplemented, an invalid bucket name, …), as far as
+        they can be told, for its access-log line and audit event."""
+        if "operation" in entry:
+            return
+        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+        known = describe(
+            request.method,
+            request.headers.get("host", ""),
+            raw_path,
+            request.query_params,
+            request.headers,
+            self.settings.server.virtual_host_domains,
+        )
+        if known is not None:
+            entry.update({"operation": known.name, "bucket": known.bucket, "key": known.key})
+            audit.identify(known, None)
+
     def _is_sts(self, request: Request) -> bool:
         """STS shares the S3 endpoint: a form POST to the root, or a root GET
         with `Action` (never a virtual-hosted bucket request)."""
@@ -200,7 +223,7 @@ class Gateway:
             presigned=authn.presigned,
             now=self.clock(),
         )
-        decision = self._decide(bundle, principal, op, raw, context, audit)
+        decision = self._decide(bundle, principal, op, raw, context, audit, request_id)
         if decision is not None:
             entry["policy"] = decision.describe()
         if op.name not in BODY_OPERATIONS:
@@ -229,6 +252,7 @@ class Gateway:
         raw: RawRequest,
         context: RequestContext,
         audit: RequestAudit,
+        request_id: str,
     ) -> Decision | None:
         """The operation's decision; a denial raises before anything upstream.
         Per-item operations (DeleteObjects, ListBuckets) are decided per item
@@ -244,8 +268,11 @@ class Gateway:
         )
         audit.decided(decision)
         if not decision.allowed:
-            # The reason stays in the audit trail; the client learns nothing more.
-            raise errors.AccessDenied(resource=op.resource)
+            # The class of reason for the client; the policy ids stay in the audit trail.
+            detail = self.settings.policy.denial_detail
+            raise errors.AccessDenied(
+                denials.message(decision, request_id, detail), resource=op.resource
+            )
         if decision.obligations.approvals:
             raise errors.AccessDenied(
                 "This request requires approval, which this gateway cannot grant yet",

@@ -78,7 +78,8 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-# (status key, metric name, help); booleans become 0/1, None is left out.
+# (status key, metric name, help); booleans become 0/1, None is left out,
+# except where None means "nothing waiting" (`_ZERO_WHEN_NONE`).
 _AUDIT = (
     ("backlog_events", "s3gate_audit_backlog_events", "Events spooled, not yet shipped."),
     ("backlog_bytes", "s3gate_audit_backlog_bytes", "Bytes spooled, not yet shipped."),
@@ -101,6 +102,12 @@ _AUDIT = (
 )
 
 
+# An empty backlog has no oldest event; exported as 0 so that an alert on
+# "age > 60" has a series to evaluate (an absent series never fires, and
+# never resolves, either).
+_ZERO_WHEN_NONE = frozenset({"oldest_unshipped_age_seconds"})
+
+
 class _StatusCollector(Collector):
     def __init__(self, policy: Status, audit: Status | None) -> None:
         self._policy = policy
@@ -117,6 +124,8 @@ class _StatusCollector(Collector):
         state = self._audit()
         for key, name, text in _AUDIT:
             value = state.get(key)
+            if value is None and key in _ZERO_WHEN_NONE:
+                value = 0
             if value is not None:
                 yield GaugeMetricFamily(name, text, value=float(value))
 

@@ -127,6 +127,8 @@ def render_line(entry: Entry) -> str:
         extra.append(f"mask={masking.get('profile')}({counts})")
     if e.get("policy_ids"):
         extra.append("policies=" + ",".join(e["policy_ids"]))
+    elif e.get("decision") == "deny":
+        extra.append("policies=none")  # default deny (or an evaluation error: see the log)
     extra += [f"{k}={v}" for k, v in sorted((e.get("details") or {}).items()) if v is not None]
     if e.get("request_id"):
         extra.append(f"req={e['request_id']}")

@@ -26,7 +26,7 @@ import cedarpy
 
 from s3gate.policy import entities as ent
 from s3gate.policy import obligations as obl
-from s3gate.policy.decision import Decision
+from s3gate.policy.decision import Basis, Decision
 from s3gate.policy.guards import Guards
 from s3gate.policy.model import AccessRequest
 from s3gate.policy.projection import Projection
@@ -58,7 +58,7 @@ def _for_resource(decision: Decision, resource: str) -> Decision:
     `dataclasses.replace`, which matters for a 1000-key page)."""
     d = decision
     return Decision(
-        d.allowed, d.policies, d.obligations, d.bundle_hash, d.reason, d.action, resource
+        d.allowed, d.policies, d.obligations, d.bundle_hash, d.reason, d.action, resource, d.basis
     )
 
 
@@ -111,7 +111,9 @@ class Bundle:
             res = request.resource
             denial = self.guards.check(request.action, res)
             if denial is not None:
-                out[i] = self._decision(request, False, (denial.guard,), obl.NONE, denial.reason)
+                out[i] = self._decision(
+                    request, False, (denial.guard,), obl.NONE, denial.reason, "guard"
+                )
                 continue
             pkey = principals.get(id(request.principal))
             if pkey is None:
@@ -185,7 +187,10 @@ class Bundle:
         except ValueError as exc:  # malformed input: deny, never guess
             reason = f"policy evaluation failed: {_short(str(exc))}"
             log.error(reason)
-            return [(self._decision(r.request, False, (), obl.NONE, reason), False) for r in reps]
+            return [
+                (self._decision(r.request, False, (), obl.NONE, reason, "error"), False)
+                for r in reps
+            ]
         return [
             (self._from_cedar(r.request, res), not res.diagnostics.errors)
             for r, res in zip(reps, results, strict=True)
@@ -197,14 +202,17 @@ class Bundle:
             named = self._ordered(p for e in errors for p in _ERROR_POLICY.findall(e))
             shown = "; ".join(_short(e) for e in errors[:3])
             reason = f"denied: the request could not be fully evaluated: {shown}"
-            return self._decision(request, False, named, obl.NONE, reason)
+            return self._decision(request, False, named, obl.NONE, reason, "error")
         ids = self._ordered(result.diagnostics.reasons)
         if result.decision == cedarpy.Decision.Allow:
             found = obl.from_annotations(self.policies[p].annotations for p in ids)
-            return self._decision(request, True, ids, found, "permitted by " + ", ".join(ids))
+            reason = "permitted by " + ", ".join(ids)
+            return self._decision(request, True, ids, found, reason, "permit")
         if ids:
-            return self._decision(request, False, ids, obl.NONE, "forbidden by " + ", ".join(ids))
-        return self._decision(request, False, (), obl.NONE, "no policy permits this (default deny)")
+            reason = "forbidden by " + ", ".join(ids)
+            return self._decision(request, False, ids, obl.NONE, reason, "forbid")
+        reason = "no policy permits this (default deny)"
+        return self._decision(request, False, (), obl.NONE, reason, "default-deny")
 
     def _ordered(self, ids: Any) -> tuple[str, ...]:
         unique = dict.fromkeys(str(i) for i in ids)
@@ -219,6 +227,7 @@ class Bundle:
         policies: tuple[str, ...],
         obligations: obl.Obligations,
         reason: str,
+        basis: Basis,
     ) -> Decision:
         return Decision(
             allowed=allowed,
@@ -228,6 +237,7 @@ class Bundle:
             reason=reason,
             action=request.action,
             resource=str(request.resource),
+            basis=basis,
         )
 
     def describe(self) -> dict[str, object]:

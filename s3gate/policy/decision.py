@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from s3gate.policy import obligations as obl
 from s3gate.policy.obligations import Obligations
+
+# What determined a decision, for a denial message that says why without
+# naming policies (policy/denials.py): permitted; no permit matched (default
+# deny); an explicit `forbid`; a built-in guard; the evaluation failed.
+Basis = Literal["permit", "default-deny", "forbid", "guard", "error"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,7 @@ class Decision:
     reason: str
     action: str
     resource: str
+    basis: Basis
 
     def describe(self) -> dict[str, object]:
         """A JSON-safe summary for audit events and `policy explain`."""
@@ -54,4 +61,5 @@ def combine(decisions: Sequence[Decision]) -> Decision:
         reason="; ".join(f"{d.action} {d.resource}: {d.reason}" for d in decisions),
         action="+".join(d.action for d in decisions),
         resource=" -> ".join(d.resource for d in decisions),
+        basis="permit",
     )

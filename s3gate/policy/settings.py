@@ -8,6 +8,7 @@ importing `s3gate.config` from here would be a cycle.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -41,6 +42,10 @@ class PolicySettings(BaseModel):
     # Decisions remembered per bundle, keyed by what the policies can observe
     # (see policy/projection.py); 0 turns the cache off.
     decision_cache_size: int = Field(default=4096, ge=0)
+    # How much an AccessDenied message says (policy/denials.py): "none",
+    # "reason" (the class: no policy allows / forbid / built-in guard), or
+    # "policies" (also the determining policy ids; for development).
+    denial_detail: Literal["none", "reason", "policies"] = "reason"
 
     @field_validator("internal_prefixes")
     @classmethod

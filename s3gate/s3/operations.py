@@ -203,3 +203,33 @@ def resolve(
             f"s3gate does not implement this operation ({what})", resource=op.resource
         )
     return op
+
+
+def describe(
+    method: str,
+    host: str,
+    raw_path: bytes,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    virtual_host_domains: Sequence[str] = (),
+) -> Operation | None:
+    """Best effort and never raising: what a refused request was trying to do
+    (for its access-log line and audit event when `resolve` refused it). An
+    operation s3gate does not implement is named with its sub-resources, e.g.
+    `GetObject?acl`; a verb it cannot name is `Unknown`."""
+    try:
+        bucket, key = split_target(host, raw_path, virtual_host_domains)
+    except errors.S3Error:
+        return None
+    if bucket is None:
+        return Operation("ListBuckets" if method == "GET" else "Unknown")
+    if key is not None and len(key.encode()) > MAX_KEY_BYTES:
+        key = key.encode()[:MAX_KEY_BYTES].decode(errors="ignore") + "…"
+    try:
+        name = _verb(method, key is not None, query, headers)
+    except errors.S3Error:
+        return Operation("Unknown", bucket, key)
+    # UploadPartCopy (unsupported) carries UploadPart's sub-resources.
+    allowed = _SUBRESOURCES.get(name.replace("UploadPartCopy", "UploadPart"), frozenset())
+    extra = sorted(p for p in query if _plain(p) not in _PLAIN_PARAMS and p not in allowed)
+    return Operation(name + ("?" + ",".join(extra) if extra else ""), bucket, key)

@@ -104,6 +104,30 @@ class Gateway:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def status(self, identity: str = "admin") -> tuple[int, dict[str, Any]]:
+        """`/_s3gate/status` (the details readyz keeps to itself), signed
+        with SigV4 as `identity`. Returns the HTTP status and the JSON body
+        (an S3 error document comes back as {"error": its XML})."""
+        import hashlib
+        import json
+
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        who = self.identities[identity]
+        request = AWSRequest(method="GET", url=f"{self.endpoint}/_s3gate/status")
+        request.headers["x-amz-content-sha256"] = hashlib.sha256(b"").hexdigest()
+        creds = Credentials(who.access_key_id, who.secret_access_key)
+        S3SigV4Auth(creds, "s3", REGION).add_auth(request)
+        http = urllib3.PoolManager(ca_certs=self.ca_file) if self.ca_file else urllib3.PoolManager()
+        resp = http.request(
+            "GET", request.url, headers=dict(request.headers.items()), retries=False
+        )
+        if resp.headers.get("content-type", "").startswith("application/json"):
+            return resp.status, json.loads(resp.data)
+        return resp.status, {"error": resp.data.decode(errors="replace")}
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

@@ -393,10 +393,14 @@ def test_kill_9_under_load_loses_no_acknowledged_event(
 
 
 def _readyz(gateway: Gateway) -> tuple[int, dict[str, Any]]:
+    """Readiness's HTTP status, with the details from the signed status endpoint."""
     import urllib3
 
     resp = urllib3.request("GET", f"{gateway.endpoint}/_s3gate/readyz", retries=False)
-    return resp.status, json.loads(resp.data)
+    assert json.loads(resp.data) == {"status": "ready" if resp.status == 200 else "unavailable"}
+    code, details = gateway.status("admin")
+    assert code == 200, details
+    return resp.status, details
 
 
 def test_a_full_spool_disk_fails_closed_and_the_gateway_recovers(
@@ -441,7 +445,8 @@ def test_a_full_spool_disk_fails_closed_and_the_gateway_recovers(
                 assert exc.value.response["Error"]["Code"] == "ServiceUnavailable"
                 assert time.monotonic() < deadline, "the gateway did not recover"
                 time.sleep(0.3)
-        assert _readyz(gateway)[0] == 200
+        final = _readyz(gateway)
+        assert final[0] == 200, final
         request_id = put["ResponseMetadata"]["RequestId"]
         assert request_id in wait_shipped(moto_endpoint, keys, replica, {request_id})
         events = shipped_events(moto_endpoint, keys, replica)

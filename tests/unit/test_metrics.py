@@ -61,7 +61,7 @@ def test_policy_and_audit_status_are_read_at_each_scrape() -> None:
     audit: dict[str, Any] = {
         "backlog_events": 3,
         "backlog_bytes": 2048,
-        "oldest_unshipped_age_seconds": None,  # nothing waiting: left out
+        "oldest_unshipped_age_seconds": None,  # nothing waiting: exported as 0
         "spool_writable": True,
         "lost_events": 0,
         "last_shipped_sequence": 7,
@@ -72,7 +72,7 @@ def test_policy_and_audit_status_are_read_at_each_scrape() -> None:
     assert got[("s3gate_audit_backlog_events", ())] == 3
     assert got[("s3gate_audit_spool_writable", ())] == 1
     assert got[("s3gate_audit_last_shipped_sequence", ())] == 7
-    assert ("s3gate_audit_oldest_unshipped_age_seconds", ()) not in got
+    assert got[("s3gate_audit_oldest_unshipped_age_seconds", ())] == 0
     audit.update(spool_writable=False, oldest_unshipped_age_seconds=12.5)
     again = scrape(metrics)
     assert again[("s3gate_audit_spool_writable", ())] == 0
