@@ -84,6 +84,8 @@ class DevGateway:
 
     @property
     def running(self) -> bool:
+        if self.pid <= 0:  # never recorded (kill(0) would signal our own group)
+            return False
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
@@ -136,13 +138,12 @@ def find_gateway(data_dir: Path | None) -> DevGateway:
     creates anything. `data_dir` given: that folder (its recorded host and
     port if it ever ran). Not given: `./data` if it holds a dev key, else the
     gateway the per-user pointer names."""
-    candidates = [data_dir] if data_dir is not None else [DEFAULT_DATA_DIR]
-    for folder in candidates:
-        if _has_key(folder):
-            known = _read_state(_state_file(folder))
-            if known is not None:
-                return DevGateway(folder, known.host, known.port, known.pid)
-            return DevGateway(folder, DEFAULT_HOST, DEFAULT_PORT, 0)
+    folder = data_dir if data_dir is not None else DEFAULT_DATA_DIR
+    if _has_key(folder):
+        known = _read_state(_state_file(folder))
+        if known is not None:
+            return DevGateway(folder, known.host, known.port, known.pid)
+        return DevGateway(folder, DEFAULT_HOST, DEFAULT_PORT, 0)
     if data_dir is not None:
         raise NoDevGateway(
             f"no development gateway data in {data_dir} (no dev key there); "

@@ -232,4 +232,12 @@ def describe(
     # UploadPartCopy (unsupported) carries UploadPart's sub-resources.
     allowed = _SUBRESOURCES.get(name.replace("UploadPartCopy", "UploadPart"), frozenset())
     extra = sorted(p for p in query if _plain(p) not in _PLAIN_PARAMS and p not in allowed)
-    return Operation(name + ("?" + ",".join(extra) if extra else ""), bucket, key)
+    # Client-chosen names: a few, short, so a log line stays a line.
+    shown = [p[:_MAX_NAME_CHARS] for p in extra[:_MAX_NAMES]] + (
+        ["…"] if extra[_MAX_NAMES:] else []
+    )
+    return Operation(name + ("?" + ",".join(shown) if shown else ""), bucket, key)
+
+
+_MAX_NAMES = 4
+_MAX_NAME_CHARS = 32

@@ -98,6 +98,7 @@ def test_a_dead_gateway_is_reported_as_not_running(tmp_path: Path) -> None:
     found = devmode.find_gateway(data)
     assert found.port == 9555 and not found.running
     assert devmode.DevGateway(data, "127.0.0.1", 1, os.getpid()).running
+    assert not devmode.DevGateway(data, "127.0.0.1", 1, 0).running  # never recorded
 
 
 def test_make_run_installs_only_the_gateway_and_passes_the_port() -> None:

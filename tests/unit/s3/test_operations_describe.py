@@ -43,3 +43,9 @@ def test_an_overlong_key_is_cut() -> None:
     found = describe("GET", "gw", b"/b/" + b"k" * 5000, {}, {})
     assert found is not None and found.key is not None
     assert len(found.key.encode()) <= 1024 + len("…".encode())
+
+
+def test_client_chosen_sub_resources_are_bounded() -> None:
+    query = {f"{'x' * 100}{i}": "" for i in range(10)}
+    found = describe("GET", "gw", b"/b/k", query, {})
+    assert found is not None and len(found.name) < 200 and found.name.endswith(",…")
