@@ -115,3 +115,82 @@ def test_analyst_is_not_served_an_object_written_around_the_gateway(
     except AssertionError:
         return  # refused (not 200): nothing served
     assert _shown(reader, analyst) == [], form
+
+
+def test_user_metadata_and_content_headers_are_not_stored_in_the_clear(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    """Metadata a client can store is content too (issue 11, item 5)."""
+    key = prefix + "meta.jsonl"
+    try:
+        gw.client("writer").put_object(
+            Bucket=BUCKET,
+            Key=key,
+            Body=b'{"a":1}\n',
+            ContentType="application/x-ndjson",
+            Metadata={"note": EMAIL, "k": AWS_KEY},
+            ContentDisposition=f'attachment; filename="{EMAIL}.jsonl"',
+            ContentLanguage=AWS_KEY,
+        )
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] in ("AccessDenied", "InvalidArgument")
+        assert _absent(direct, key)
+        return
+    head = direct.head_object(Bucket=BUCKET, Key=key)
+    stored = json.dumps(
+        [head.get("Metadata"), head.get("ContentDisposition"), head.get("ContentLanguage")]
+    )
+    assert [c for c in CANARIES if c in stored] == []
+
+
+def test_multipart_with_charset_utf8_label_on_a_utf16_body(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    """The same label mismatch through Create/UploadPart/Complete."""
+    s3 = gw.client("writer")
+    key = prefix + "mpu"
+    body = json.dumps(record()).encode("utf-16-le")
+    try:
+        mpu = s3.create_multipart_upload(
+            Bucket=BUCKET, Key=key, ContentType="application/json; charset=utf-8"
+        )
+        part = s3.upload_part(
+            Bucket=BUCKET, Key=key, UploadId=mpu["UploadId"], PartNumber=1, Body=body
+        )
+        s3.complete_multipart_upload(
+            Bucket=BUCKET,
+            Key=key,
+            UploadId=mpu["UploadId"],
+            MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+        )
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] in ("AccessDenied", "InvalidRequest")
+        assert _absent(direct, key)
+        return
+    at_rest, _ = _stored(direct, key)
+    assert _shown(_json_loads, at_rest) == []
+
+
+def test_copy_replace_relabels_a_direct_object_as_utf16(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    """CopyObject REPLACE of an object written around the gateway, correctly
+    labelled: the new label makes the masker read it big-endian, and the
+    copy keeps the little-endian canaries."""
+    src, dst = prefix + "src.txt", prefix + "dst.txt"
+    body = ("\u4e2d" + SECRET).encode("utf-16-le")
+    direct.put_object(Bucket=BUCKET, Key=src, Body=body, ContentType="text/plain; charset=utf-16le")
+    try:
+        gw.client("writer").copy_object(
+            Bucket=BUCKET,
+            Key=dst,
+            CopySource={"Bucket": BUCKET, "Key": src},
+            MetadataDirective="REPLACE",
+            ContentType="text/plain; charset=utf-16",
+        )
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] in ("AccessDenied", "InvalidRequest")
+        assert _absent(direct, dst)
+        return
+    at_rest, _ = _stored(direct, dst)
+    assert _shown(_utf16, at_rest) == []

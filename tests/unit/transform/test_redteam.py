@@ -217,3 +217,20 @@ def test_deeply_nested_json_is_a_client_error_not_an_internal_error(
         mask_chunks([example("write-default")], [body], content_type=ctype, key=key)
     except errors.S3Error as exc:
         assert exc.http_status < 500, (exc.error_code, exc.http_status)
+
+
+@pytest.mark.parametrize("charset", ["idna", "punycode"])
+def test_a_client_chosen_charset_is_a_client_error_not_an_internal_error(charset: str) -> None:
+    """`charset=` accepts any Python text codec, including ones that are not
+    text encodings a reader knows (idna, punycode, unicode_escape): their
+    UnicodeError ends as a 500 InternalError (and escapes `mask_bytes`)."""
+    body = b'{"a":"' + b"x" * 100 + b'"}\n'
+    try:
+        mask_chunks(
+            [example("write-default")],
+            [body],
+            content_type=f"text/plain; charset={charset}",
+            key="t.txt",
+        )
+    except errors.S3Error as exc:
+        assert exc.http_status < 500, (exc.error_code, exc.http_status)
