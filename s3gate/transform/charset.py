@@ -21,6 +21,8 @@ caller applies the profile's binary rule to both.
 from __future__ import annotations
 
 import codecs
+import email.message
+import email.utils
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,15 +76,25 @@ def _ascii_compatible(codec: str) -> bool:
         return False
 
 
+AMBIGUOUS = "(several charset parameters)"
+
+
 def declared_charset(content_type: str | None) -> str | None:
-    """The `charset` parameter of a Content-Type, lower-case, unquoted."""
+    """The `charset` parameter of a Content-Type, lower-case, parsed as MIME
+    parsers do (quoted strings may hold `;` and `=`: `a="; charset=x"` is
+    not a charset). Several charset parameters are ambiguous — readers
+    disagree on which wins — and come back as AMBIGUOUS, which no codec has."""
     if not content_type or ";" not in content_type:
         return None
-    for param in content_type.split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            return value.strip().strip('"').strip().lower() or None
-    return None
+    msg = email.message.Message()
+    msg["content-type"] = content_type
+    found = [v for k, v in msg.get_params(failobj=[]) if k.lower() == "charset"]
+    if len(found) > 1:
+        return AMBIGUOUS
+    if not found:
+        return None
+    value = email.utils.collapse_rfc2231_value(found[0]).strip().lower()
+    return value or None
 
 
 def detect(head: bytes, charset: str | None) -> TextEncoding | None:
@@ -98,39 +110,58 @@ def detect(head: bytes, charset: str | None) -> TextEncoding | None:
     return TextEncoding(pattern) if pattern else None
 
 
+# The encodings a client may declare: the WHATWG Encoding Standard's (what
+# browsers read), UTF-7 and the common EBCDIC pages. Python knows codecs no
+# reader would apply to a text body (idna, punycode, unicode_escape, …):
+# those cannot be inspected as text.
+_ALLOWED = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be",
+        "utf-7", "ascii", "ibm866", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic",
+        "cp874", "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256",
+        "cp1257", "cp1258", "gbk", "gb18030", "big5", "euc-jp", "iso2022-jp",
+        "shift-jis", "euc-kr", "cp037", "cp500", "cp1140", "cp437", "cp850",
+        *(f"iso8859-{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 15, 16)),
+    )
+)  # fmt: skip
+
+
 def _codec(charset: str, head: bytes) -> str:
     try:
-        info = codecs.lookup(charset)
+        name = codecs.lookup(charset).name
     except LookupError:
         raise NotText(charset) from None
-    if not getattr(info, "_is_text_encoding", True):
-        raise NotText(charset)  # rot13, base64_codec, zlib_codec, …
-    name = info.name
+    if name not in _ALLOWED:
+        raise NotText(charset)  # rot13, idna, unicode_escape, …
     if name in ("utf-8-sig", "ascii"):
         return "utf-8"
     if name in ("utf-16", "utf-32"):
-        # No mark: the zero bytes tell the order; RFC 2781 says big-endian.
+        # No mark: only the zero bytes can tell the order. RFC 2781 says
+        # big-endian, browsers and Python's codec little-endian: a body they
+        # would read differently cannot be inspected one way.
         pattern = _zero_pattern(head)
         if pattern and pattern.startswith(name):
             return pattern
-        return f"{name}-be"
+        raise NotText(f"{name} (no byte-order mark, order not evident)")
     return name
 
 
 def _zero_pattern(head: bytes) -> str | None:
-    if len(head) < HEAD_BYTES:
-        if len(head) >= 2 and head[0] == 0 and head[1] != 0:
+    """UTF-16/32 without a mark, exactly as `json.detect_encoding` sees it
+    (so everything `json.loads(bytes)` would decode that way is decoded
+    here too)."""
+    if len(head) >= 4:
+        if not head[0]:
+            return "utf-16-be" if head[1] else "utf-32-be"
+        if not head[1]:
+            return "utf-16-le" if head[2] or head[3] else "utf-32-le"
+    elif len(head) >= 2:
+        if not head[0]:
             return "utf-16-be"
-        if len(head) >= 2 and head[0] != 0 and head[1] == 0:
+        if not head[1]:
             return "utf-16-le"
-        return None
-    z = (head[0] == 0, head[1] == 0, head[2] == 0, head[3] == 0)
-    return {
-        (True, True, True, False): "utf-32-be",
-        (False, True, True, True): "utf-32-le",
-        (True, False, True, False): "utf-16-be",
-        (False, True, False, True): "utf-16-le",
-    }.get(z)
+    return None
 
 
 class Decode:
@@ -144,8 +175,12 @@ class Decode:
     def feed(self, data: bytes) -> Iterator[bytes]:
         try:
             text = self._d.decode(data)
-        except UnicodeDecodeError:
+        except UnicodeError:  # idna & co raise other UnicodeErrors
             raise NotText(self._name) from None
+        if "\x00" in text:
+            # NUL is no character of text or JSON; in bytes read as they are
+            # it is the sign of UTF-16/32 that a reader may decode as such.
+            raise NotText(self._name)
         if self._check_only:
             if data:
                 yield data  # valid: pass the very bytes on
@@ -155,8 +190,10 @@ class Decode:
     def finish(self) -> Iterator[bytes]:
         try:
             text = self._d.decode(b"", final=True)
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise NotText(self._name) from None
+        if "\x00" in text:
+            raise NotText(self._name)
         if text and not self._check_only:
             yield text.encode("utf-8")
 

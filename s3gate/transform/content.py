@@ -31,7 +31,6 @@ _JSONL_TYPES = {
 }
 _JSON_TYPES = {"application/json", "text/json"}
 _TEXTUAL_APP_TYPES = {
-    "application/xml",
     "application/yaml",
     "application/x-yaml",
     "application/toml",
@@ -40,9 +39,15 @@ _TEXTUAL_APP_TYPES = {
     "application/x-sh",
     "application/sql",
 }
+# Markup is not inspected as text: character references (`&#64;`), entities
+# and in-band charsets (`<meta charset>`, `<?xml encoding?>`) make what a
+# browser or XML reader shows differ from the bytes the detectors read. It
+# follows the binary rule, and so do `.html`, `.xml`, `.svg` keys without a type.
+_MARKUP = {"text/html", "application/xhtml+xml", "application/xml", "text/xml"}
 _GENERIC = {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
 
 _EXTENSIONS: dict[str, Kind] = {
+    **dict.fromkeys(["html", "htm", "xhtml", "xml", "svg"], "binary"),  # markup: see _MARKUP
     "jsonl": "jsonl",
     "ndjson": "jsonl",
     "jsonlines": "jsonl",
@@ -57,9 +62,6 @@ _EXTENSIONS: dict[str, Kind] = {
             "tsv",
             "yaml",
             "yml",
-            "xml",
-            "html",
-            "htm",
             "py",
             "js",
             "ts",
@@ -122,7 +124,9 @@ def _from_type(content_type: str | None) -> Kind | None:
         return "jsonl"
     if media in _JSON_TYPES or media.endswith("+json"):
         return "json"
-    if media.startswith("text/") or media in _TEXTUAL_APP_TYPES or media.endswith("+xml"):
+    if media in _MARKUP or media.endswith("+xml"):
+        return "binary"
+    if media.startswith("text/") or media in _TEXTUAL_APP_TYPES:
         return "text"
     return "binary"
 
