@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from decimal import Context, Decimal, InvalidOperation
 
 from s3gate.transform.fields import State
 from s3gate.transform.matcher import RunContext, apply, find, scope_pairs
@@ -242,6 +243,19 @@ class JsonMasker:
                 best = cand
         if key is None or container:
             return best
+        token = self.raw[s:e]
+        digits = number_digits(token) if _is_number(token) else None
+        for idx in plan.number_key_detectors if digits is not None else ():
+            if idx not in scope:
+                continue
+            bound = plan.detectors[idx]
+            det = bound.detector
+            if not det.accepts_number(key, digits or ""):
+                continue
+            op = scope[idx] or bound.operator
+            if best is None or op.strength > best.op.strength:
+                label = op.label or det.label
+                best = _Choice(op, det.id, False, bound.refusal_id, label, det.spec.normalize)
         for idx in plan.json_key_detectors:
             if idx not in scope:
                 continue
@@ -261,13 +275,20 @@ class JsonMasker:
 
     def _scalar(self, s: int, e: int, scope: Scope, key: str | None, top: _Frame | None) -> None:
         token = self.raw[s:e]
-        dets = self._candidates(s, e, token)
+        number = _is_number(token)
+        dets = self._candidates(s, e, token, number=number)
         if not dets:
             return
         pairs = scope_pairs(self.plan, dets, scope)
         if not pairs:
             return
-        text = decode_string(token) if token[:1] == b'"' else token.decode()
+        if token[:1] == b'"':
+            text = decode_string(token)
+        else:
+            # A number is read as the integer it denotes where it is one
+            # (`-4111…`, `4.111…e15` are the card 4111…): whatever a detector
+            # finds in it, the value becomes a JSON string.
+            text = (number_digits(token) if number else None) or token.decode()
         findings = find(text, pairs, key)
         if not findings:
             return
@@ -305,14 +326,18 @@ class JsonMasker:
 
     # -- helpers -------------------------------------------------------------
 
-    def _candidates(self, s: int, e: int, token: bytes) -> set[int]:
-        """Detectors whose prefilter hit ends inside this token."""
+    def _candidates(self, s: int, e: int, token: bytes, *, number: bool = False) -> set[int]:
+        """Detectors whose prefilter hit ends inside this token. A number's
+        also counts a hit ending one byte after it: prefilters that must see
+        the end of a digit run (the card's) consume the delimiter after it,
+        which for a string is its closing quote, inside the token."""
         hits, pos = self.hits, self.hit_pos
         while pos < len(hits) and hits[pos][1] <= s:
             pos += 1
         found = set()
         scan = pos
-        while scan < len(hits) and hits[scan][1] <= e:
+        last = e + 1 if number else e
+        while scan < len(hits) and hits[scan][1] <= last:
             found.add(hits[scan][0])
             scan += 1
         self.hit_pos = pos
@@ -337,6 +362,33 @@ def decode_string(token: bytes) -> str:
     value = json.loads(token)
     assert isinstance(value, str)
     return value
+
+
+_NUMBER_START = frozenset(b"-0123456789")
+# Integers up to 19 digits: the longest card number; larger ones are not read.
+_NUMBER_DIGITS = 19
+_EXACT = Context(prec=_NUMBER_DIGITS + 2, traps=[])
+
+
+def _is_number(token: bytes) -> bool:
+    return bool(token) and token[0] in _NUMBER_START
+
+
+def number_digits(token: bytes) -> str | None:
+    """The digits of the integer a JSON number token denotes, sign dropped
+    (`-4.111e3` → "4111"); None if it is not an integer below 10**19."""
+    if len(token) > 400:  # no card is written that long; bounds Decimal's work
+        return None
+    try:
+        value = Decimal(token.removeprefix(b"-").decode("ascii"))
+    except (InvalidOperation, UnicodeDecodeError):
+        return None
+    # Exponent checks first: no arithmetic on 1e-999999999 or 9e999999999.
+    if not value.is_finite() or not 0 <= value.adjusted() < _NUMBER_DIGITS:
+        return None
+    if value != value.to_integral_value(context=_EXACT):
+        return None
+    return str(int(value))
 
 
 def _scalar_text(token: bytes) -> str | None:

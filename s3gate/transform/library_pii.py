@@ -6,6 +6,20 @@ from __future__ import annotations
 from s3gate.transform.detectors import DetectorSpec, Examples
 from s3gate.transform.library_patterns import _START, IBAN_COUNTRIES, P
 
+# JSON keys that say "this number is a phone number": the words anywhere
+# (phoneNumber, mobile_2), short ones only as a word of their own (tel, fax,
+# cell; not "hotel" or "excellent").
+_PHONE_KEY = (
+    r"phone|mobile|msisdn"
+    r"|(?:^|[^a-z])(?:tel|cell|fax)(?:[^a-z]|$|(?-i:[A-Z]))|(?-i:[a-z](?:Tel|Cell|Fax)(?![a-z]))"
+)
+
+
+def _number_under(words: bytes) -> bytes:
+    """Raw JSON where a key holding one of `words` is followed by a number."""
+    return rb'(?i)"[^"\\]{0,64}(?:' + words + rb')[^"\\]{0,64}"[ \t\r\n]*:[ \t\r\n]*-?[0-9]'
+
+
 PII_SPECS: tuple[DetectorSpec, ...] = (
     DetectorSpec(
         id="email",
@@ -46,6 +60,9 @@ PII_SPECS: tuple[DetectorSpec, ...] = (
             P(_START + rb"0[0-9]{2,5}[/-][0-9]{4}"),
         ),
         validators=(("match", "phone"),),
+        number_key=_PHONE_KEY,
+        number_key_prefilter=_number_under(rb"phone|mobile|msisdn|tel|cell|fax"),
+        number_validator="phone_number_value",
         normalize="phone",
         examples=Examples(
             positive=(
@@ -75,6 +92,11 @@ PII_SPECS: tuple[DetectorSpec, ...] = (
             P(_START + rb"[2-6][0-9]{11,18}(?:[^0-9A-Za-z_]|$)"),
             P(_START + rb"[2-6][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}"),
             P(_START + rb"3[0-9]{3}[ -][0-9]{6}[ -][0-9]{4}"),
+            # A card written as a JSON number may also be negative or carry a
+            # fraction or exponent (`-4111…`, `4.111…e15`): the JSON walk
+            # reads its integral digits (`jsonwalk.number_digits`).
+            P(rb"-[2-6][0-9]{11,18}(?:[^0-9A-Za-z_]|$)"),
+            P(rb"[:,\[ \t\r\n]-?[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]"),
         ),
         validators=(("match", "payment_card"),),
         normalize="digits",
@@ -94,6 +116,9 @@ PII_SPECS: tuple[DetectorSpec, ...] = (
         pattern=r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])",
         prefilters=(P(rb"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}"),),
         validators=(("match", "us_ssn"),),
+        number_key=r"(?:^|[^a-z])ssn(?:[^a-z]|$)|(?-i:[a-z]SSN)|social.?(?:security|insurance)",
+        number_key_prefilter=_number_under(rb"ssn|social.?security|social.?insurance"),
+        number_validator="us_ssn_number_value",
         normalize="digits",
         examples=Examples(
             positive=("SSN 536-22-1234", "ssn: 536 22 1234"),

@@ -78,6 +78,9 @@ class Plan:
         self.json_key_detectors = tuple(
             d.index for d in self.detectors if d.detector.json_key is not None
         )
+        self.number_key_detectors = tuple(
+            d.index for d in self.detectors if d.detector.number_key is not None
+        )
         self.multiline = frozenset(d.index for d in self.detectors if d.detector.multiline)
         # Records flagged only by detector prefilters may skip the JSON walk
         # unless field rules could change the outcome without a key hit.
@@ -118,9 +121,12 @@ class Plan:
         for bound in self.detectors:
             for pf in bound.detector.prefilters():
                 entries.append(Entry(pf, (DETECTOR, bound.index)))
-            key_pf = bound.detector.spec.json_key_prefilter
-            if key_pf is not None:
-                entries.append(Entry(Prefilter(key_pf), (DIRTY, -1)))
+            for key_pf in (
+                bound.detector.spec.json_key_prefilter,
+                bound.detector.spec.number_key_prefilter,
+            ):
+                if key_pf is not None:
+                    entries.append(Entry(Prefilter(key_pf), (DIRTY, -1)))
         always = False
         for profile in profiles:
             for rule in profile.rules:
