@@ -244,13 +244,17 @@ class JsonMasker:
         if key is None or container:
             return best
         token = self.raw[s:e]
-        digits = number_digits(token) if _is_number(token) else None
-        for idx in plan.number_key_detectors if digits is not None else ():
-            if idx not in scope:
-                continue
+        numbered = plan.number_key_detectors if _is_number(token) else ()
+        digits: str | None = ""  # read on the first detector whose key matches
+        for idx in numbered:
             bound = plan.detectors[idx]
             det = bound.detector
-            if not det.accepts_number(key, digits or ""):
+            if idx not in scope or not det.number_key or not det.number_key.search(key):
+                continue
+            digits = number_digits(token) if digits == "" else digits
+            if digits is None:
+                break
+            if not det.accepts_number(key, digits):
                 continue
             op = scope[idx] or bound.operator
             if best is None or op.strength > best.op.strength:

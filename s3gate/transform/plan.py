@@ -118,15 +118,18 @@ class Plan:
 
     def _entries(self, profiles: Sequence[Profile]) -> tuple[list[Entry], bool]:
         entries = [Entry(ESCAPE_PREFILTER, (DIRTY, -1))]
+        number_keys: set[bytes] = set()
         for bound in self.detectors:
             for pf in bound.detector.prefilters():
                 entries.append(Entry(pf, (DETECTOR, bound.index)))
-            for key_pf in (
-                bound.detector.spec.json_key_prefilter,
-                bound.detector.spec.number_key_prefilter,
-            ):
-                if key_pf is not None:
-                    entries.append(Entry(Prefilter(key_pf), (DIRTY, -1)))
+            key_pf = bound.detector.spec.json_key_prefilter
+            if key_pf is not None:
+                entries.append(Entry(Prefilter(key_pf), (DIRTY, -1)))
+            number_pf = bound.detector.spec.number_key_prefilter
+            if number_pf is not None and number_pf not in number_keys:
+                # Shared by detectors (phone, us_ssn): one copy costs one pass.
+                number_keys.add(number_pf)
+                entries.append(Entry(Prefilter(number_pf), (DIRTY, -1)))
         always = False
         for profile in profiles:
             for rule in profile.rules:
