@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from s3gate import errors
 from s3gate.masking import headertext
@@ -164,3 +166,44 @@ def test_masked_metadata_over_the_limit_is_refused() -> None:
 def test_clients_never_set_the_gateway_stamp() -> None:
     headers = {"x-amz-meta-s3gate-mask-profiles": "forged", "x-amz-meta-a": "b"}
     assert stored_metadata(headers) == {"x-amz-meta-a": "b"}
+
+
+def q_word(text: str) -> str:
+    data = text.encode()
+    body = "".join(chr(b) if chr(b).isalnum() else f"={b:02X}" for b in data)
+    return f"=?utf-8?Q?{body}?="
+
+
+CANARIES = [EMAIL, "sk-ant-api03-" + "Zx9_Qw-7" * 10 + "AA", "4111111111111111"]
+FORMS = [
+    lambda t: t,
+    b_word,
+    q_word,
+    lambda t: t.encode().decode("latin-1"),
+    lambda t: "pre " + b_word(t[:5]) + " " + b_word(t[5:]) + " post",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    entries=st.lists(
+        st.tuples(
+            st.text("abcdefghij-", min_size=1, max_size=8),
+            st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=10),
+            st.sampled_from(CANARIES),
+            st.sampled_from(range(len(FORMS))),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_property_no_canary_survives_any_form(entries: list[tuple[str, str, str, int]]) -> None:
+    metadata = {
+        f"x-amz-meta-{name}": FORMS[form](f"{before} {canary} x")
+        for name, before, canary, form in entries
+    }
+    for out in (write(metadata), read(metadata)):
+        for value in out.values():
+            assert headertext.safe(value)
+            text = headertext.decode(value).text
+            assert not any(c in text or c in value for c in CANARIES)
