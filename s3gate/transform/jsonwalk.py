@@ -244,14 +244,16 @@ class JsonMasker:
         if key is None or container:
             return best
         token = self.raw[s:e]
-        numbered = plan.number_key_detectors if _is_number(token) else ()
+        numbered = (
+            plan.number_key_detectors if _is_number(token) or _DIGIT_STRING.match(token) else ()
+        )
         digits: str | None = ""  # read on the first detector whose key matches
         for idx in numbered:
             bound = plan.detectors[idx]
             det = bound.detector
             if idx not in scope or not det.number_key or not det.number_key.search(key):
                 continue
-            digits = number_digits(token) if digits == "" else digits
+            digits = _key_held_digits(token) if digits == "" else digits
             if digits is None:
                 break
             if not det.accepts_number(key, digits):
@@ -372,6 +374,17 @@ _NUMBER_START = frozenset(b"-0123456789")
 # Integers up to 19 digits: the longest card number; larger ones are not read.
 _NUMBER_DIGITS = 19
 _EXACT = Context(prec=_NUMBER_DIGITS + 2, traps=[])
+
+
+# A string of digits only (a phone number or SSN written without separators,
+# as a string: `"4155550132"`); read like the number it spells.
+_DIGIT_STRING = re.compile(rb'^"\+?[0-9]{7,15}"$')
+
+
+def _key_held_digits(token: bytes) -> str | None:
+    if token[:1] == b'"':
+        return token.strip(b'"+').decode()
+    return number_digits(token)
 
 
 def _is_number(token: bytes) -> bool:

@@ -15,12 +15,13 @@ _PHONE_KEY = (
 )
 
 
-# Raw JSON where a key naming a phone number or an SSN holds a number. One
+# Raw JSON where a key naming a phone number or an SSN holds a number (or a
+# string that starts with a digit: a number written as a string). One
 # expression for both detectors (the plan keeps one copy of it), led by the
 # words — a literal set — which is what keeps it cheap to scan.
 _NUMBER_UNDER_KEY = (
     rb"(?i)(?:phone|mobile|msisdn|tel|cell|fax|ssn|social.?security|social.?insurance)"
-    rb'[^"\\]{0,64}"[ \t\r\n]*:[ \t\r\n]*-?[0-9]'
+    rb'[^"\\]{0,64}"[ \t\r\n]*:[ \t\r\n]*(?:-|"\+?)?[0-9]'
 )
 
 

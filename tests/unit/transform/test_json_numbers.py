@@ -51,6 +51,10 @@ CASES = [
     ('{"user_ssn": 536221234}', f'{{"user_ssn": {SSN}}}'),
     ('{"userSSN": 36221234}', f'{{"userSSN": {SSN}}}'),  # 036-22-1234, zero lost
     ('{"social_security_number": 5.36221234e8}', f'{{"social_security_number": {SSN}}}'),
+    # The same digits as a string, under the same keys.
+    ('{"ssn": "536221234"}', f'{{"ssn": {SSN}}}'),
+    ('{"ssn": "536-22-1234"}', f'{{"ssn": {SSN}}}'),
+    ('{"ssn": "5362212345678"}', '{"ssn": "5362212345678"}'),  # not an SSN
     # Numbers that are none of these stay numbers, byte for byte.
     ('{"cc": 4111111111111112}', '{"cc": 4111111111111112}'),  # Luhn fails
     ('{"ts": 1714567890123}', '{"ts": 1714567890123}'),
@@ -88,6 +92,7 @@ def test_jsonl_record(text: str, expected: str) -> None:
         ('{"mobile_2": 447911123456}', "mobile_2"),
         ('{"tel": 33612345678}', "tel"),
         ('{"contactFax": 4155550132}', "contactFax"),
+        ('{"phone": "4155550132"}', "phone"),
     ],
 )
 def test_phone_numbers_by_key(text: str, key_word: str) -> None:
@@ -97,7 +102,7 @@ def test_phone_numbers_by_key(text: str, key_word: str) -> None:
     assert summary.detectors["phone"] == 1
     # The analyst view keeps the last four digits, as for a written number.
     out, _ = mask(example("analyst-view"), text.encode(), content_type="application/json")
-    assert json.loads(out)[key_word].endswith(text.rstrip("}")[-4:])
+    assert json.loads(out)[key_word].endswith(text.rstrip('}"')[-4:])
 
 
 def test_counts_name_the_detector() -> None:
