@@ -102,11 +102,12 @@ PII_SPECS: tuple[DetectorSpec, ...] = (
             # the integer it denotes (`jsonwalk.number_digits`). Each
             # expression costs the scan (measured: a digit-led `[0-9]{12}e`
             # or a whitespace class after the exponent cost 8-13% each), so
-            # the exponent form is only flagged before `,` `}` `]` — not
-            # before the quote that ends a hex id in a string (`…d0e4"`).
+            # the exponent form is only flagged after a digit and before
+            # `,` `}` `]` — not before the quote that ends a hex id in a
+            # string (`…d0e4"`), nor in words such as `stage2,`.
             # What this leaves out is in docs/threat-model.md.
             P(rb"-[2-6][0-9]{11}"),
-            P(rb"[eE]\+?[0-9]{1,3}[,}\]]"),
+            P(rb"[0-9][eE]\+?[0-9]{1,3}[,}\]]"),
         ),
         validators=(("match", "payment_card"),),
         normalize="digits",
