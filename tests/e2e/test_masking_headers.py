@@ -15,11 +15,13 @@ import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
+from tests.e2e.clients import aws
 from tests.e2e.harness import POLICIES, Gateway, start_gateway
 from tests.e2e.test_masking import BUCKET, EXTRA_POLICIES, IDENTITIES, stored
 
@@ -306,13 +308,14 @@ def test_multipart_metadata_is_masked_and_refused_at_create(
     email = CANARIES["email"]
     writer = gw.client("writer")
     key = prefix + "mp.jsonl"
+    before = set(staging(direct))
     error = refused(
         lambda: writer.create_multipart_upload(
             Bucket=BUCKET, Key=key, ContentDisposition=f'attachment; filename="{email}"'
         )
     )
     assert error["Code"] == "InvalidArgument"
-    assert not [k for k in staging(direct) if "mpu" in k and key in k]
+    assert set(staging(direct)) == before  # no staged upload was begun
     upload = writer.create_multipart_upload(Bucket=BUCKET, Key=key, Metadata={"who": email})
     uid = upload["UploadId"]
     for name in staging(direct):  # the sealed upload record holds no canary either
@@ -425,3 +428,44 @@ def test_json_numbers_are_masked(
     direct.put_object(Bucket=BUCKET, Key=key + ".raw", Body=body, ContentType=content_type)
     view = gw.client("analyst").get_object(Bucket=BUCKET, Key=key + ".raw")["Body"].read()
     assert not [d for d in DIGITS if d.encode() in view]
+
+
+# -- with real clients ---------------------------------------------------------------
+
+
+def test_aws_cli_metadata_is_masked_and_a_bad_header_refused(
+    gw: Gateway, direct: Any, prefix: str, tmp_path: Path
+) -> None:
+    email = CANARIES["email"]
+    src = tmp_path / "run.jsonl"
+    src.write_bytes(b'{"ok": 1}\n')
+    target = f"s3://{BUCKET}/{prefix}cli.jsonl"
+    aws(gw, "s3", "cp", str(src), target, "--metadata", f"owner={email}", identity="writer")
+    assert_absent(email, everything(direct.head_object(Bucket=BUCKET, Key=prefix + "cli.jsonl")))
+    bad = aws(
+        gw,
+        "s3",
+        "cp",
+        str(src),
+        f"s3://{BUCKET}/{prefix}bad.jsonl",
+        "--content-disposition",
+        f'attachment; filename="{email}"',
+        identity="writer",
+        check=False,
+    )
+    assert bad.returncode != 0 and "InvalidArgument" in bad.stderr
+    assert email not in bad.stderr
+    absent_from_store(direct, prefix + "bad.jsonl")
+
+
+def test_strict_multipart_create_with_a_key_in_metadata_is_refused(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    before = set(staging(direct))
+    error = refused(
+        lambda: gw.client("strict").create_multipart_upload(
+            Bucket=BUCKET, Key=prefix + "s.jsonl", Metadata={"k": CANARIES["aws"]}
+        )
+    )
+    assert error["Code"] == "AccessDenied"
+    assert set(staging(direct)) == before
