@@ -84,6 +84,8 @@ class _Inspection:
         rules = self._findings(self._readings(name, value))
         if not rules:
             return True
+        if self.ctx.held:  # `hold` refuses as for a body, whatever the header
+            raise MaskingHeld(self.ctx.held)
         if self.write:
             raise HeaderRefused(name, rules)
         return False
@@ -129,6 +131,8 @@ class _Inspection:
             short = name[len(USER_META_PREFIX) :]
             rules = self._findings([short])
             if rules:
+                if self.ctx.held:
+                    raise MaskingHeld(self.ctx.held)
                 if self.write:
                     raise HeaderRefused(NAME_REFUSAL, rules)
                 continue  # not shown: its name is content the reader may not see

@@ -13,7 +13,7 @@ from s3gate import errors
 from s3gate.masking import headertext
 from s3gate.masking.metadata import mask_for_read, mask_for_write
 from s3gate.s3.headers import stored_metadata
-from s3gate.transform.errors import HeaderRefused, MaskingBlocked
+from s3gate.transform.errors import HeaderRefused, MaskingBlocked, MaskingHeld
 from s3gate.transform.plan import plan_for
 from s3gate.transform.summary import MaskSummary
 from tests.unit.transform.helpers import example
@@ -154,6 +154,20 @@ def test_block_refuses_both_ways() -> None:
     with pytest.raises(MaskingBlocked):
         write(metadata, "write-strict")
     with pytest.raises(MaskingBlocked):
+        mask_for_read(metadata, plan_for([example("write-strict")]))
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"x-amz-meta-note": "about Project Nightjar"},
+        {"content-disposition": 'attachment; filename="bluebird-x.txt"'},
+    ],
+)
+def test_hold_refuses_as_held(metadata: dict[str, str]) -> None:
+    with pytest.raises(MaskingHeld):
+        write(metadata, "write-strict")
+    with pytest.raises(MaskingHeld):
         mask_for_read(metadata, plan_for([example("write-strict")]))
 
 
