@@ -5,7 +5,8 @@ string is decoded only when the prefilter flagged it (or it holds an escape
 that could hide text), field rules follow the path, and every change is an
 edit of the original bytes. What is not changed stays byte-identical:
 spacing, key order, number spelling, escapes. A changed string is
-re-encoded by `json.dumps` (ASCII-escaped if the original was pure ASCII).
+re-encoded by `json.dumps` (ASCII-escaped if the original was pure ASCII); a
+number something was found in becomes a JSON string (`jsonnumbers`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Context, Decimal, InvalidOperation
 
 from s3gate.transform.fields import State
+from s3gate.transform.jsonnumbers import DIGIT_STRING, is_number, key_held_digits, number_digits
 from s3gate.transform.matcher import RunContext, apply, find, scope_pairs
 from s3gate.transform.operators import Operator
 
@@ -243,25 +244,7 @@ class JsonMasker:
                 best = cand
         if key is None or container:
             return best
-        token = self.raw[s:e]
-        numbered = (
-            plan.number_key_detectors if _is_number(token) or _DIGIT_STRING.match(token) else ()
-        )
-        digits: str | None = ""  # read on the first detector whose key matches
-        for idx in numbered:
-            bound = plan.detectors[idx]
-            det = bound.detector
-            if idx not in scope or not det.number_key or not det.number_key.search(key):
-                continue
-            digits = _key_held_digits(token) if digits == "" else digits
-            if digits is None:
-                break
-            if not det.accepts_number(key, digits):
-                continue
-            op = scope[idx] or bound.operator
-            if best is None or op.strength > best.op.strength:
-                label = op.label or det.label
-                best = _Choice(op, det.id, False, bound.refusal_id, label, det.spec.normalize)
+        best = self._number_key_choice(s, e, scope, key, best)
         for idx in plan.json_key_detectors:
             if idx not in scope:
                 continue
@@ -279,9 +262,34 @@ class JsonMasker:
                 best = _Choice(op, det.id, False, bound.refusal_id, label, det.spec.normalize)
         return best
 
+    def _number_key_choice(
+        self, s: int, e: int, scope: Scope, key: str, best: _Choice | None
+    ) -> _Choice | None:
+        """A number (or digits-only string) under a key that names what it
+        is (`"ssn": 536221234`): the detector's value, if its digits pass."""
+        token = self.raw[s:e]
+        if not (is_number(token) or DIGIT_STRING.match(token)):
+            return best
+        digits: str | None = ""  # read on the first detector whose key matches
+        for idx in self.plan.number_key_detectors:
+            bound = self.plan.detectors[idx]
+            det = bound.detector
+            if idx not in scope or not det.number_key or not det.number_key.search(key):
+                continue
+            digits = key_held_digits(token) if digits == "" else digits
+            if digits is None:
+                return best
+            if not det.accepts_number(key, digits):
+                continue
+            op = scope[idx] or bound.operator
+            if best is None or op.strength > best.op.strength:
+                label = op.label or det.label
+                best = _Choice(op, det.id, False, bound.refusal_id, label, det.spec.normalize)
+        return best
+
     def _scalar(self, s: int, e: int, scope: Scope, key: str | None, top: _Frame | None) -> None:
         token = self.raw[s:e]
-        number = _is_number(token)
+        number = is_number(token)
         dets = self._candidates(s, e, token, number=number)
         if not dets:
             return
@@ -368,44 +376,6 @@ def decode_string(token: bytes) -> str:
     value = json.loads(token)
     assert isinstance(value, str)
     return value
-
-
-_NUMBER_START = frozenset(b"-0123456789")
-# Integers up to 19 digits: the longest card number; larger ones are not read.
-_NUMBER_DIGITS = 19
-_EXACT = Context(prec=_NUMBER_DIGITS + 2, traps=[])
-
-
-# A string of digits only (a phone number or SSN written without separators,
-# as a string: `"4155550132"`); read like the number it spells.
-_DIGIT_STRING = re.compile(rb'^"\+?[0-9]{7,15}"$')
-
-
-def _key_held_digits(token: bytes) -> str | None:
-    if token[:1] == b'"':
-        return token.strip(b'"+').decode()
-    return number_digits(token)
-
-
-def _is_number(token: bytes) -> bool:
-    return bool(token) and token[0] in _NUMBER_START
-
-
-def number_digits(token: bytes) -> str | None:
-    """The digits of the integer a JSON number token denotes, sign dropped
-    (`-4.111e3` → "4111"); None if it is not an integer below 10**19."""
-    if len(token) > 400:  # no card is written that long; bounds Decimal's work
-        return None
-    try:
-        value = Decimal(token.removeprefix(b"-").decode("ascii"))
-    except (InvalidOperation, UnicodeDecodeError):
-        return None
-    # Exponent checks first: no arithmetic on 1e-999999999 or 9e999999999.
-    if not value.is_finite() or not 0 <= value.adjusted() < _NUMBER_DIGITS:
-        return None
-    if value != value.to_integral_value(context=_EXACT):
-        return None
-    return str(int(value))
 
 
 def _scalar_text(token: bytes) -> str | None:

@@ -99,7 +99,7 @@ PII_SPECS: tuple[DetectorSpec, ...] = (
             P(_START + rb"3[0-9]{3}[ -][0-9]{6}[ -][0-9]{4}"),
             # A card written as a JSON number may be negative or carry a
             # positive exponent (`-4111…`, `4.111…e15,`): the JSON walk reads
-            # the integer it denotes (`jsonwalk.number_digits`). Each
+            # the integer it denotes (`jsonnumbers.number_digits`). Each
             # expression costs the scan (measured: a digit-led `[0-9]{12}e`
             # or a whitespace class after the exponent cost 8-13% each), so
             # the exponent form is only flagged after a digit and before

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from s3gate.transform.jsonwalk import number_digits
+from s3gate.transform.jsonnumbers import number_digits
 from s3gate.transform.settings import Limits
 from tests.unit.transform.helpers import example, mask, mask_chunks, split
 
