@@ -25,11 +25,9 @@ def _upload_id(call: Call) -> str:
 
 async def create_multipart_upload(call: Call) -> Response:
     metadata = h.stored_metadata(call.headers)
-    if call.mask_profiles():  # also checks that the named profiles exist
-        assert call.decision is not None
-        upload_id = await call.masking.staging.create(
-            call.upstream, call.bucket, call.key, metadata, call.decision.obligations.masks
-        )
+    profiles = call.mask_profiles()  # also checks that the named profiles exist
+    if profiles:
+        upload_id = await staged.create(call, profiles, metadata)
     else:
         upload_id = await call.upstream.create_multipart_upload(call.bucket, call.key, metadata)
     return xml_response(xml.initiate_multipart(call.bucket, call.key, upload_id))

@@ -1,27 +1,33 @@
 """GET and HEAD under a `@mask` obligation: answered from the read view.
 
 Conditions (If-Match, If-None-Match, …) are evaluated against the view's ETag
-and the stored object's time; Range is a slice of the view. No checksum
+and the stored object's time; Range is a slice of the view. The stored
+metadata is shown through the read profiles too (`masking.metadata`). No checksum
 header is sent: the store's checksums describe other bytes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from starlette.responses import Response
 
 from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call
 from s3gate.masking import clientmeta
+from s3gate.masking.metadata import mask_for_read
 from s3gate.masking.views import View, open_view, read_range
 from s3gate.s3 import headers as h
 from s3gate.s3.conditions import check_conditions, resolve_range
+from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 
 
-def _headers(view: View) -> dict[str, str]:
-    out = h.object_headers(view.head)
+def _headers(view: View, profiles: Sequence[Profile]) -> dict[str, str]:
+    # The stored metadata through the read profiles (masked, or left out).
+    metadata = mask_for_read(view.head.metadata, plan_for(profiles))
+    out = h.object_headers(replace(view.head, metadata=metadata))
     out["etag"] = view.etag
     out.pop("x-amz-mp-parts-count", None)
     clientmeta.describe(out, view.etag.strip('"'))
@@ -32,7 +38,7 @@ async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
     view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
     call.stats["mask_summary"] = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
-    out = _headers(view)
+    out = _headers(view, profiles)
     out["content-length"] = str(view.length)
     return Response(b"", headers=out)
 
@@ -41,7 +47,7 @@ async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
     view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
     call.stats["mask_summary"] = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
-    out = _headers(view)
+    out = _headers(view, profiles)
     first, last, status = 0, view.length - 1, 200
     wanted = h.parse_range(call.headers.get("range"))
     if wanted is not None:

@@ -1,13 +1,30 @@
-"""Completing a masked multipart upload: the parts, in order, masked as one
+"""Starting and completing a masked multipart upload: the metadata is
+inspected at the start; at Complete the parts, in order, are masked as one
 object, spooled, then stored whole; the staging is removed afterwards."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from s3gate import errors
 from s3gate.handlers.call import Call
+from s3gate.masking.metadata import mask_for_write
 from s3gate.masking.profiles import profiles_for
 from s3gate.masking.writes import store_masked
+from s3gate.transform.plan import plan_for
+from s3gate.transform.profile import Profile
+from s3gate.transform.summary import MaskSummary
 from s3gate.upstream.base import PutResult
+
+
+async def create(call: Call, profiles: Sequence[Profile], metadata: dict[str, str]) -> str:
+    """Start a staged upload. The metadata is inspected now (a refusal comes
+    before any part is sent) and again at Complete, with the profiles then."""
+    assert call.decision is not None
+    masked = mask_for_write(metadata, plan_for(profiles), MaskSummary(profiles=()))
+    return await call.masking.staging.create(
+        call.upstream, call.bucket, call.key, masked, call.decision.obligations.masks
+    )
 
 
 async def complete(call: Call, upload_id: str, parts: list[tuple[int, str]]) -> PutResult:

@@ -7,13 +7,17 @@ in an internal prefix of the target bucket that no client can address:
 
     <bucket>/.s3gate/mpu/<id>/meta            the upload: key, metadata, profiles
     <bucket>/.s3gate/mpu/<id>/part-00001      a part, sealed
-    <bucket>/.s3gate/mpu/<id>/etag-00001-<md5>-<size>   its ETag and size (empty)
+    <bucket>/.s3gate/mpu/<id>/etag-00001-<sealed>-<size>   its ETag and size (empty)
 
 The upload id the client sees (`s3gm-…`) is sealed too: it names the bucket,
 key and staging id, so a forged or moved id opens nothing. The store never
 receives an unmasked part in the clear; the target key receives only the
-masked whole. Abort removes the staging, and `sweep` removes uploads older
-than the expiry (every replica may sweep; deletes are idempotent).
+masked whole. A part's ETag is the MD5 of its plaintext (what S3 would
+answer, and what clients send back at Complete), so it is a hash of unmasked
+content: the marker carries it sealed (AES-GCM under the upload's key, bound
+to the upload, part number and size), never in the clear. Abort removes
+the staging, and `sweep` removes uploads older than the expiry (every
+replica may sweep; deletes are idempotent).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +44,8 @@ from s3gate.upstream.base import Body, Metadata, PartInfo, PartsPage, Upstream
 PREFIX = ".s3gate/mpu/"
 ID_PREFIX = "s3gm-"
 MIN_PART = 5 * 1024 * 1024
+MARKER = "etag-"
+_LEGACY_ETAG = re.compile(r"^[0-9a-f]{32}$")
 log = logging.getLogger("s3gate.masking")
 
 
@@ -134,7 +141,7 @@ class Staging:
         name = f"part-{number:05d}"
         await self._put_sealed(upstream, upload, name, counted(), body.length)
         etag = md5.hexdigest()
-        marker = f"{upload.folder}etag-{number:05d}-{etag}-{body.length}"
+        marker = self._marker_key(upload, number, md5.digest(), body.length)
         await upstream.put_object(upload.bucket, marker, Body.of(b""), {})
         # A re-uploaded part: the markers of earlier uploads of it go.
         for old in await self._markers(upstream, upload, number):
@@ -234,19 +241,48 @@ class Staging:
         self, upstream: Upstream, upload: StagedUpload, number: int | None = None
     ) -> list[StagedPart]:
         """Every part marker (of one part number, if given), in key order."""
-        prefix = upload.folder + ("etag-" if number is None else f"etag-{number:05d}-")
+        prefix = upload.folder + (MARKER if number is None else f"{MARKER}{number:05d}-")
         found: list[StagedPart] = []
         after: str | None = None
         while True:
             page = await upstream.list_objects(upload.bucket, prefix=prefix, after=after)
             for obj in page.contents:
-                _, num, etag, size = obj.key[len(upload.folder) :].split("-")
-                found.append(
-                    StagedPart(int(num), f'"{etag}"', int(size), obj.key, obj.last_modified)
-                )
+                parsed = self._open_marker(upload, obj.key[len(upload.folder) :])
+                if parsed is None:  # not one we wrote for this upload: ignore it
+                    continue
+                num, etag, size = parsed
+                found.append(StagedPart(num, f'"{etag}"', size, obj.key, obj.last_modified))
             if not page.is_truncated:
                 return found
             after = page.next_after
+
+    def _marker_key(self, upload: StagedUpload, number: int, md5: bytes, size: int) -> str:
+        nonce = os.urandom(12)
+        blob = nonce + self._aeads[upload.kid].encrypt(
+            nonce, md5, _context(upload, f"{MARKER}{number:05d}-{size}")
+        )
+        sealed_etag = base64.urlsafe_b64encode(blob).decode().rstrip("=")
+        return f"{upload.folder}{MARKER}{number:05d}-{sealed_etag}-{size}"
+
+    def _open_marker(self, upload: StagedUpload, name: str) -> tuple[int, str, int] | None:
+        """(part number, ETag hex, size) of a marker name, or None if it is
+        not a marker sealed for this upload."""
+        num, _, rest = name[len(MARKER) :].partition("-")
+        sealed_etag, _, size = rest.rpartition("-")
+        if not (num.isdigit() and size.isdigit() and sealed_etag):
+            return None
+        if _LEGACY_ETAG.match(sealed_etag):
+            # Written in the clear before markers were sealed: an upload begun
+            # before the upgrade still completes (it expires like any other).
+            return int(num), sealed_etag, int(size)
+        try:
+            blob = base64.urlsafe_b64decode(sealed_etag + "=" * (-len(sealed_etag) % 4))
+            md5 = self._aeads[upload.kid].decrypt(
+                blob[:12], blob[12:], _context(upload, f"{MARKER}{num}-{size}")
+            )
+        except (binascii.Error, ValueError, InvalidTag):
+            return None
+        return int(num), md5.hex(), int(size)
 
     async def _parts(self, upstream: Upstream, upload: StagedUpload) -> list[StagedPart]:
         """The newest marker of each part number, by part number."""

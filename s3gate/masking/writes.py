@@ -4,7 +4,8 @@ The body goes through the masker into a spool, and only a complete run is
 sent upstream (exact length, SHA-256, MD5): a refusal or a failed signature
 check part-way stores nothing. The stored object carries metadata naming the
 profiles, the bundle and the count of replacements per detector — counts,
-never values.
+never values. The client's metadata and content headers are inspected by
+the same profiles first (`masking.metadata`).
 
 ETag convention for a masked PUT: when masking changed the bytes, the ETag
 returned is the stored object's MD5 with a `-1` suffix. Clients such as s3cmd
@@ -21,7 +22,9 @@ from collections.abc import AsyncIterator, Sequence
 from s3gate import errors
 from s3gate.handlers.call import Call
 from s3gate.masking import clientmeta
+from s3gate.masking.metadata import mask_for_write
 from s3gate.policy.cedar import Bundle
+from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary
 from s3gate.upstream.base import Conditions, CopyResult, Metadata, PutResult
@@ -60,6 +63,9 @@ async def store_masked(
         key=call.key,
     )
     call.stats["mask_summary"] = masker.summary  # also when it refuses
+    # Metadata first: a refusal costs no body work. Content headers are
+    # refused, never rewritten, so the type and coding above still hold.
+    metadata = mask_for_write(metadata, plan_for(profiles), masker.summary)
     with call.masking.spool() as spool:
         await spool.fill(masker.transform(source))
         finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)

@@ -16,6 +16,9 @@ from s3gate import errors
 from s3gate.upstream.base import ByteRange, Conditions, ObjectHead, is_stored_header
 
 MAX_USER_METADATA_BYTES = 2048  # S3's limit for x-amz-meta-* names + values
+# User metadata only the gateway writes (its masking stamp): never taken from
+# a client, so that a stored stamp cannot be forged through the gateway.
+GATEWAY_META_PREFIX = "x-amz-meta-s3gate-"
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -60,11 +63,13 @@ def conditions(headers: Mapping[str, str], prefix: str = "") -> Conditions:
 
 
 def stored_metadata(headers: Mapping[str, str]) -> dict[str, str]:
-    """The headers that are stored with the object (lower-case names)."""
+    """The headers that are stored with the object (lower-case names),
+    without any `x-amz-meta-s3gate-*` a client sent (dropped silently: a
+    client copying an object's metadata back must not fail for it)."""
     out: dict[str, str] = {}
     user_bytes = 0
     for name, value in headers.items():
-        if not is_stored_header(name):
+        if not is_stored_header(name) or name.startswith(GATEWAY_META_PREFIX):
             continue
         if name == "content-encoding":
             # aws-chunked is transfer framing that we have removed, not content.

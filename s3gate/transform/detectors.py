@@ -51,6 +51,13 @@ class DetectorSpec:
     # JSON members whose key matches this regex hold a sensitive scalar.
     json_key: str | None = None
     json_key_prefilter: bytes | None = None
+    # JSON *numbers* under a key matching this regex are this detector's
+    # value when their digits pass `number_validator`: a phone number or an
+    # SSN cannot be written with its separators as a JSON number, so the key
+    # is the only context there is. The prefilter flags `"key": <digit>`.
+    number_key: str | None = None
+    number_key_prefilter: bytes | None = None
+    number_validator: str | None = None
     # How a value is normalised before tokenizing (equal tokens for equal people).
     normalize: str = "none"
     # In text mode this detector may span lines (PEM blocks).
@@ -81,6 +88,8 @@ class Detector:
         self._groups = [g for g in VALUE_GROUPS if g in self.regex.groupindex]
         self._context = tuple(k.lower() for k in spec.context)
         self.json_key = re.compile(spec.json_key, re.IGNORECASE) if spec.json_key else None
+        self.number_key = re.compile(spec.number_key, re.IGNORECASE) if spec.number_key else None
+        self._number_check = VALIDATORS[spec.number_validator] if spec.number_validator else None
         self.multiline = spec.multiline
 
     def prefilters(self) -> tuple[Prefilter, ...]:
@@ -115,6 +124,15 @@ class Detector:
         """A scalar held by a matching JSON key: does it look like a real value?"""
         check = self._validators.get("value") or self._validators.get("match")
         return bool(value) and (check is None or check(value))
+
+    def accepts_number(self, key: str, digits: str) -> bool:
+        """A JSON number's digits under `key`: is it this detector's value?"""
+        return (
+            self.number_key is not None
+            and self._number_check is not None
+            and self.number_key.search(key) is not None
+            and self._number_check(digits)
+        )
 
     def _in_context(self, text: str, start: int, end: int, key: str | None) -> bool:
         window = self.spec.context_window

@@ -33,6 +33,22 @@ class MaskingHeld(errors.AccessDenied):
         )
 
 
+class HeaderRefused(errors.InvalidArgument):
+    """A stored header holds content the profiles find and that cannot be
+    rewritten in it (or cannot be inspected): the write is refused. The
+    message names the header and the rules, never the value."""
+
+    def __init__(self, header: str, rule_ids: Iterable[str], *, reason: str = "") -> None:
+        self.header = header
+        self.rule_ids = tuple(sorted(set(rule_ids)))
+        why = reason or f"content found by masking rule(s) {_ids(self.rule_ids)}"
+        super().__init__(
+            f"The {header} header cannot be stored: it holds {why}, and its value "
+            "cannot be rewritten safely; remove it or move the content into the body",
+            extra={"ArgumentName": header},
+        )
+
+
 class MaskLimitExceeded(errors.EntityTooLarge):
     """A record, line or document is larger than the masking engine accepts."""
 

@@ -5,7 +5,8 @@ string is decoded only when the prefilter flagged it (or it holds an escape
 that could hide text), field rules follow the path, and every change is an
 edit of the original bytes. What is not changed stays byte-identical:
 spacing, key order, number spelling, escapes. A changed string is
-re-encoded by `json.dumps` (ASCII-escaped if the original was pure ASCII).
+re-encoded by `json.dumps` (ASCII-escaped if the original was pure ASCII); a
+number something was found in becomes a JSON string (`jsonnumbers`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from s3gate.transform.fields import State
+from s3gate.transform.jsonnumbers import DIGIT_STRING, is_number, key_held_digits, number_digits
 from s3gate.transform.matcher import RunContext, apply, find, scope_pairs
 from s3gate.transform.operators import Operator
 
@@ -242,6 +244,7 @@ class JsonMasker:
                 best = cand
         if key is None or container:
             return best
+        best = self._number_key_choice(s, e, scope, key, best)
         for idx in plan.json_key_detectors:
             if idx not in scope:
                 continue
@@ -259,15 +262,47 @@ class JsonMasker:
                 best = _Choice(op, det.id, False, bound.refusal_id, label, det.spec.normalize)
         return best
 
+    def _number_key_choice(
+        self, s: int, e: int, scope: Scope, key: str, best: _Choice | None
+    ) -> _Choice | None:
+        """A number (or digits-only string) under a key that names what it
+        is (`"ssn": 536221234`): the detector's value, if its digits pass."""
+        token = self.raw[s:e]
+        if not (is_number(token) or DIGIT_STRING.match(token)):
+            return best
+        digits: str | None = ""  # read on the first detector whose key matches
+        for idx in self.plan.number_key_detectors:
+            bound = self.plan.detectors[idx]
+            det = bound.detector
+            if idx not in scope or not det.number_key or not det.number_key.search(key):
+                continue
+            digits = key_held_digits(token) if digits == "" else digits
+            if digits is None:
+                return best
+            if not det.accepts_number(key, digits):
+                continue
+            op = scope[idx] or bound.operator
+            if best is None or op.strength > best.op.strength:
+                label = op.label or det.label
+                best = _Choice(op, det.id, False, bound.refusal_id, label, det.spec.normalize)
+        return best
+
     def _scalar(self, s: int, e: int, scope: Scope, key: str | None, top: _Frame | None) -> None:
         token = self.raw[s:e]
-        dets = self._candidates(s, e, token)
+        number = is_number(token)
+        dets = self._candidates(s, e, token, number=number)
         if not dets:
             return
         pairs = scope_pairs(self.plan, dets, scope)
         if not pairs:
             return
-        text = decode_string(token) if token[:1] == b'"' else token.decode()
+        if token[:1] == b'"':
+            text = decode_string(token)
+        else:
+            # A number is read as the integer it denotes where it is one
+            # (`-4111…`, `4.111…e15` are the card 4111…): whatever a detector
+            # finds in it, the value becomes a JSON string.
+            text = (number_digits(token) if number else None) or token.decode()
         findings = find(text, pairs, key)
         if not findings:
             return
@@ -305,14 +340,18 @@ class JsonMasker:
 
     # -- helpers -------------------------------------------------------------
 
-    def _candidates(self, s: int, e: int, token: bytes) -> set[int]:
-        """Detectors whose prefilter hit ends inside this token."""
+    def _candidates(self, s: int, e: int, token: bytes, *, number: bool = False) -> set[int]:
+        """Detectors whose prefilter hit ends inside this token. A number's
+        also counts a hit ending one byte after it: prefilters that must see
+        the end of a digit run (the card's) consume the delimiter after it,
+        which for a string is its closing quote, inside the token."""
         hits, pos = self.hits, self.hit_pos
         while pos < len(hits) and hits[pos][1] <= s:
             pos += 1
         found = set()
         scan = pos
-        while scan < len(hits) and hits[scan][1] <= e:
+        last = e + 1 if number else e
+        while scan < len(hits) and hits[scan][1] <= last:
             found.add(hits[scan][0])
             scan += 1
         self.hit_pos = pos

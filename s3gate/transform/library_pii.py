@@ -6,6 +6,25 @@ from __future__ import annotations
 from s3gate.transform.detectors import DetectorSpec, Examples
 from s3gate.transform.library_patterns import _START, IBAN_COUNTRIES, P
 
+# JSON keys that say "this number is a phone number": the words anywhere
+# (phoneNumber, mobile_2), short ones only as a word of their own (tel, fax,
+# cell; not "hotel" or "excellent").
+_PHONE_KEY = (
+    r"phone|mobile|msisdn"
+    r"|(?:^|[^a-z])(?:tel|cell|fax)(?:[^a-z]|$|(?-i:[A-Z]))|(?-i:[a-z](?:Tel|Cell|Fax)(?![a-z]))"
+)
+
+
+# Raw JSON where a key naming a phone number or an SSN holds a number (or a
+# string that starts with a digit: a number written as a string). One
+# expression for both detectors (the plan keeps one copy of it), led by the
+# words — a literal set — which is what keeps it cheap to scan.
+_NUMBER_UNDER_KEY = (
+    rb"(?i)(?:phone|mobile|msisdn|tel|cell|fax|ssn|social.?security|social.?insurance)"
+    rb'[^"\\]{0,64}"[ \t\r\n]*:[ \t\r\n]*(?:-|"\+?)?[0-9]'
+)
+
+
 PII_SPECS: tuple[DetectorSpec, ...] = (
     DetectorSpec(
         id="email",
@@ -46,6 +65,9 @@ PII_SPECS: tuple[DetectorSpec, ...] = (
             P(_START + rb"0[0-9]{2,5}[/-][0-9]{4}"),
         ),
         validators=(("match", "phone"),),
+        number_key=_PHONE_KEY,
+        number_key_prefilter=_NUMBER_UNDER_KEY,
+        number_validator="phone_number_value",
         normalize="phone",
         examples=Examples(
             positive=(
@@ -75,6 +97,17 @@ PII_SPECS: tuple[DetectorSpec, ...] = (
             P(_START + rb"[2-6][0-9]{11,18}(?:[^0-9A-Za-z_]|$)"),
             P(_START + rb"[2-6][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}"),
             P(_START + rb"3[0-9]{3}[ -][0-9]{6}[ -][0-9]{4}"),
+            # A card written as a JSON number may be negative or carry a
+            # positive exponent (`-4111…`, `4.111…e15,`): the JSON walk reads
+            # the integer it denotes (`jsonnumbers.number_digits`). Each
+            # expression costs the scan (measured: a digit-led `[0-9]{12}e`
+            # or a whitespace class after the exponent cost 8-13% each), so
+            # the exponent form is only flagged after a digit and before
+            # `,` `}` `]` — not before the quote that ends a hex id in a
+            # string (`…d0e4"`), nor in words such as `stage2,`.
+            # What this leaves out is in docs/threat-model.md.
+            P(rb"-[2-6][0-9]{11}"),
+            P(rb"[0-9][eE]\+?[0-9]{1,3}[,}\]]"),
         ),
         validators=(("match", "payment_card"),),
         normalize="digits",
@@ -94,6 +127,9 @@ PII_SPECS: tuple[DetectorSpec, ...] = (
         pattern=r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])",
         prefilters=(P(rb"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}"),),
         validators=(("match", "us_ssn"),),
+        number_key=r"(?:^|[^a-z])ssn(?:[^a-z]|$)|(?-i:[a-z]SSN)|social.?(?:security|insurance)",
+        number_key_prefilter=_NUMBER_UNDER_KEY,
+        number_validator="us_ssn_number_value",
         normalize="digits",
         examples=Examples(
             positive=("SSN 536-22-1234", "ssn: 536 22 1234"),

@@ -78,6 +78,9 @@ class Plan:
         self.json_key_detectors = tuple(
             d.index for d in self.detectors if d.detector.json_key is not None
         )
+        self.number_key_detectors = tuple(
+            d.index for d in self.detectors if d.detector.number_key is not None
+        )
         self.multiline = frozenset(d.index for d in self.detectors if d.detector.multiline)
         # Records flagged only by detector prefilters may skip the JSON walk
         # unless field rules could change the outcome without a key hit.
@@ -115,12 +118,18 @@ class Plan:
 
     def _entries(self, profiles: Sequence[Profile]) -> tuple[list[Entry], bool]:
         entries = [Entry(ESCAPE_PREFILTER, (DIRTY, -1))]
+        number_keys: set[bytes] = set()
         for bound in self.detectors:
             for pf in bound.detector.prefilters():
                 entries.append(Entry(pf, (DETECTOR, bound.index)))
             key_pf = bound.detector.spec.json_key_prefilter
             if key_pf is not None:
                 entries.append(Entry(Prefilter(key_pf), (DIRTY, -1)))
+            number_pf = bound.detector.spec.number_key_prefilter
+            if number_pf is not None and number_pf not in number_keys:
+                # Shared by detectors (phone, us_ssn): one copy costs one pass.
+                number_keys.add(number_pf)
+                entries.append(Entry(Prefilter(number_pf), (DIRTY, -1)))
         always = False
         for profile in profiles:
             for rule in profile.rules:

@@ -113,6 +113,19 @@ def phone(text: str) -> bool:
     return 9 <= len(number) <= 12 and len(set(number)) > 2
 
 
+def phone_number_value(text: str) -> bool:
+    """A phone number written as a JSON number (no `+`, no separators):
+    E.164 length, not a run of one or two digits."""
+    number = digits(text)
+    return 8 <= len(number) <= 15 and len(set(number)) > 2
+
+
+def us_ssn_number_value(text: str) -> bool:
+    """An SSN written as a JSON number, whose leading zeros are lost."""
+    number = digits(text)
+    return 7 <= len(number) <= 9 and us_ssn(number.zfill(9))
+
+
 def ipv4(text: str) -> bool:
     try:
         addr = ipaddress.IPv4Address(text)
@@ -199,6 +212,8 @@ VALIDATORS: dict[str, Validator] = {
     "iban": iban,
     "us_ssn": us_ssn,
     "phone": phone,
+    "phone_number_value": phone_number_value,
+    "us_ssn_number_value": us_ssn_number_value,
     "ipv4": ipv4,
     "ipv6": ipv6,
     "mixed_case_key": mixed_case_key,
