@@ -32,6 +32,7 @@ from s3gate.transform.errors import (
     MaskingBlocked,
     MaskingFailed,
     MaskingHeld,
+    NestedTooDeep,
     UnsupportedCoding,
 )
 from s3gate.transform.framing import DocumentStage, PassStage, Stage, jsonl_stage, text_stage
@@ -80,6 +81,8 @@ class Masker:
             self.summary.complete = True
         except errors.S3Error:
             raise
+        except RecursionError:
+            raise NestedTooDeep() from None
         except Exception as exc:
             # Log the type only: a message could quote content.
             log.error("masking failed: %s", type(exc).__name__)
@@ -89,7 +92,10 @@ class Masker:
         """The same masking over a whole body in memory (CLI, tests, checks)."""
         pipeline = _Pipeline(self)
         self.summary.bytes_in += len(data)
-        out = b"".join([*pipeline.feed(data), *pipeline.finish()])
+        try:
+            out = b"".join([*pipeline.feed(data), *pipeline.finish()])
+        except RecursionError:
+            raise NestedTooDeep() from None
         self.summary.bytes_out += len(out)
         if self._ctx.held:
             self.summary.held = tuple(sorted(self._ctx.held))

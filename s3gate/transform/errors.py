@@ -102,3 +102,10 @@ class InflationLimitExceeded(errors.EntityTooLarge):
             f"The object cannot be masked: its compressed body inflates past {limit} "
             f"(masking.{setting})"
         )
+
+
+class NestedTooDeep(errors.InvalidRequest):
+    """JSON nested deeper than Python's parser can follow (`[[[[…`)."""
+
+    def __init__(self) -> None:
+        super().__init__("The object cannot be masked: its JSON is nested too deeply")

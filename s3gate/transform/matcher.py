@@ -10,7 +10,6 @@ an "email" `pw@db.example.com` (tokenize) that overlaps it.
 from __future__ import annotations
 
 import bisect
-
 from collections.abc import Iterable
 from dataclasses import dataclass
 
