@@ -41,7 +41,8 @@ from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate")
 
-S3_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+# OPTIONS: CORS preflights, answered by the gateway (S3 XML errors, audited).
+S3_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"]
 
 
 def create_app(
@@ -80,7 +81,7 @@ def create_app(
     masking = MaskingService(settings.masking, settings.data_dir, *keyring.staging_keys(settings))
     metrics: Metrics | None = None
     if settings.server.metrics:
-        metrics = Metrics(HANDLERS)
+        metrics = Metrics([*HANDLERS, "PreflightCORS"])
         metrics.watch(policies.status, audit.status if audit is not None else None)
     gateway = Gateway(
         settings,
