@@ -119,7 +119,8 @@ def test_config_section() -> None:
     from s3gate.config import ConfigError, load
 
     rule = {"allowed_origins": ["*"], "allowed_methods": ["GET"]}
-    settings = load(overrides={"cors": {"traces": [rule]}})
+    quiet = {"audit": {"enabled": False}}
+    settings = load(overrides={**quiet, "cors": {"traces": [rule]}})
     assert settings.cors["traces"][0].allowed_methods == ("GET",)
     with pytest.raises(ConfigError, match="cors"):
-        load(overrides={"cors": {"Not_A_Bucket": [rule]}})
+        load(overrides={**quiet, "cors": {"Not_A_Bucket": [rule]}})
