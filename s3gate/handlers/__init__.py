@@ -41,5 +41,13 @@ HANDLERS: dict[str, Handler] = {
 # Operations whose handler consumes the request body itself. For every other
 # operation the pipeline reads and verifies the (normally empty) body first.
 BODY_OPERATIONS = frozenset(
-    {"CreateBucket", "PutObject", "DeleteObjects", "UploadPart", "CompleteMultipartUpload"}
+    {
+        "CreateBucket",
+        "PutObject",
+        "DeleteObjects",
+        "UploadPart",
+        "CompleteMultipartUpload",
+        "PutObjectAcl",
+        "PutBucketAcl",
+    }
 )
