@@ -7,7 +7,7 @@ downloads (see `sigv4.v2query` for why). No credentials → `AccessDenied`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl
@@ -94,7 +94,7 @@ class Authenticator:
             now=self.clock(),
             max_skew_seconds=self.server.max_clock_skew_seconds,
         )
-        body = open_body(auth, signing, raw.header_pairs, stream)
+        body = open_body(auth, signing, _body_headers(op, raw.header_pairs), stream)
         return Authenticated(credential.principal, body, auth.presigned)
 
     def _v2_presigned(self, raw: RawRequest, v2: v2query.V2Presign, op: Operation) -> Principal:
@@ -115,3 +115,13 @@ class Authenticator:
             max_expires_seconds=self.server.max_presign_expires_seconds,
         )
         return credential.principal
+
+
+def _body_headers(op: Operation, pairs: Sequence[tuple[str, str]]) -> Sequence[tuple[str, str]]:
+    """The headers that describe the request body. CompleteMultipartUpload's
+    x-amz-checksum-* header is the checksum of the *object* being completed
+    (a composite `…=-N` or a full-object value), not of its XML body; the
+    gateway cannot verify it and does not forward it (docs/s3-compatibility.md)."""
+    if op.name != "CompleteMultipartUpload":
+        return pairs
+    return [(n, v) for n, v in pairs if not n.startswith("x-amz-checksum-")]

@@ -34,7 +34,7 @@ from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import PER_ITEM_OPERATIONS, RequestContext
 from s3gate.policy.store import PolicyStore
-from s3gate.s3 import acl, cors
+from s3gate.s3 import acl, conditions, cors
 from s3gate.s3.operations import Operation, resolve, split_target, virtual_host_bucket
 from s3gate.s3.tokens import ListTokens
 from s3gate.upstream.base import Upstream
@@ -220,6 +220,8 @@ class Gateway:
             entry["policy"] = decision.describe()
         if op.name in acl.ACL_HEADER_OPERATIONS:
             acl.check_headers(raw.headers)  # nothing but the private ACL
+        if op.name in conditions.CONDITIONAL_WRITES:
+            conditions.refuse_conditional_write(raw.headers)
         if op.name not in BODY_OPERATIONS:
             await body.read_all(self.settings.server.max_xml_bytes)
         return Call(

@@ -145,11 +145,17 @@ def test_multipart_checksum_algorithm(s3: Any, bucket: str) -> None:
         ChecksumSHA256=sha256(part),
     )
     assert uploaded["ChecksumSHA256"] == sha256(part)
+    # The object's composite checksum rides in a header of the XML request: it
+    # is not the XML body's checksum (was refused as InvalidDigest / BadDigest).
+    composite = _b64(hashlib.sha256(hashlib.sha256(part).digest()).digest()) + "-1"
     s3.complete_multipart_upload(
         Bucket=bucket,
         Key="mp",
         UploadId=created["UploadId"],
-        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": uploaded["ETag"]}]},
+        ChecksumSHA256=composite,
+        MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": uploaded["ETag"], "ChecksumSHA256": sha256(part)}]
+        },
     )
     assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == part
     full = s3.create_multipart_upload(

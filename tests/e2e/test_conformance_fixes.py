@@ -306,3 +306,21 @@ def test_bucket_versioning_is_refused(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     assert code_of(exc) == "NotImplemented"
+
+
+# --- Conditional writes: refused, never silently ignored ---------------------------------
+
+
+@pytest.mark.parametrize("condition", [{"IfNoneMatch": "*"}, {"IfMatch": '"0123abcd"'}])
+def test_conditional_put_is_refused_not_ignored(
+    s3: Any, bucket: str, direct: Any, condition: dict[str, str]
+) -> None:
+    s3.put_object(Bucket=bucket, Key="once", Body=b"first")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="once", Body=b"second", **condition)
+    assert code_of(exc) == "NotImplemented"
+    assert direct.get_object(Bucket=bucket, Key="once")["Body"].read() == b"first"
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="new", Body=b"x", **condition)
+    assert code_of(exc) == "NotImplemented"
+    _absent(direct, bucket, "new")
