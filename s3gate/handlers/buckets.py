@@ -73,7 +73,8 @@ async def list_objects_v2(call: Call) -> Response:
     params = _list_params(call)
     token = call.query.get("continuation-token")
     start_after = call.query.get("start-after")
-    after = call.list_tokens.open(call.bucket, token) if token is not None else start_after
+    # An empty token is no token (S3 lists from the start and echoes it).
+    after = call.list_tokens.open(call.bucket, token) if token else start_after
     page = await call.upstream.list_objects(
         call.bucket,
         prefix=params.prefix,

@@ -324,3 +324,9 @@ def test_conditional_put_is_refused_not_ignored(
         s3.put_object(Bucket=bucket, Key="new", Body=b"x", **condition)
     assert code_of(exc) == "NotImplemented"
     _absent(direct, bucket, "new")
+
+
+def test_empty_continuation_token_lists_from_the_start(s3: Any, three: str) -> None:
+    listing = s3.list_objects_v2(Bucket=three, ContinuationToken="")
+    assert listing["ContinuationToken"] == ""
+    assert [o["Key"] for o in listing["Contents"]] == ["a", "b/1", "c"]
