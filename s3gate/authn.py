@@ -42,7 +42,7 @@ class RawRequest:
         assert isinstance(raw_path, bytes) and isinstance(raw_query, bytes)
         raw_headers = scope["headers"]
         assert isinstance(raw_headers, list)
-        pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw_headers]
+        pairs = [(k.decode("latin-1").lower(), _header_text(v)) for k, v in raw_headers]
         headers: dict[str, str] = {}
         for name, value in pairs:  # repeated headers join with a comma (RFC 9110)
             headers[name] = f"{headers[name]},{value}" if name in headers else value
@@ -125,3 +125,14 @@ def _body_headers(op: Operation, pairs: Sequence[tuple[str, str]]) -> Sequence[t
     if op.name != "CompleteMultipartUpload":
         return pairs
     return [(n, v) for n, v in pairs if not n.startswith("x-amz-checksum-")]
+
+
+def _header_text(value: bytes) -> str:
+    """A header value as text. SDKs send non-ASCII values (user metadata) as
+    UTF-8 and sign those bytes, so UTF-8 is read first: the canonical request
+    then hashes exactly the bytes sent, and the value is stored as sent. Bytes
+    that are not UTF-8 are read as Latin-1 (HTTP's historical charset)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
