@@ -153,6 +153,8 @@ class Gateway:
         except errors.S3Error as exc:
             response = self._error(exc, request, request_id, op)
             entry["error"] = exc.error_code
+        if _unread_body(request, None):
+            response.headers["connection"] = "close"  # a preflight has no body to read
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
         self.access_log.attach(response, entry, started, None)
