@@ -23,21 +23,18 @@ async def put_object(call: Call) -> Response:
     metadata = h.stored_metadata(call.headers)
     profiles = call.mask_profiles()
     if profiles:
-        result, etag = await masked_writes.put_object(call, profiles, metadata)
+        result, etag, checksum = await masked_writes.put_object(call, profiles, metadata)
     else:
         result = await call.upstream.put_object(
             call.bucket, call.key, await call.stored_as_sent(), metadata
         )
         call.stats["sha256_stored"] = call.body.sha256_hex  # stored as received
         etag = result.etag
-    out = {"etag": etag}
-    if not profiles:
-        # Only when the stored bytes are the client's: a masked write changed
-        # them, and the client's checksum describes bytes nobody stored.
+        # The stored bytes are the client's: its verified checksum describes them.
         checksum = call.checksum_headers()
         if checksum:
-            out.update(checksum)
-            out["x-amz-checksum-type"] = "FULL_OBJECT"
+            checksum["x-amz-checksum-type"] = "FULL_OBJECT"
+    out = {"etag": etag, **checksum}
     if result.version_id:
         out["x-amz-version-id"] = result.version_id
     return empty_response(headers=out)

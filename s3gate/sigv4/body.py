@@ -167,6 +167,11 @@ class VerifiedBody:
             self.verified_checksum = (self._checksum.algorithm, self._checksum.b64digest())
 
     @property
+    def checksum_algorithm(self) -> str | None:
+        """The algorithm of the client's x-amz-checksum-* header or trailer."""
+        return self._checksum.algorithm if self._checksum is not None else None
+
+    @property
     def declared_checksum(self) -> tuple[str, str] | None:
         """(algorithm, base64 digest) of an x-amz-checksum-* *header*: known
         before the body is read (a trailer's value is not)."""

@@ -106,28 +106,30 @@ def traces(direct: Any) -> str:
     return "traces"
 
 
-def test_masked_write_never_returns_the_clients_checksum(s3: Any, traces: str, direct: Any) -> None:
+def test_masked_write_checksums_the_stored_bytes(s3: Any, traces: str, direct: Any) -> None:
     """Admin writes to `traces` go through write-default: the stored bytes are
-    not the client's, so neither the response nor the store has its checksum."""
+    not the client's, so the checksum returned and stored is the same
+    algorithm over the masked bytes, never the client's value."""
     key = f"conformance/{uuid.uuid4().hex}.jsonl"
     body = b'{"user": "jane.doe@example.com", "step": 1}\n'
     try:
         put = s3.put_object(
-            Bucket="traces",
+            Bucket=traces,
             Key=key,
             Body=body,
             ChecksumAlgorithm="SHA256",
             ChecksumSHA256=sha256(body),
         )
-        stored = direct.get_object(Bucket="traces", Key=key)["Body"].read()
+        stored = direct.get_object(Bucket=traces, Key=key)["Body"].read()
         assert stored != body and b"jane.doe@example.com" not in stored
-        assert "ChecksumSHA256" not in put
-        head = s3.head_object(Bucket="traces", Key=key, ChecksumMode="ENABLED")
-        assert head.get("ChecksumSHA256") != sha256(body)
-        raw = direct.head_object(Bucket="traces", Key=key, ChecksumMode="ENABLED")
-        assert raw.get("ChecksumSHA256") != sha256(body)
+        assert put["ChecksumSHA256"] == sha256(stored) != sha256(body)
+        raw = direct.head_object(Bucket=traces, Key=key, ChecksumMode="ENABLED")
+        assert raw["ChecksumSHA256"] == sha256(stored)
+        # The admin's own read is unmasked: the store's checksum of the stored bytes.
+        head = s3.head_object(Bucket=traces, Key=key, ChecksumMode="ENABLED")
+        assert head["ChecksumSHA256"] == sha256(stored)
     finally:
-        direct.delete_object(Bucket="traces", Key=key)
+        direct.delete_object(Bucket=traces, Key=key)
 
 
 def test_multipart_checksum_algorithm(s3: Any, bucket: str) -> None:
