@@ -30,11 +30,14 @@ clients: $(RUN_STAMP)
 run: $(RUN_STAMP)
 	$(VENV)/bin/s3gate dev --port $(PORT)
 
-# rclone and s3cmd come from the distribution when missing.
+# rclone, s3cmd and a headless browser (the CORS test) come from the
+# distribution when missing.
 tools:
-	@if ! command -v rclone >/dev/null || ! command -v s3cmd >/dev/null; then \
+	@if ! command -v rclone >/dev/null || ! command -v s3cmd >/dev/null \
+		|| ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq rclone s3cmd >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			rclone s3cmd chromium chromium-driver >/dev/null; \
 	fi
 
 lint: $(STAMP)

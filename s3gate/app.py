@@ -90,7 +90,7 @@ def create_app(
     masking = MaskingService(settings.masking, settings.data_dir, *keyring.staging_keys(settings))
     metrics: Metrics | None = None
     if settings.server.metrics:
-        metrics = Metrics(HANDLERS)
+        metrics = Metrics([*HANDLERS, "PreflightCORS"])
         metrics.watch(policies.status, audit.status if audit is not None else None)
         if refusals is not None:
             metrics.watch_refusals(refusals)

@@ -7,7 +7,7 @@ downloads (see `sigv4.v2query` for why). No credentials → `AccessDenied`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl
@@ -42,7 +42,7 @@ class RawRequest:
         assert isinstance(raw_path, bytes) and isinstance(raw_query, bytes)
         raw_headers = scope["headers"]
         assert isinstance(raw_headers, list)
-        pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw_headers]
+        pairs = [(k.decode("latin-1").lower(), _header_text(v)) for k, v in raw_headers]
         # Repeated headers join with a comma (RFC 9110), in one join per name:
         # joining by concatenation was quadratic in the number of repeats.
         grouped: dict[str, list[str]] = {}
@@ -97,7 +97,7 @@ class Authenticator:
             now=self.clock(),
             max_skew_seconds=self.server.max_clock_skew_seconds,
         )
-        body = open_body(auth, signing, raw.header_pairs, stream)
+        body = open_body(auth, signing, _body_headers(op, raw.header_pairs), stream)
         return Authenticated(credential.principal, body, auth.presigned)
 
     def _v2_presigned(self, raw: RawRequest, v2: v2query.V2Presign, op: Operation) -> Principal:
@@ -118,3 +118,24 @@ class Authenticator:
             max_expires_seconds=self.server.max_presign_expires_seconds,
         )
         return credential.principal
+
+
+def _body_headers(op: Operation, pairs: Sequence[tuple[str, str]]) -> Sequence[tuple[str, str]]:
+    """The headers that describe the request body. CompleteMultipartUpload's
+    x-amz-checksum-* header is the checksum of the *object* being completed
+    (a composite `…=-N` or a full-object value), not of its XML body; the
+    gateway cannot verify it and does not forward it (docs/s3-compatibility.md)."""
+    if op.name != "CompleteMultipartUpload":
+        return pairs
+    return [(n, v) for n, v in pairs if not n.startswith("x-amz-checksum-")]
+
+
+def _header_text(value: bytes) -> str:
+    """A header value as text. SDKs send non-ASCII values (user metadata) as
+    UTF-8 and sign those bytes, so UTF-8 is read first: the canonical request
+    then hashes exactly the bytes sent, and the value is stored as sent. Bytes
+    that are not UTF-8 are read as Latin-1 (HTTP's historical charset)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")

@@ -11,16 +11,17 @@ names each key and the reason.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, StringConstraints, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from s3gate.audit.settings import AuditSettings
 from s3gate.configbase import ConfigError, KiB, MiB, Secret, Section
 from s3gate.identity.settings import IdentitySettings
 from s3gate.policy.settings import PolicySettings
+from s3gate.s3.cors import CorsRule
 from s3gate.transform.settings import MaskingSettings
 
 __all__ = ["ConfigError", "MiB", "Secret", "Section", "Settings", "load"]
@@ -114,9 +115,14 @@ class PrincipalSettings(Section):
 
 
 class StaticKey(Section):
-    access_key_id: str = Field(min_length=16, max_length=128, pattern=r"^[A-Z0-9]+$")
+    # As AWS allows access key ids: 16 to 128 letters and digits, case preserved
+    # (and compared exactly). Session key ids are the gateway's own (ASIA…).
+    access_key_id: str = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9]+$")
     secret_access_key: Secret
     principal: PrincipalSettings
+
+
+BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
 
 
 class Settings(BaseSettings):
@@ -130,6 +136,8 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     upstream: UpstreamSettings = UpstreamSettings()
     static_keys: tuple[StaticKey, ...] = ()
+    # Per-bucket CORS rules (s3gate.s3.cors): bucket name → rules, first match wins.
+    cors: dict[BucketName, tuple[CorsRule, ...]] = Field(default_factory=dict)
     policy: PolicySettings = PolicySettings()
     identity: IdentitySettings = IdentitySettings()
     masking: MaskingSettings = MaskingSettings()

@@ -263,6 +263,31 @@ class NotImplementedError_(S3Error):
     )
 
 
+class AccessControlListNotSupported(S3Error):
+    """What S3 answers when a bucket's ACLs are disabled (Object Ownership
+    "bucket owner enforced"): s3gate's buckets always are."""
+
+    code = "AccessControlListNotSupported"
+    status = 400
+    default_message = "The bucket does not allow ACLs"
+
+
+class CORSForbidden(S3Error):
+    """A CORS preflight that no rule of the bucket allows (S3's wording)."""
+
+    code = "AccessForbidden"
+    status = 403
+    default_message = "CORSResponse: This CORS request is not allowed."
+
+
+class CORSBadRequest(S3Error):
+    """A preflight without the headers that make it one (Origin, method)."""
+
+    code = "BadRequest"
+    status = 400
+    default_message = "Insufficient information. Origin request header needed."
+
+
 class InvalidPart(S3Error):
     code = "InvalidPart"
     status = 400

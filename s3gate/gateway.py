@@ -34,7 +34,8 @@ from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import PER_ITEM_OPERATIONS, RequestContext
 from s3gate.policy.store import PolicyStore
-from s3gate.s3.operations import Operation, describe, resolve, virtual_host_bucket
+from s3gate.s3 import acl, conditions, cors
+from s3gate.s3.operations import Operation, describe, resolve, split_target, virtual_host_bucket
 from s3gate.s3.tokens import ListTokens
 from s3gate.upstream.base import Upstream
 
@@ -76,6 +77,8 @@ class Gateway:
         entry = _entry(request_id, request)
         if self._is_sts(request):
             return await self._sts(request, request_id, entry, started)
+        if request.method == "OPTIONS":
+            return await self._preflight(request, request_id, entry, started)
         op: Operation | None = None
         call: Call | None = None
         error: errors.S3Error | None = None
@@ -140,9 +143,54 @@ class Gateway:
             # refused upload to its end could take gigabytes, so close. (After
             # the audit: an error it substitutes needs this as much.)
             response.headers["connection"] = "close"
+        bucket = entry.get("bucket")
+        if isinstance(bucket, str) and bucket in self.settings.cors:
+            # Errors too: a browser app can only read what carries these.
+            response.headers.update(
+                cors.response_headers(
+                    self.settings.cors[bucket], request.headers.get("origin"), request.method
+                )
+            )
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
         self.access_log.attach(response, entry, started, stats)
+        return response
+
+    async def _preflight(
+        self, request: Request, request_id: str, entry: dict[str, object], started: float
+    ) -> Response:
+        """A CORS preflight: unauthenticated (browsers send no credentials),
+        answered from the bucket's configured rules alone; it grants nothing
+        by itself. Audited and logged like any request."""
+        audit = RequestAudit(self.audit, request_id, request)
+        error: errors.S3Error | None = None
+        op: Operation | None = None
+        response = Response(b"")
+        try:
+            bucket, key = split_target(
+                request.headers.get("host", ""),
+                request.scope.get("raw_path") or request.scope["path"].encode(),
+                self.settings.server.virtual_host_domains,
+            )
+            op = Operation("PreflightCORS", bucket, key)
+            entry.update({"operation": op.name, "bucket": bucket, "key": key})
+            audit.identify(op, None)
+            rules = self.settings.cors.get(bucket) if bucket is not None else None
+            response.headers.update(cors.preflight(rules, request.headers))
+        except errors.S3Error as exc:
+            error = exc
+            response = self._error(exc, request, request_id, op)
+            entry["error"] = exc.error_code
+        try:
+            response = await audit.finish(response, {}, error)
+        except errors.S3Error as exc:
+            response = self._error(exc, request, request_id, op)
+            entry["error"] = exc.error_code
+        if _unread_body(request, None):
+            response.headers["connection"] = "close"  # a preflight has no body to read
+        response.headers["x-amz-request-id"] = request_id
+        response.headers["x-amz-id-2"] = request_id
+        self.access_log.attach(response, entry, started, None)
         return response
 
     async def _sts(
@@ -226,6 +274,10 @@ class Gateway:
         decision = self._decide(bundle, principal, op, raw, context, audit, request_id)
         if decision is not None:
             entry["policy"] = decision.describe()
+        if op.name in acl.ACL_HEADER_OPERATIONS:
+            acl.check_headers(raw.headers)  # nothing but the private ACL
+        if op.name in conditions.CONDITIONAL_WRITES:
+            conditions.refuse_conditional_write(raw.headers)
         if op.name not in BODY_OPERATIONS:
             await body.read_all(self.settings.server.max_xml_bytes)
         return Call(

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
-from s3gate.handlers import buckets, multipart, objects
+from s3gate.handlers import acl, buckets, multipart, objects
 from s3gate.handlers.call import Call
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -19,6 +19,11 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketLocation": buckets.get_bucket_location,
     "ListObjects": buckets.list_objects,
     "ListObjectsV2": buckets.list_objects_v2,
+    "ListObjectVersions": buckets.list_object_versions,
+    "GetBucketAcl": acl.get_bucket_acl,
+    "PutBucketAcl": acl.put_bucket_acl,
+    "GetObjectAcl": acl.get_object_acl,
+    "PutObjectAcl": acl.put_object_acl,
     "PutObject": objects.put_object,
     "GetObject": objects.get_object,
     "HeadObject": objects.head_object,
@@ -36,5 +41,13 @@ HANDLERS: dict[str, Handler] = {
 # Operations whose handler consumes the request body itself. For every other
 # operation the pipeline reads and verifies the (normally empty) body first.
 BODY_OPERATIONS = frozenset(
-    {"CreateBucket", "PutObject", "DeleteObjects", "UploadPart", "CompleteMultipartUpload"}
+    {
+        "CreateBucket",
+        "PutObject",
+        "DeleteObjects",
+        "UploadPart",
+        "CompleteMultipartUpload",
+        "PutObjectAcl",
+        "PutBucketAcl",
+    }
 )

@@ -73,7 +73,8 @@ async def list_objects_v2(call: Call) -> Response:
     params = _list_params(call)
     token = call.query.get("continuation-token")
     start_after = call.query.get("start-after")
-    after = call.list_tokens.open(call.bucket, token) if token is not None else start_after
+    # An empty token is no token (S3 lists from the start and echoes it).
+    after = call.list_tokens.open(call.bucket, token) if token else start_after
     page = await call.upstream.list_objects(
         call.bucket,
         prefix=params.prefix,
@@ -92,3 +93,27 @@ async def list_objects_v2(call: Call) -> Response:
             fetch_owner=call.query.get("fetch-owner") == "true",
         )
     )
+
+
+async def list_object_versions(call: Call) -> Response:
+    """Unversioned buckets only (PutBucketVersioning is not implemented, so
+    the gateway never makes one versioned): the plain listing, each object as
+    version "null". Same store call, same visibility filter as ListObjects,
+    so what a caller sees is exactly what it may list."""
+    params = _list_params(call)
+    version_marker = call.query.get("version-id-marker", "")
+    if version_marker not in ("", "null"):
+        raise errors.InvalidArgument("Invalid version id specified")
+    marker = call.query.get("key-marker", "")
+    # S3 resumes after every version of key-marker: with one version per key,
+    # the same position as a v1 marker (plain key or our sealed token).
+    after = call.list_tokens.open_marker(call.bucket, marker) if marker else None
+    page = await call.upstream.list_objects(
+        call.bucket,
+        prefix=params.prefix,
+        delimiter=params.delimiter,
+        max_keys=params.max_keys,
+        after=after,
+    )
+    seen = visibility.listing(call, page)
+    return xml_response(xml.list_versions(params, seen.page, marker, seen.next_marker))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from starlette.responses import Response
 
@@ -101,6 +101,28 @@ class Call:
         if length <= self.settings.server.buffer_limit_bytes:
             return Body.of(await self.body.read_all(length))
         return Body(aiter(self.body), length)
+
+    async def stored_as_sent(self) -> Body:
+        """`upstream_body` for bytes stored exactly as the client sent them,
+        with the client's flexible checksum so the store keeps it too: the
+        verified one of a buffered body (header or trailer), the header's
+        value of a streamed one (a wrong one fails the body before its end).
+        A streamed body whose checksum is in a trailer goes without."""
+        body = await self.upstream_body()
+        checksum = self.body.verified_checksum or self.body.declared_checksum
+        return replace(body, checksum=checksum) if checksum is not None else body
+
+    def checksum_headers(self) -> dict[str, str]:
+        """The response headers for a body stored as sent: its verified
+        checksum, as S3 answers PutObject / UploadPart."""
+        if self.body.verified_checksum is None:
+            return {}
+        algorithm, value = self.body.verified_checksum
+        return {f"x-amz-checksum-{algorithm.lower()}": value}
+
+    @property
+    def checksum_mode(self) -> bool:
+        return self.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
 
 
 def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -12,6 +12,7 @@ from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.masking import staged
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
+from s3gate.sigv4.checksums import normalise_algorithm
 
 MAX_PART_NUMBER = 10000
 
@@ -23,14 +24,37 @@ def _upload_id(call: Call) -> str:
     return upload_id
 
 
+def _checksum_choice(call: Call) -> dict[str, str]:
+    """ChecksumAlgorithm / ChecksumType of CreateMultipartUpload, echoed as S3
+    does. The gateway verifies each part's checksum as it arrives; the store
+    is not told (its upload is plain), so a completed object has no checksum
+    of its own (docs/s3-compatibility.md)."""
+    out: dict[str, str] = {}
+    algorithm = call.headers.get("x-amz-checksum-algorithm")
+    if algorithm is not None:
+        out["x-amz-checksum-algorithm"] = normalise_algorithm(algorithm)
+    kind = call.headers.get("x-amz-checksum-type")
+    if kind is not None:
+        kind = kind.strip().upper()
+        if kind not in ("COMPOSITE", "FULL_OBJECT") or algorithm is None:
+            raise errors.InvalidRequest("Invalid x-amz-checksum-type")
+        out["x-amz-checksum-type"] = kind
+    elif algorithm is not None:
+        out["x-amz-checksum-type"] = "COMPOSITE"
+    return out
+
+
 async def create_multipart_upload(call: Call) -> Response:
     metadata = h.stored_metadata(call.headers)
+    checksum = _checksum_choice(call)
     profiles = call.mask_profiles()  # also checks that the named profiles exist
     if profiles:
         upload_id = await staged.create(call, profiles, metadata)
     else:
         upload_id = await call.upstream.create_multipart_upload(call.bucket, call.key, metadata)
-    return xml_response(xml.initiate_multipart(call.bucket, call.key, upload_id))
+    return xml_response(
+        xml.initiate_multipart(call.bucket, call.key, upload_id), headers=checksum or None
+    )
 
 
 async def upload_part(call: Call) -> Response:
@@ -54,6 +78,8 @@ async def upload_part(call: Call) -> Response:
         body = await call.upstream_body()
         etag = await call.upstream.upload_part(call.bucket, call.key, upload_id, number, body)
         call.stats["sha256_stored"] = call.body.sha256_hex  # stored as received
+        # The part is stored as sent: its verified checksum describes it.
+        return empty_response(headers={"etag": etag, **call.checksum_headers()})
     return empty_response(headers={"etag": etag})
 
 

@@ -23,14 +23,18 @@ async def put_object(call: Call) -> Response:
     metadata = h.stored_metadata(call.headers)
     profiles = call.mask_profiles()
     if profiles:
-        result, etag = await masked_writes.put_object(call, profiles, metadata)
+        result, etag, checksum = await masked_writes.put_object(call, profiles, metadata)
     else:
         result = await call.upstream.put_object(
-            call.bucket, call.key, await call.upstream_body(), metadata
+            call.bucket, call.key, await call.stored_as_sent(), metadata
         )
         call.stats["sha256_stored"] = call.body.sha256_hex  # stored as received
         etag = result.etag
-    out = {"etag": etag}
+        # The stored bytes are the client's: its verified checksum describes them.
+        checksum = call.checksum_headers()
+        if checksum:
+            checksum["x-amz-checksum-type"] = "FULL_OBJECT"
+    out = {"etag": etag, **checksum}
     if result.version_id:
         out["x-amz-version-id"] = result.version_id
     return empty_response(headers=out)
@@ -40,8 +44,11 @@ async def head_object(call: Call) -> Response:
     profiles = call.mask_profiles()
     if profiles:
         return await masked_reads.head_object(call, profiles)
-    head = await call.upstream.head_object(call.bucket, call.key, h.conditions(call.headers))
+    head = await call.upstream.head_object(
+        call.bucket, call.key, h.conditions(call.headers), checksum_mode=call.checksum_mode
+    )
     out = h.object_headers(head)
+    out.update(head.checksums)
     out["content-length"] = str(head.size)
     return Response(b"", headers=out)
 
@@ -55,11 +62,14 @@ async def get_object(call: Call) -> Response:
         call.key,
         byte_range=h.parse_range(call.headers.get("range")),
         conditions=h.conditions(call.headers),
+        checksum_mode=call.checksum_mode,
     )
     out = h.object_headers(stream.head)
     out["content-length"] = str(stream.content_length)
     if stream.content_range:
         out["content-range"] = stream.content_range
+    else:  # whole-object checksums describe the whole object only
+        out.update(stream.head.checksums)
     h.apply_overrides(out, call.query)
     return await object_response(
         call.stats,

@@ -18,12 +18,14 @@ plain ETag is returned.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from s3gate import errors
 from s3gate.handlers.call import Call
 from s3gate.masking import clientmeta
 from s3gate.masking.metadata import mask_for_write
 from s3gate.policy.cedar import Bundle
+from s3gate.sigv4.checksums import Checksum, new_checksum
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary
@@ -52,10 +54,12 @@ async def store_masked(
     profiles: Sequence[Profile],
     source: AsyncIterator[bytes],
     metadata: dict[str, str],
+    checksum: Checksum | None = None,
 ) -> PutResult:
     """`source` through the masker into the spool, then — only if the whole
     run succeeded — to `call.key`, stamped (SHA-256 of the stored bytes in
-    `call.stats`). The shared step of every masked write."""
+    `call.stats`). The shared step of every masked write. `checksum`, when
+    given, is computed over the masked bytes and stored with them."""
     masker = call.masking.masker(
         profiles,
         content_type=metadata.get("content-type"),
@@ -67,22 +71,40 @@ async def store_masked(
     # refused, never rewritten, so the type and coding above still hold.
     metadata = mask_for_write(metadata, plan_for(profiles), masker.summary)
     with call.masking.spool() as spool:
-        await spool.fill(masker.transform(source))
+        await spool.fill(_tap(masker.transform(source), checksum))
         finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
-        result = await call.upstream.put_object(call.bucket, call.key, spool.body(), metadata)
+        body = spool.body()
+        if checksum is not None:
+            body = replace(body, checksum=(checksum.algorithm, checksum.b64digest()))
+        result = await call.upstream.put_object(call.bucket, call.key, body, metadata)
         call.stats["sha256_stored"] = spool.sha256_hex
         return result
 
 
 async def put_object(
     call: Call, profiles: Sequence[Profile], metadata: dict[str, str]
-) -> tuple[PutResult, str]:
-    """Store the masked body; returns the upstream result and the ETag to
-    give the client (see the convention above)."""
+) -> tuple[PutResult, str, dict[str, str]]:
+    """Store the masked body; returns the upstream result, the ETag to give
+    the client (see the convention above) and the checksum headers: when the
+    client sent a flexible checksum, the same algorithm over the bytes stored
+    (never the client's value, which describes bytes nobody stored)."""
     call.declared_length()
-    result = await store_masked(call, profiles, aiter(call.body), metadata)
+    algorithm = call.body.checksum_algorithm
+    checksum = new_checksum(algorithm) if algorithm is not None else None
+    result = await store_masked(call, profiles, aiter(call.body), metadata, checksum)
     changed = call.stats["sha256_stored"] != call.body.sha256_hex
-    return result, (f'{result.etag[:-1]}-1"' if changed else result.etag)
+    headers: dict[str, str] = {}
+    if checksum is not None:
+        headers[f"x-amz-checksum-{checksum.algorithm.lower()}"] = checksum.b64digest()
+        headers["x-amz-checksum-type"] = "FULL_OBJECT"
+    return result, (f'{result.etag[:-1]}-1"' if changed else result.etag), headers
+
+
+async def _tap(pieces: AsyncIterator[bytes], checksum: Checksum | None) -> AsyncIterator[bytes]:
+    async for piece in pieces:
+        if checksum is not None:
+            checksum.update(piece)
+        yield piece
 
 
 async def copy_object(

@@ -24,6 +24,7 @@ AUDIT_BUCKET_ACTIONS = frozenset(
     {
         "GetObject",
         "HeadObject",
+        "GetObjectAcl",
         "ListObjects",
         "ListObjectsV2",
         "ListMultipartUploads",
@@ -31,6 +32,8 @@ AUDIT_BUCKET_ACTIONS = frozenset(
         "ListBuckets",
         "HeadBucket",
         "GetBucketLocation",
+        "GetBucketAcl",
+        "ListObjectVersions",
     }
 )
 

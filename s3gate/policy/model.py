@@ -36,21 +36,32 @@ _BUCKET: tuple[ResourceKind, ...] = ("Bucket",)
 ACTIONS: Mapping[str, ActionSpec] = {
     "GetObject": ActionSpec("read", _OBJ),
     "HeadObject": ActionSpec("read", _OBJ),
+    # ACL reads: the answer is always the private ACL, but it still tells the
+    # caller the object exists, so it is a read of the object.
+    "GetObjectAcl": ActionSpec("read", _OBJ),
     "PutObject": ActionSpec("write", _OBJ),
     "CreateMultipartUpload": ActionSpec("write", _OBJ),
     "UploadPart": ActionSpec("write", _OBJ),
     "CompleteMultipartUpload": ActionSpec("write", _OBJ),
     "AbortMultipartUpload": ActionSpec("write", _OBJ),
     "ListParts": ActionSpec("write", _OBJ),
+    # Only a no-op (private) ACL is ever accepted; still a change request.
+    "PutObjectAcl": ActionSpec("write", _OBJ),
     "DeleteObject": ActionSpec("delete", _OBJ),
     "ListObjects": ActionSpec("list", _LIST),
     "ListObjectsV2": ActionSpec("list", _LIST),
     "ListMultipartUploads": ActionSpec("list", _LIST),
+    # Unversioned buckets only: their listing, with each object as version "null".
+    "ListObjectVersions": ActionSpec("list", _LIST),
     "ListBuckets": ActionSpec("list", _BUCKET),
     "HeadBucket": ActionSpec("list", _BUCKET),
     "GetBucketLocation": ActionSpec("list", _BUCKET),
+    # A bucket-level read like HeadBucket / GetBucketLocation: the answer (the
+    # owner, full control) says no more than they do.
+    "GetBucketAcl": ActionSpec("list", _BUCKET),
     "CreateBucket": ActionSpec("admin", _BUCKET),
     "DeleteBucket": ActionSpec("admin", _BUCKET),
+    "PutBucketAcl": ActionSpec("admin", _BUCKET),
 }
 
 LIST_ACTIONS = frozenset(a for a, spec in ACTIONS.items() if spec.resources == _LIST)

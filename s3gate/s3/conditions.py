@@ -4,6 +4,7 @@ Pure functions, no I/O."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -106,3 +107,19 @@ def _not_modified(etag: str, last_modified: datetime) -> errors.NotModified:
     return errors.NotModified(
         headers={"ETag": etag, "Last-Modified": format_datetime(last_modified, usegmt=True)}
     )
+
+
+# ---- Conditional writes --------------------------------------------------------
+
+# Writes whose If-Match / If-None-Match S3 evaluates against the target key.
+CONDITIONAL_WRITES = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
+
+
+def refuse_conditional_write(headers: Mapping[str, str]) -> None:
+    """s3gate does not (yet) carry write conditions to the store. Ignoring
+    them would turn a client's "create only if absent" into an overwrite, so
+    they are refused instead."""
+    if "if-match" in headers or "if-none-match" in headers:
+        raise errors.NotImplementedError_(
+            "s3gate does not implement conditional writes (If-Match / If-None-Match on a write)"
+        )

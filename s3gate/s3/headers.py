@@ -72,18 +72,29 @@ def stored_metadata(headers: Mapping[str, str]) -> dict[str, str]:
         if not is_stored_header(name) or name.startswith(GATEWAY_META_PREFIX):
             continue
         if name == "content-encoding":
-            # aws-chunked is transfer framing that we have removed, not content.
-            codings = [c.strip() for c in value.split(",") if c.strip()]
-            codings = [c for c in codings if c.lower() != "aws-chunked"]
-            if not codings:
+            stripped = without_aws_chunked(value)
+            if stripped is None:
                 continue
-            value = ",".join(codings)
+            value = stripped
         if name.startswith("x-amz-meta-"):
             user_bytes += len(name) - len("x-amz-meta-") + len(value.encode())
         out[name] = value
     if user_bytes > MAX_USER_METADATA_BYTES:
         raise errors.MetadataTooLarge()
     return out
+
+
+def without_aws_chunked(value: str) -> str | None:
+    """Content-Encoding without the aws-chunked coding (transfer framing the
+    gateway has removed, not content), None when nothing else is left. The
+    rest is kept exactly as the client wrote it (S3 stores `deflate, gzip`
+    verbatim, and clients compare it byte for byte)."""
+    pieces = value.split(",")
+    kept = [p for p in pieces if p.strip().lower() != "aws-chunked"]
+    if len(kept) == len(pieces):
+        return value
+    rest = ",".join(kept).strip(" \t,")
+    return rest or None
 
 
 def http_date(when: datetime) -> str:

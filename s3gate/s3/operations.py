@@ -1,7 +1,7 @@
 """Map an HTTP request (method, host, raw path, query) to one S3 operation.
 
 The gateway is allow-list only: a request that names a sub-resource we do not
-implement (`?acl`, `?policy`, `?versioning`, …) resolves to `NotImplemented`,
+implement (`?policy`, `?versioning`, `?tagging`, …) resolves to `NotImplemented`,
 never to a blind pass-through that the policy layer would not understand.
 """
 
@@ -123,11 +123,15 @@ def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping
         if method == "GET":
             if "location" in query:
                 return "GetBucketLocation"
+            if "acl" in query:
+                return "GetBucketAcl"
+            if "versions" in query:
+                return "ListObjectVersions"
             if "uploads" in query:
                 return "ListMultipartUploads"
             return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
         if method == "PUT":
-            return "CreateBucket"
+            return "PutBucketAcl" if "acl" in query else "CreateBucket"
         if method == "HEAD":
             return "HeadBucket"
         if method == "DELETE":
@@ -136,10 +140,14 @@ def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping
             return "DeleteObjects"
         raise errors.MethodNotAllowed()
     if method == "GET":
+        if "acl" in query:
+            return "GetObjectAcl"
         return "ListParts" if "uploadId" in query else "GetObject"
     if method == "HEAD":
         return "HeadObject"
     if method == "PUT":
+        if "acl" in query:
+            return "PutObjectAcl"
         if "uploadId" in query or "partNumber" in query:
             if "x-amz-copy-source" in headers:
                 return "UploadPartCopy"
@@ -165,6 +173,11 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
     "AbortMultipartUpload": frozenset({"uploadId"}),
     "CreateMultipartUpload": frozenset({"uploads"}),
     "CompleteMultipartUpload": frozenset({"uploadId"}),
+    "GetBucketAcl": frozenset({"acl"}),
+    "PutBucketAcl": frozenset({"acl"}),
+    "GetObjectAcl": frozenset({"acl"}),
+    "PutObjectAcl": frozenset({"acl"}),
+    "ListObjectVersions": frozenset({"versions", "version-id-marker"}),
 }
 
 # Operations that s3gate does not implement even though we can name them.

@@ -290,7 +290,11 @@ def _header_time(hdrs: dict[str, list[str]]) -> tuple[str, datetime]:
     except (TypeError, ValueError):
         raise _header_malformed("the Date header is not a valid RFC 1123 date") from None
     if parsed.tzinfo is None:
-        raise _header_malformed("the Date header has no time zone")
+        # email.utils reads RFC 2822's "-0000" as "zone unknown", but for an
+        # HTTP date (and for S3) it is UTC; botocore signs Dates that way.
+        if not date.rstrip().endswith("-0000"):
+            raise _header_malformed("the Date header has no time zone")
+        parsed = parsed.replace(tzinfo=UTC)
     parsed = parsed.astimezone(UTC)
     return parsed.strftime("%Y%m%dT%H%M%SZ"), parsed
 

@@ -47,6 +47,9 @@ class VerifiedBody:
     sha256_hex: str | None
     md5_b64: str | None  # only when a Content-MD5 header was checked
     bytes_received: int
+    # (algorithm, base64 digest) of the client's x-amz-checksum-* header or
+    # trailer, set once the whole body has been received and it matched.
+    verified_checksum: tuple[str, str] | None
 
     def __init__(
         self,
@@ -63,6 +66,7 @@ class VerifiedBody:
         self.sha256_hex = None
         self.md5_b64 = None
         self.bytes_received = 0
+        self.verified_checksum = None
         self._source = source
         self._decoder = decoder
         self._payload_sha256 = payload_sha256
@@ -159,6 +163,22 @@ class VerifiedBody:
             raise errors.InvalidRequest(
                 "The body carried trailing headers not named in x-amz-trailer"
             )
+        if self._checksum is not None:
+            self.verified_checksum = (self._checksum.algorithm, self._checksum.b64digest())
+
+    @property
+    def checksum_algorithm(self) -> str | None:
+        """The algorithm of the client's x-amz-checksum-* header or trailer."""
+        return self._checksum.algorithm if self._checksum is not None else None
+
+    @property
+    def declared_checksum(self) -> tuple[str, str] | None:
+        """(algorithm, base64 digest) of an x-amz-checksum-* *header*: known
+        before the body is read (a trailer's value is not)."""
+        if self._header_checksum is None:
+            return None
+        checksum, expected = self._header_checksum
+        return checksum.algorithm, base64.b64encode(expected).decode("ascii")
 
 
 def _compare(checksum: Checksum, expected: bytes) -> None:

@@ -83,6 +83,9 @@ class ObjectHead:
     metadata: Metadata = field(default_factory=dict)
     version_id: str | None = None
     parts_count: int | None = None
+    # The store's x-amz-checksum-* (and -type) headers, only when asked for
+    # with checksum_mode; they describe the stored object, whole.
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,9 @@ class Body:
     length: int
     sha256_hex: str | None = None
     content_md5: str | None = None
+    # (algorithm, base64) of these exact bytes, sent as x-amz-checksum-<alg> so
+    # the store verifies and keeps it (returned by HEAD/GET in checksum mode).
+    checksum: tuple[str, str] | None = None
 
     @classmethod
     def of(cls, data: bytes) -> Body:
@@ -270,7 +276,12 @@ class Upstream(Protocol):
     ) -> PutResult: ...
 
     async def head_object(
-        self, bucket: str, key: str, conditions: Conditions = Conditions()
+        self,
+        bucket: str,
+        key: str,
+        conditions: Conditions = Conditions(),
+        *,
+        checksum_mode: bool = False,
     ) -> ObjectHead: ...
 
     async def get_object(
@@ -280,6 +291,7 @@ class Upstream(Protocol):
         *,
         byte_range: ByteRange | None = None,
         conditions: Conditions = Conditions(),
+        checksum_mode: bool = False,
     ) -> ObjectStream:
         """Conditions are evaluated as S3 does (NotModified / PreconditionFailed);
         an unsatisfiable range raises InvalidRange."""

@@ -128,7 +128,12 @@ class LocalUpstream:
         return PutResult(etag=row.etag)
 
     async def head_object(
-        self, bucket: str, key: str, conditions: Conditions = _NO_CONDITIONS
+        self,
+        bucket: str,
+        key: str,
+        conditions: Conditions = _NO_CONDITIONS,
+        *,
+        checksum_mode: bool = False,  # the local store keeps no flexible checksums
     ) -> ObjectHead:
         row = await self._store.db(Index.lookup, bucket, encode_key(key))
         head = row.head()
@@ -142,6 +147,7 @@ class LocalUpstream:
         *,
         byte_range: ByteRange | None = None,
         conditions: Conditions = _NO_CONDITIONS,
+        checksum_mode: bool = False,
     ) -> ObjectStream:
         row, fd = await self._store.open_current(bucket, encode_key(key))
         try:

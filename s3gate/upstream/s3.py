@@ -164,9 +164,17 @@ class S3Upstream:
         )
 
     async def head_object(
-        self, bucket: str, key: str, conditions: Conditions = NO_CONDITIONS
+        self,
+        bucket: str,
+        key: str,
+        conditions: Conditions = NO_CONDITIONS,
+        *,
+        checksum_mode: bool = False,
     ) -> ObjectHead:
-        resp = await self._http.send("HEAD", bucket, key, headers=condition_headers(conditions))
+        headers = condition_headers(conditions)
+        if checksum_mode:
+            headers["x-amz-checksum-mode"] = "ENABLED"
+        resp = await self._http.send("HEAD", bucket, key, headers=headers)
         await self._http.done(resp, errors.NoSuchKey)
         return object_head(resp, content_length(resp))
 
@@ -177,8 +185,11 @@ class S3Upstream:
         *,
         byte_range: ByteRange | None = None,
         conditions: Conditions = NO_CONDITIONS,
+        checksum_mode: bool = False,
     ) -> ObjectStream:
         headers = condition_headers(conditions)
+        if checksum_mode:
+            headers["x-amz-checksum-mode"] = "ENABLED"
         if byte_range is not None:
             headers["Range"] = byte_range.header()
         resp = await self._http.send("GET", bucket, key, headers=headers)

@@ -51,6 +51,11 @@ def object_head(resp: aiohttp.ClientResponse, size: int) -> ObjectHead:
         if is_stored_header(lname):
             metadata[lname] = f"{metadata[lname]},{value}" if lname in metadata else value
     parts = h.get("x-amz-mp-parts-count")
+    checksums = {
+        name.lower(): value
+        for name, value in h.items()
+        if name.lower().startswith("x-amz-checksum-") and name.lower() != "x-amz-checksum-mode"
+    }
     return ObjectHead(
         size=size,
         etag=s3xml.quoted_etag(h.get("ETag", "")),
@@ -58,4 +63,5 @@ def object_head(resp: aiohttp.ClientResponse, size: int) -> ObjectHead:
         metadata=metadata,
         version_id=h.get("x-amz-version-id"),
         parts_count=int(parts) if parts and parts.isdigit() else None,
+        checksums=checksums,
     )

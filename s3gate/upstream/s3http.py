@@ -298,6 +298,11 @@ class Transport:
             payload_hash = body.sha256_hex or UNSIGNED_PAYLOAD
             if body.content_md5:
                 out["Content-MD5"] = body.content_md5
+            if body.checksum is not None:
+                algorithm, value = body.checksum
+                out[f"x-amz-checksum-{algorithm.lower()}"] = value
+                # As the SDKs send it; some stores (moto) keep the value only then.
+                out["x-amz-sdk-checksum-algorithm"] = algorithm
         elif body is not None:
             data = body
             payload_hash = hashlib.sha256(body).hexdigest()

@@ -319,7 +319,9 @@ def test_presigned_get_with_plain_http(client: Any, bucket: str) -> None:
 @pytest.mark.parametrize(
     "call",
     [
-        lambda c, b: c.get_bucket_acl(Bucket=b),
+        lambda c, b: c.put_bucket_versioning(
+            Bucket=b, VersioningConfiguration={"Status": "Enabled"}
+        ),
         lambda c, b: c.put_bucket_policy(Bucket=b, Policy="{}"),
         lambda c, b: c.get_bucket_versioning(Bucket=b),
         lambda c, b: c.get_object_tagging(Bucket=b, Key="k"),

@@ -67,3 +67,40 @@ def test_expired_session() -> None:
     now[0] += 901
     with pytest.raises(errors.ExpiredToken):
         CredentialResolver(STATIC, sealer).resolve(creds.access_key_id, creds.session_token)
+
+
+def _key(access_key_id: str) -> StaticKey:
+    return StaticKey(
+        access_key_id=access_key_id,
+        secret_access_key=Secret(value="s"),
+        principal=PrincipalSettings(name="p"),
+    )
+
+
+@pytest.mark.parametrize(
+    "key_id",
+    [
+        "0555b35654ad1656d804",  # ceph/s3-tests' sample key: lower case
+        "AKIAIOSFODNN7EXAMPLE",
+        "MixedCase0123456",  # 16 characters: the shortest AWS allows
+        "a" * 128,  # the longest
+    ],
+)
+def test_static_key_ids_as_aws_allows(key_id: str) -> None:
+    resolver = CredentialResolver(StaticKeys([_key(key_id)]))
+    assert resolver.resolve(key_id, None).principal.access_key_id == key_id
+
+
+@pytest.mark.parametrize(
+    "key_id", ["short0123456789", "a" * 129, "AKIA-WITH-HYPHEN00", "AKIA_UNDERSCORE000", "é" * 16]
+)
+def test_static_key_ids_refused(key_id: str) -> None:
+    with pytest.raises(ValueError, match="access_key_id"):
+        _key(key_id)
+
+
+def test_static_key_ids_keep_their_case() -> None:
+    """Case is part of the id: the upper-cased form is another (unknown) key."""
+    resolver = CredentialResolver(StaticKeys([_key("0555b35654ad1656d804")]))
+    with pytest.raises(errors.InvalidAccessKeyId):
+        resolver.resolve("0555B35654AD1656D804", None)

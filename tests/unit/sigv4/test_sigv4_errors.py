@@ -250,6 +250,11 @@ AUTH_ROWS: dict[str, Row] = {
         adding(without(BASE, "x-amz-date"), "date", "yesterday"),
         errors.AuthorizationHeaderMalformed,
     ),
+    "date-header-without-zone": Row(
+        adding(without(BASE, "x-amz-date"), "date", "Wed, 04 Mar 2026 05:06:07"),
+        errors.AuthorizationHeaderMalformed,
+        "no time zone",
+    ),
     # Malformed presigned query.
     **{
         f"presign-missing-{name}": Row(
@@ -348,6 +353,17 @@ def test_auth_error(name: str) -> None:
     rendered = error.to_xml("req-1").decode()
     assert SIGNATURE not in rendered
     assert PRE.raw_query.split(b"X-Amz-Signature=")[1].decode() not in rendered
+
+
+def test_date_header_in_minus_0000_is_utc() -> None:
+    """botocore signs a request that carries `Date` with an RFC 2822 date in
+    `-0000` (formatdate without usegmt): that is UTC, not "no time zone"."""
+    wire = signed(headers={"Date": "x", "Range": "bytes=0-9"})
+    assert wire.header("date").endswith("-0000")
+    assert wire.header("x-amz-date") is None
+    authenticate(wire, now=T0)
+    with pytest.raises(errors.RequestTimeTooSkewed):
+        authenticate(wire, now=T0 + timedelta(hours=1))
 
 
 def test_skew_error_reports_both_times() -> None:
