@@ -11,6 +11,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute
 
 from s3gate import config, devmode
+from s3gate.approvals import commands as approval_commands
 from s3gate.audit import commands as audit_commands
 from s3gate.identity import devissuer
 from s3gate.masking.checks import MaskingExamplesSuite
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     mask_commands.register(sub)
     token_key_commands.register(sub)
     audit_commands.register(sub)
+    approval_commands.register(sub)
     return parser
 
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from s3gate import errors
 from s3gate.accesslog import AccessLog
+from s3gate.approvals.service import ApprovalService
 from s3gate.audit.log import AuditLog
 from s3gate.auditing import RequestAudit, record_sts
 from s3gate.authn import Authenticator, RawRequest
@@ -58,8 +59,10 @@ class Gateway:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sts: StsService | None = None,
         audit: AuditLog | None = None,
+        approvals: ApprovalService | None = None,
     ) -> None:
         self.settings = settings
+        self.approvals = approvals
         self.sts = sts
         self.audit = audit
         self.upstream = upstream
@@ -188,6 +191,7 @@ class Gateway:
             decision=decision,
             list_tokens=self.list_tokens,
             masking=self.masking,
+            approvals=self.approvals,
         )
 
     def _decide(
@@ -215,9 +219,12 @@ class Gateway:
         if not decision.allowed:
             # The reason stays in the audit trail; the client learns nothing more.
             raise errors.AccessDenied(resource=op.resource)
-        if decision.obligations.approvals:
+        if decision.obligations.approvals and not (
+            op.name == "PutObject" and self.approvals is not None
+        ):
+            # Only a PutObject can wait in quarantine (docs/approvals.md).
             raise errors.AccessDenied(
-                "This request requires approval, which this gateway cannot grant yet",
+                "This request requires approval, which is only available for PutObject",
                 resource=op.resource,
             )
         return decision

@@ -106,3 +106,13 @@ def _not_modified(etag: str, last_modified: datetime) -> errors.NotModified:
     return errors.NotModified(
         headers={"ETag": etag, "Last-Modified": format_datetime(last_modified, usegmt=True)}
     )
+
+
+def write_conditions(c: Conditions) -> Conditions:
+    """The conditions a write supports (S3's conditional PutObject):
+    `If-None-Match: *` and `If-Match: <etag>`; anything else is refused."""
+    if c.if_modified_since or c.if_unmodified_since:
+        raise errors.NotImplementedError_("Date conditions are not supported on writes")
+    if c.if_none_match not in (None, "*"):
+        raise errors.NotImplementedError_("If-None-Match on a write only supports '*'")
+    return Conditions(if_match=c.if_match, if_none_match=c.if_none_match)
