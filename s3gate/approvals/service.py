@@ -103,7 +103,7 @@ class ApprovalService:
         self.audit = audit
         self.notifier = notifier
         self.clock = clock or (lambda: datetime.now(UTC).timestamp())
-        self.releaser = Releaser(store, masking, self._event, replica, self.clock)
+        self.releaser = Releaser(store, masking, self._release_event, replica, self.clock)
 
     # -- holding a write (the data path) -----------------------------------------------
 
@@ -399,6 +399,15 @@ class ApprovalService:
                 details=details,
             )
         )
+
+    async def _release_event(
+        self, action: str, request: HoldRequest, who: Principal | None, **details: Detail
+    ) -> None:
+        """The releaser's events; its outcomes are also notified."""
+        await self._event(action, request, who, **details)
+        if action in ("released", "denied", "release_refused"):
+            reason = details.get("reason")
+            self._notify(action, request, who, reason if isinstance(reason, str) else "")
 
     def _notify(self, kind: str, request: HoldRequest, who: Principal | None, reason: str) -> None:
         if self.notifier is not None:

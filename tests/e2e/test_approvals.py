@@ -17,9 +17,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -27,7 +29,14 @@ import urllib3
 from botocore.exceptions import ClientError
 
 from s3gate.approvals.client import ApiError, ApprovalsClient
-from tests.e2e.harness import POLICIES, Gateway, start_gateway
+from tests.e2e.harness import (
+    POLICIES,
+    UPSTREAM_KEY,
+    UPSTREAM_SECRET,
+    Gateway,
+    client_env,
+    start_gateway,
+)
 
 BUCKET = "traces"
 EXTRA_POLICIES = """
@@ -81,9 +90,53 @@ HELD_TRACE = (
 )
 
 
+class Webhook:
+    """A local HTTP server standing in for a chat webhook. It answers the
+    first delivery 500, so the gateway's retry is exercised."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.attempts = 0
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                data = self.rfile.read(length)
+                hook.attempts += 1
+                if hook.attempts == 1:
+                    self.send_response(500)
+                else:
+                    hook.received.append(json.loads(data))
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def events(self, hold_id: str) -> list[str]:
+        return [m["event"] for m in self.received if m["approval_id"] == hold_id]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.stop()
+
+
 @pytest.fixture(scope="module")
 def gw(
-    moto_endpoint: str, direct: Any, tmp_path_factory: pytest.TempPathFactory
+    moto_endpoint: str, direct: Any, tmp_path_factory: pytest.TempPathFactory, webhook: Webhook
 ) -> Iterator[Gateway]:
     folder = tmp_path_factory.mktemp("approvals")
     policies = folder / "policies"
@@ -95,7 +148,15 @@ def gw(
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
             raise
-    extra = {"policy": {"dir": str(policies)}, "approvals": {"sweep_seconds": 3600}}
+    extra = {
+        "policy": {"dir": str(policies)},
+        "approvals": {
+            "sweep_seconds": 3600,
+            "webhook_url": webhook.url,
+            "webhook_first_delay_seconds": 0.2,
+        },
+        "audit": {"batch_max_seconds": 0.5},
+    }
     gateway = start_gateway(folder, moto_endpoint, IDENTITIES, extra=extra)
     yield gateway
     gateway.stop()
@@ -320,3 +381,97 @@ def test_unmasked_approval_write_is_released_as_sent(gw: Gateway, direct: Any, k
     hold_id = held_put(gw, "raw", key, body)
     assert cli(gw, "sec2", "approve", hold_id, "--reason", "fine").returncode == 0
     assert direct.get_object(Bucket=BUCKET, Key=key)["Body"].read() == body
+
+
+def audit_history(moto_endpoint: str, gw: Gateway, hold_id: str, want: int) -> list[dict[str, Any]]:
+    """`s3gate audit show --approval ID`, straight from the store, until it
+    shows `want` events (shipping runs a moment behind)."""
+    replica = "gw-" + gw.endpoint.rsplit(":", 1)[1]
+    env = client_env(moto_endpoint, UPSTREAM_KEY, UPSTREAM_SECRET)
+    events: list[dict[str, Any]] = []
+    for _ in range(10):
+        shown = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "s3gate",
+                "audit",
+                "show",
+                "--approval",
+                hold_id,
+                "--trust-bucket-keys",
+                "--replica",
+                replica,
+                "--json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        events = [json.loads(line) for line in shown.stdout.splitlines() if line.strip()]
+        if len(events) >= want:
+            return events
+        time.sleep(1)
+    return events
+
+
+def test_every_state_change_is_audited_and_notified(
+    gw: Gateway, direct: Any, key: str, moto_endpoint: str, webhook: Webhook
+) -> None:
+    hold_id = held_put(gw, "pair", key)
+    for who in ("sec1", "sec2"):
+        seen = api(gw, who).show(hold_id)
+        api(gw, who).approve(hold_id, f"ok from {who}", seen["sha256"], seen["bundle_hash"])
+    assert not absent(direct, key)
+    events = audit_history(moto_endpoint, gw, hold_id, 7)
+    kinds = [e["type"] for e in events]
+    assert kinds == [
+        "approval.held",
+        "approval.viewed",
+        "approval.approved",
+        "approval.viewed",
+        "approval.approved",
+        "approval.released",
+        "approval.destroyed",
+    ]
+    approved = [e for e in events if e["type"] == "approval.approved"]
+    assert [e["principal"]["subject"] for e in approved] == ["sec1", "sec2"]
+    assert [e["details"]["reason"] for e in approved] == ["ok from sec1", "ok from sec2"]
+    assert events[0]["principal"]["subject"] == "pair" and events[0]["key"] == key
+    # Webhook: created, each approval, released — after one failed delivery retried.
+    wait_for("webhook deliveries", lambda: len(webhook.events(hold_id)) >= 4)
+    assert webhook.events(hold_id) == [
+        "approval.created",
+        "approval.approved",
+        "approval.approved",
+        "approval.released",
+    ]
+    assert webhook.attempts > len(webhook.received)  # the 500 was retried
+    for message in webhook.received:
+        assert "text" in message and message["approval_id"]
+        dumped = json.dumps(message)
+        assert "alice@example.com" not in dumped and "Nightjar" not in dumped
+
+
+def test_denied_and_expired_histories(
+    gw: Gateway, direct: Any, moto_endpoint: str, webhook: Webhook
+) -> None:
+    denied_id = held_put(gw, "strict", f"t{uuid.uuid4().hex[:10]}/d.jsonl")
+    api(gw, "sec1").deny(denied_id, "not today")
+    expired_id = held_put(gw, "quick", f"t{uuid.uuid4().hex[:10]}/e.jsonl", b"x\n")
+    time.sleep(2.5)
+    assert expired_id not in [h["id"] for h in api(gw, "sec1").list()]  # listing expires it
+    denied = audit_history(moto_endpoint, gw, denied_id, 3)
+    assert [e["type"] for e in denied] == ["approval.held", "approval.denied", "approval.destroyed"]
+    assert denied[1]["details"]["reason"] == "not today"
+    expired = audit_history(moto_endpoint, gw, expired_id, 3)
+    assert [e["type"] for e in expired] == [
+        "approval.held",
+        "approval.expired",
+        "approval.destroyed",
+    ]
+    wait_for("webhook deliveries", lambda: "approval.expired" in webhook.events(expired_id))
+    assert webhook.events(denied_id) == ["approval.created", "approval.denied"]
