@@ -40,6 +40,8 @@ from s3gate.s3.tokens import ListTokens
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate")
+GRANT_READS = frozenset({"GetObject", "HeadObject"})
+APPROVABLE = GRANT_READS | {"PutObject"}
 
 
 def new_request_id() -> str:
@@ -175,6 +177,13 @@ class Gateway:
         decision = self._decide(bundle, principal, op, raw, context, audit)
         if decision is not None:
             entry["policy"] = decision.describe()
+            if decision.obligations.approvals and op.name in GRANT_READS:
+                assert self.approvals is not None and op.bucket is not None
+                # Refused unless an approved grant covers it; its audit event
+                # (naming the grant) is durable before anything is read.
+                entry["approval"] = await self.approvals.authorize_read(
+                    principal, op.bucket, op.key or "", decision, request_id
+                )
         if op.name not in BODY_OPERATIONS:
             await body.read_all(self.settings.server.max_xml_bytes)
         return Call(
@@ -220,11 +229,13 @@ class Gateway:
             # The reason stays in the audit trail; the client learns nothing more.
             raise errors.AccessDenied(resource=op.resource)
         if decision.obligations.approvals and not (
-            op.name == "PutObject" and self.approvals is not None
+            op.name in APPROVABLE and self.approvals is not None
         ):
-            # Only a PutObject can wait in quarantine (docs/approvals.md).
+            # Only a PutObject can wait in quarantine, only GET/HEAD can use a
+            # read grant (docs/approvals.md).
             raise errors.AccessDenied(
-                "This request requires approval, which is only available for PutObject",
+                "This request requires approval, which is only available for PutObject "
+                "and for GetObject/HeadObject under a read grant",
                 resource=op.resource,
             )
         return decision

@@ -50,11 +50,26 @@ class ApprovalsClient:
     def deny(self, hold_id: str, reason: str) -> dict[str, Any]:
         return self._call("POST", f"/holds/{quote(hold_id, safe='')}/deny", {"reason": reason})
 
+    def revoke(self, hold_id: str, reason: str) -> dict[str, Any]:
+        return self._call("POST", f"/holds/{quote(hold_id, safe='')}/revoke", {"reason": reason})
+
+    def request(
+        self, role: str, bucket: str, prefix: str, reason: str, duration_seconds: int
+    ) -> dict[str, Any]:
+        body = {
+            "role": role,
+            "bucket": bucket,
+            "prefix": prefix,
+            "reason": reason,
+            "duration_seconds": duration_seconds,
+        }
+        return self._call("POST", "/grants", body)
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         session = botocore.session.get_session()
         if self.region:
             session.set_config_variable("region", self.region)
-        credentials = session.get_credentials()
+        credentials = session.get_credentials()  # a session token is signed along
         if credentials is None:
             raise ApiError(0, "NoCredentials", "no AWS credentials found for the approver")
         data = json.dumps(body).encode() if body is not None else b""

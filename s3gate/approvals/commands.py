@@ -1,4 +1,9 @@
-"""`s3gate approvals list | show ID | approve ID --reason … | deny ID --reason …`.
+"""`s3gate approvals list | show ID | approve ID --reason … | deny ID --reason …
+| request --role R --bucket B --prefix P --reason … --duration 1h | revoke ID --reason …`.
+
+`request` (break-glass) asks, with the requester's own role session, for raw
+reads of a prefix that an `@approval` policy guards; once approved they work
+for the duration, and `revoke` ends them early.
 
 `approve` shows the hold first and sends back the SHA-256 and bundle hash it
 was shown: the gateway refuses (HoldChanged) if either differs by then, so an
@@ -14,6 +19,7 @@ import sys
 from typing import Any
 
 from s3gate.approvals.client import ApiError, ApprovalsClient
+from s3gate.approvals.rules import parse_duration
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +36,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show = sub.add_parser("show", help="one hold: who, key, why, preview, size, SHA-256")
     show.add_argument("id")
     show.set_defaults(func=cmd_show)
-    for name, func in (("approve", cmd_approve), ("deny", cmd_deny)):
+    request = sub.add_parser("request", help="ask for a break-glass read grant")
+    request.add_argument("--role", required=True, help="the role your session has assumed")
+    request.add_argument("--bucket", required=True)
+    request.add_argument("--prefix", required=True, help="keys starting with this")
+    request.add_argument("--reason", required=True)
+    request.add_argument("--duration", default="1h", help="e.g. 30m, 1h (at most the window)")
+    request.set_defaults(func=cmd_request)
+    for name, func in (("approve", cmd_approve), ("deny", cmd_deny), ("revoke", cmd_revoke)):
         p = sub.add_parser(name, help=f"{name} a hold")
         p.add_argument("id")
         p.add_argument("--reason", required=True)
@@ -92,6 +105,14 @@ def render(h: dict[str, Any]) -> str:
         ),
         f"preview    {h.get('preview_note', '')}",
     ]
+    if h.get("kind") == "read":
+        lines[2:3] = [
+            f"grant      raw reads of s3://{h['bucket']}/{h['prefix']}* for "
+            f"{h['duration_seconds']} s (role {h.get('role')})",
+            f"why        {h.get('requester_reason') or '-'}",
+        ]
+        if h.get("grant_until"):
+            lines.append(f"granted    until {h['grant_until']}")
     if h.get("preview") is not None:
         lines += ["-" * 60, str(h["preview"]).rstrip("\n"), "-" * 60]
     return "\n".join(lines)
@@ -123,5 +144,31 @@ def cmd_deny(args: argparse.Namespace) -> int:
     def act(client: ApprovalsClient) -> None:
         after = client.deny(args.id, args.reason)
         print(f"denied {args.id}: {after['status']}; quarantined bytes destroyed")
+
+    return _run(args, act)
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    def act(client: ApprovalsClient) -> None:
+        after = client.revoke(args.id, args.reason)
+        print(f"revoked {args.id}: {after['status']}")
+
+    return _run(args, act)
+
+
+def cmd_request(args: argparse.Namespace) -> int:
+    try:
+        seconds = parse_duration(args.duration, "--duration")
+    except ValueError as exc:
+        print(f"s3gate approvals: {exc}", file=sys.stderr)
+        return 2
+
+    def act(client: ApprovalsClient) -> None:
+        view = client.request(args.role, args.bucket, args.prefix, args.reason, seconds)
+        need = "; ".join(f"{r['name']} ({r['required']})" for r in view["rules"])
+        print(
+            f"requested {view['id']}: read s3://{view['bucket']}/{args.prefix}* for "
+            f"{seconds} s, waiting for {need}"
+        )
 
     return _run(args, act)

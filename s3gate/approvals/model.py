@@ -6,6 +6,7 @@ the write is held; the state is replaced by compare-and-swap on every change.
 State machine (docs/approvals.md):
 
     pending ──approve (N of M reached)──▶ releasing ──target written──▶ released
+   │   (a read request instead: ──▶ granted ──window over──▶ expired / ──revoke──▶ revoked)
        │                                      │ (a replica died: after the lease,
        ├──deny──────▶ denied                  │  another one resumes the release)
        └──TTL────────▶ expired                ▼
@@ -25,8 +26,8 @@ from typing import Any, Literal
 
 from s3gate.identity.principal import Principal
 
-Status = Literal["pending", "releasing", "released", "denied", "expired"]
-FINAL: frozenset[str] = frozenset({"released", "denied", "expired"})
+Status = Literal["pending", "releasing", "released", "denied", "expired", "granted", "revoked"]
+FINAL: frozenset[str] = frozenset({"released", "denied", "expired", "revoked"})
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,13 @@ class HoldRequest:
     context: Mapping[str, Any]  # request facts the policy may look at again
     request_id: str
     content_kid: str
+    # A read grant request (break-glass) instead of a held write: no content;
+    # once approved, raw reads of `bucket/prefix*` by the requester for
+    # `duration_seconds`.
+    kind: Literal["write", "read"] = "write"
+    prefix: str = ""
+    duration_seconds: int = 0
+    requester_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,6 +140,7 @@ class HoldState:
     reason: str | None = None
     releaser: str | None = None  # replica that owns a release in progress
     release_started: float | None = None
+    grant_until: float | None = None  # a granted read request: valid until
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

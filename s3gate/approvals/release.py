@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from s3gate import errors
+from s3gate.approvals.grants import put_marker
 from s3gate.approvals.model import HoldRequest, HoldState, Vote
 from s3gate.approvals.rules import ApprovalRule, rules_of
 from s3gate.approvals.store import HoldStore
@@ -101,12 +102,28 @@ class Releaser:
         rules = [r for r in found if r is not None]
         if len(rules) != len(found) or not satisfied(rules, request, state, bundle.hash):
             return False
+        if request.kind == "read":
+            return await self._grant(request, state, etag)
         claimed = state.but(status="releasing", releaser=self.replica, release_started=self.clock())
         try:
             await self.store.swap_state(bucket, hold_id, claimed, etag)
         except errors.HoldChanged:
             return False  # another replica claimed or decided it first
         await self._release(request, bundle)
+        return True
+
+    async def _grant(self, request: HoldRequest, state: HoldState, etag: str) -> bool:
+        """An approved read request: granted for its duration from now. The
+        marker is written before the swap (a marker without a grant grants
+        nothing; a grant without its marker could not be used)."""
+        await put_marker(self.store, request)
+        until = self.clock() + request.duration_seconds
+        granted = state.but(status="granted", updated=self.clock(), grant_until=until)
+        try:
+            await self.store.swap_state(request.bucket, request.hold_id, granted, etag)
+        except errors.HoldChanged:
+            return False
+        await self.event("granted", request, None, duration_seconds=request.duration_seconds)
         return True
 
     async def resume(self, bucket: str, hold_id: str, bundle: Bundle) -> bool:

@@ -4,6 +4,9 @@
     GET  /_s3gate/approvals/api/holds/<id>          one hold, with the caller's preview
     POST /_s3gate/approvals/api/holds/<id>/approve  {"reason", "sha256", "bundle_hash"}
     POST /_s3gate/approvals/api/holds/<id>/deny     {"reason"}
+    POST /_s3gate/approvals/api/holds/<id>/revoke   {"reason"}   (a granted read request)
+    POST /_s3gate/approvals/api/grants              {"role", "bucket", "prefix", "reason",
+                                                     "duration_seconds"}  (break-glass)
 
 Every request is signed with SigV4 by the approver's own credentials (a
 static key or an STS session), verified by the same authenticator as the S3
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -66,6 +70,23 @@ def api_routes(
                 view = await service.show(hold_id, who)
                 return JSONResponse(view.as_json(full=True))
             reason = _text(data, "reason")
+            if action == "request":
+                duration = data.get("duration_seconds")
+                if not isinstance(duration, int) or isinstance(duration, bool):
+                    raise errors.InvalidArgument("`duration_seconds` must be an integer")
+                view = await service.request_grant(
+                    who,
+                    role=_text(data, "role"),
+                    bucket=_text(data, "bucket"),
+                    prefix=_text(data, "prefix"),
+                    reason=reason,
+                    duration_seconds=duration,
+                    request_id=secrets.token_hex(8).upper(),
+                )
+                return JSONResponse(view.as_json(full=False))
+            if action == "revoke":
+                view = await service.revoke(hold_id, who, reason)
+                return JSONResponse(view.as_json(full=False))
             if action == "approve":
                 view = await service.approve(
                     hold_id, who, reason, _text(data, "sha256"), _text(data, "bundle_hash")
@@ -95,11 +116,19 @@ def api_routes(
     async def deny_hold(request: Request) -> Response:
         return await guarded(request, "deny")
 
+    async def revoke_hold(request: Request) -> Response:
+        return await guarded(request, "revoke")
+
+    async def request_grant(request: Request) -> Response:
+        return await guarded(request, "request")
+
     return [
         Route(f"{BASE}/holds", list_holds, methods=["GET"]),
         Route(f"{BASE}/holds/{{hold_id}}", show_hold, methods=["GET"]),
         Route(f"{BASE}/holds/{{hold_id}}/approve", approve_hold, methods=["POST"]),
         Route(f"{BASE}/holds/{{hold_id}}/deny", deny_hold, methods=["POST"]),
+        Route(f"{BASE}/holds/{{hold_id}}/revoke", revoke_hold, methods=["POST"]),
+        Route(f"{BASE}/grants", request_grant, methods=["POST"]),
     ]
 
 
