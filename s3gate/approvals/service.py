@@ -437,7 +437,7 @@ class ApprovalService:
             await self._event("revoked", request, who, reason=reason)
             self._notify("revoked", request, who, reason)
             await grants.drop_marker(self.store, request)
-            await self.store.destroy(bucket, hold_id)
+            await self._destroy(request, "revoked")
             return self._view(bundle, rules, request, final, None, "")
         raise errors.HoldChanged("The grant keeps changing; try again")
 
@@ -479,7 +479,7 @@ class ApprovalService:
         await self._event("expired", request, None, after="granted")
         self._notify("expired", request, None, "")
         await grants.drop_marker(self.store, request)
-        await self.store.destroy(request.bucket, request.hold_id)
+        await self._destroy(request, "expired")
 
     # -- helpers -----------------------------------------------------------------------
 
