@@ -20,6 +20,11 @@ from starlette.types import Receive, Scope, Send
 
 from s3gate import errors, keyring
 from s3gate.accesslog import AccessLog
+from s3gate.approvals.notify import Notifier, WebhookSettings
+from s3gate.approvals.routes import api_routes
+from s3gate.approvals.rules import ApprovalsPart
+from s3gate.approvals.service import ApprovalService
+from s3gate.approvals.store import HoldStore
 from s3gate.audit.builders import policy_bundle
 from s3gate.audit.log import AuditLog, replica_id
 from s3gate.audit.routes import keys_endpoint
@@ -65,7 +70,7 @@ def create_app(
     # Roles come with the policy bundle (reloaded with it) unless a roles file
     # is configured separately.
     roles_in_bundle = sealer is not None and settings.identity.roles_file is None
-    parts: list[BundlePart] = [MaskingPart(keyring.token_keys(settings))]
+    parts: list[BundlePart] = [MaskingPart(keyring.token_keys(settings)), ApprovalsPart()]
     if roles_in_bundle:
         parts.append(RolesPart([i.name for i in settings.identity.issuers]))
     # An invalid bundle at start-up stops the process (BundleError): there is
@@ -94,6 +99,7 @@ def create_app(
         metrics.watch(policies.status, audit.status if audit is not None else None)
         if refusals is not None:
             metrics.watch_refusals(refusals)
+    approvals = _approvals(settings, store, policies, masking, audit)
     gateway = Gateway(
         settings,
         store,
@@ -104,6 +110,7 @@ def create_app(
         AccessLog(settings.server.access_log, metrics),
         sts=sts,
         audit=audit,
+        approvals=approvals,
     )
 
     async def healthz(request: Request) -> Response:
@@ -152,6 +159,11 @@ def create_app(
             _audit_policy_reloads(policies, audit)
         await policies.start()  # watcher + SIGHUP
         sweeper = asyncio.create_task(_sweep_staged_uploads(masking, store))
+        hold_sweeper = (
+            asyncio.create_task(_sweep_holds(approvals, settings.approvals.sweep_seconds))
+            if approvals is not None
+            else None
+        )
         if sts is not None:
             await sts.validator.keys.warm()  # logs an unreachable issuer; not fatal
         log.info("s3gate ready", extra={"upstream": settings.upstream.type})
@@ -159,6 +171,10 @@ def create_app(
             yield
         finally:
             sweeper.cancel()
+            if hold_sweeper is not None:
+                hold_sweeper.cancel()
+            if approvals is not None and approvals.notifier is not None:
+                await approvals.notifier.close()
             if sts is not None:
                 await sts.close()
             await policies.stop()
@@ -186,6 +202,7 @@ def create_app(
         ),
         *([Route("/_s3gate/metrics", metrics.endpoint, methods=["GET"])] if metrics else []),
         *([Route("/_s3gate/audit/keys", keys_endpoint(audit))] if audit is not None else []),
+        *(api_routes(approvals, gateway.authenticator, audit) if approvals is not None else []),
         *extra_routes,
         # Every method (an ASGI endpoint; Starlette limits a function endpoint
         # to GET): one the S3 API does not define is answered by the
@@ -279,3 +296,42 @@ async def _sweep_staged_uploads(masking: MaskingService, store: Upstream) -> Non
         except errors.S3Error as exc:
             log.warning("sweeping staged uploads failed: %s", exc.error_code)
         await asyncio.sleep(3600)
+
+
+def _approvals(
+    settings: Settings,
+    store: Upstream,
+    policies: PolicyStore,
+    masking: MaskingService,
+    audit: AuditLog | None,
+) -> ApprovalService | None:
+    conf = settings.approvals
+    if not conf.enabled:
+        return None
+    notifier = None
+    if conf.webhook_url is not None:
+        notifier = Notifier(
+            WebhookSettings(
+                conf.webhook_url, conf.webhook_attempts, conf.webhook_first_delay_seconds
+            )
+        )
+    return ApprovalService(
+        HoldStore(store, *keyring.approval_keys(settings)),
+        policies,
+        masking,
+        audit,
+        replica_id(settings.audit),
+        notifier,
+    )
+
+
+async def _sweep_holds(approvals: ApprovalService, every: float) -> None:
+    """Expire overdue holds, resume releases a dead replica left."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            expired = await approvals.sweep()
+            if expired:
+                log.info("expired %d held writes", expired)
+        except errors.S3Error as exc:
+            log.warning("sweeping held writes failed: %s", exc.error_code)

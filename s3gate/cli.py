@@ -11,11 +11,14 @@ from pathlib import Path
 from starlette.routing import BaseRoute
 
 from s3gate import config, devmode
+from s3gate.approvals import commands as approval_commands
+from s3gate.approvals.rules import ApprovalsPart
 from s3gate.audit import commands as audit_commands
 from s3gate.identity import devissuer
 from s3gate.masking.checks import MaskingExamplesSuite
 from s3gate.masking.profiles import MaskingPart
 from s3gate.policy import commands as policy_commands
+from s3gate.policy.loader import BundlePart
 from s3gate.policy.source import BundleError
 from s3gate.transform import commands as mask_commands
 from s3gate.transform import keycommands as token_key_commands
@@ -110,9 +113,9 @@ def _dev_token(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
-def _masking_part() -> list[MaskingPart]:
+def _masking_part() -> list[BundlePart]:
     # Example checks do not depend on the token key: a scratch one will do.
-    return [MaskingPart(TokenKeys.from_json(generate_json()))]
+    return [MaskingPart(TokenKeys.from_json(generate_json())), ApprovalsPart()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     mask_commands.register(sub)
     token_key_commands.register(sub)
     audit_commands.register(sub)
+    approval_commands.register(sub)
     return parser
 
 

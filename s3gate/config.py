@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, StringConstraints, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from s3gate.approvals.settings import ApprovalSettings
 from s3gate.audit.settings import AuditSettings
 from s3gate.configbase import ConfigError, KiB, MiB, Secret, Section
 from s3gate.identity.settings import IdentitySettings
@@ -142,6 +143,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = IdentitySettings()
     masking: MaskingSettings = MaskingSettings()
     audit: AuditSettings = AuditSettings()
+    approvals: ApprovalSettings = ApprovalSettings()
     data_dir: Path = Path("./data")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

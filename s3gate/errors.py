@@ -346,6 +346,46 @@ class BucketNotEmpty(S3Error):
     default_message = "The bucket you tried to delete is not empty"
 
 
+# Approvals (docs/approvals.md).
+class HeldForApproval(AccessDenied):
+    """A write kept in quarantine until approved. A 403, not a 2xx: an SDK
+    treats any 2xx PutObject as stored, and retries neither (AccessDenied is
+    not a retryable code), so the agent learns the truth at once and the
+    hold id to quote."""
+
+    def __init__(self, hold_id: str, rule: str, resource: str | None = None) -> None:
+        self.hold_id = hold_id
+        super().__init__(
+            f"Held for approval: the object is not stored until approval rule {rule!r} "
+            f"approves hold {hold_id}",
+            resource=resource,
+            extra={"HoldId": hold_id},
+            headers={"x-s3gate-hold-id": hold_id},
+        )
+
+
+class NoSuchHold(S3Error):
+    code = "NoSuchHold"
+    status = 404
+    default_message = "No pending approval has this id."
+
+
+class ApprovalNotAllowed(S3Error):
+    """Not an approver of this rule, self-approval, or a required reason missing."""
+
+    code = "ApprovalNotAllowed"
+    status = 403
+    default_message = "You may not decide this approval."
+
+
+class HoldChanged(S3Error):
+    """The hold changed since it was reviewed (content, bundle or state): review again."""
+
+    code = "HoldChanged"
+    status = 409
+    default_message = "The hold changed since it was reviewed; review it again."
+
+
 # Service health.
 class InternalError(S3Error):
     code = "InternalError"

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from s3gate import errors
 from s3gate.accesslog import AccessLog
+from s3gate.approvals.service import ApprovalService
 from s3gate.audit.log import AuditLog
 from s3gate.auditing import RequestAudit, record_sts
 from s3gate.authn import Authenticator, RawRequest
@@ -40,6 +41,8 @@ from s3gate.s3.tokens import ListTokens
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate")
+GRANT_READS = frozenset({"GetObject", "HeadObject"})
+APPROVABLE = GRANT_READS | {"PutObject"}
 
 
 def new_request_id() -> str:
@@ -59,8 +62,10 @@ class Gateway:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sts: StsService | None = None,
         audit: AuditLog | None = None,
+        approvals: ApprovalService | None = None,
     ) -> None:
         self.settings = settings
+        self.approvals = approvals
         self.sts = sts
         self.audit = audit
         self.upstream = upstream
@@ -274,6 +279,13 @@ class Gateway:
         decision = self._decide(bundle, principal, op, raw, context, audit, request_id)
         if decision is not None:
             entry["policy"] = decision.describe()
+            if decision.obligations.approvals and op.name in GRANT_READS:
+                assert self.approvals is not None and op.bucket is not None
+                # Refused unless an approved grant covers it; its audit event
+                # (naming the grant) is durable before anything is read.
+                entry["approval"] = await self.approvals.authorize_read(
+                    principal, op.bucket, op.key or "", decision, request_id
+                )
         if op.name in acl.ACL_HEADER_OPERATIONS:
             acl.check_headers(raw.headers)  # nothing but the private ACL
         if op.name in conditions.CONDITIONAL_WRITES:
@@ -294,6 +306,7 @@ class Gateway:
             decision=decision,
             list_tokens=self.list_tokens,
             masking=self.masking,
+            approvals=self.approvals,
         )
 
     def _decide(
@@ -325,9 +338,14 @@ class Gateway:
             raise errors.AccessDenied(
                 denials.message(decision, request_id, detail), resource=op.resource
             )
-        if decision.obligations.approvals:
+        if decision.obligations.approvals and not (
+            op.name in APPROVABLE and self.approvals is not None
+        ):
+            # Only a PutObject can wait in quarantine, only GET/HEAD can use a
+            # read grant (docs/approvals.md).
             raise errors.AccessDenied(
-                "This request requires approval, which this gateway cannot grant yet",
+                "This request requires approval, which is only available for PutObject "
+                "and for GetObject/HeadObject under a read grant",
                 resource=op.resource,
             )
         return decision

@@ -56,3 +56,15 @@ def staging_keys(settings: Settings) -> tuple[dict[str, bytes], str]:
 def list_tokens(settings: Settings) -> ListTokens:
     ring = shared_keys(settings, b"s3gate list tokens v1")
     return ListTokens.ephemeral() if ring is None else ListTokens(*ring)
+
+
+def approval_keys(settings: Settings) -> tuple[dict[str, bytes], str]:
+    """The key that seals quarantined writes and approval state: shared by
+    every replica (derived from the session keys), so any one can release."""
+    ring = shared_keys(settings, b"s3gate approvals v1")
+    if ring is None:
+        log.warning(
+            "identity.session_keys is not set: held writes can only be decided by this process"
+        )
+        return {"local": os.urandom(32)}, "local"
+    return ring

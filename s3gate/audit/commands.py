@@ -168,8 +168,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    if not (args.request_id or args.subject or args.bucket or args.key or args.since):
-        print("s3gate: give --request-id, --subject, --bucket, --key or --since", file=sys.stderr)
+    if not (
+        args.request_id or args.approval or args.subject or args.bucket or args.key or args.since
+    ):
+        print(
+            "s3gate: give --request-id, --approval, --subject, --bucket, --key or --since",
+            file=sys.stderr,
+        )
         return 2
 
     async def work(reader: AuditReader) -> int:
@@ -178,6 +183,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             print("warning: no trusted keys given; signatures are not checked", file=sys.stderr)
         filters = Filters(
             request_id=args.request_id,
+            approval_id=args.approval,
             subject=args.subject,
             bucket=args.bucket,
             key=args.key,
@@ -241,6 +247,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show = sub.add_parser("show", help="print a timeline of audited events")
     _reading_flags(show, ["--audit-bucket"])
     show.add_argument("--request-id")
+    show.add_argument("--approval", help="a hold id: its whole history (approval.* events)")
     show.add_argument("--subject", help="principal subject (user, service, OIDC sub)")
     show.add_argument("--bucket", help="only events on this bucket")
     show.add_argument("--key", help="only events on this key (a trailing * matches a prefix)")

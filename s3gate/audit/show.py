@@ -28,9 +28,14 @@ class Filters:
     key: str | None = None  # exact, or a prefix when it ends with "*"
     since: datetime | None = None
     until: datetime | None = None
+    approval_id: str | None = None  # every `approval.*` event of one hold
 
     def match(self, event: dict[str, Any]) -> bool:
         if self.request_id is not None and event.get("request_id") != self.request_id:
+            return False
+        if self.approval_id is not None and (
+            (event.get("details") or {}).get("approval_id") != self.approval_id
+        ):
             return False
         if self.subject is not None:
             principal = event.get("principal") or {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
@@ -20,6 +21,9 @@ from s3gate.s3.tokens import ListTokens
 from s3gate.sigv4.body import VerifiedBody
 from s3gate.transform.profile import Profile
 from s3gate.upstream.base import Body, Upstream
+
+if TYPE_CHECKING:  # approvals imports the masking layer, which imports this
+    from s3gate.approvals.service import ApprovalService
 
 XML_TYPE = "application/xml"
 
@@ -44,6 +48,8 @@ class Call:
     masking: MaskingService
     # Filled in by handlers for the access log and audit.
     stats: dict[str, object] = field(default_factory=dict)
+    # Where held writes go (None: `hold` and `@approval` only refuse).
+    approvals: ApprovalService | None = None
 
     @property
     def bucket(self) -> str:
@@ -60,6 +66,11 @@ class Call:
         if self.decision is None or not self.decision.obligations.masks:
             return []
         return profiles_for(self.bundle, self.decision.obligations.masks)
+
+    def needs_approval(self) -> bool:
+        """The decision carries `@approval` obligations (the gateway lets only
+        a PutObject through with them: it goes to quarantine)."""
+        return self.decision is not None and bool(self.decision.obligations.approvals)
 
     def allowed(self, requests: list[AccessRequest]) -> list[bool]:
         """Per-item decisions (listing entries, DeleteObjects keys, buckets)."""

@@ -22,6 +22,8 @@ from s3gate.upstream.base import DeleteOutcome
 async def put_object(call: Call) -> Response:
     metadata = h.stored_metadata(call.headers)
     profiles = call.mask_profiles()
+    if call.needs_approval() and not profiles:
+        await masked_writes.hold_unmasked(call, metadata)  # raises HeldForApproval
     if profiles:
         result, etag, checksum = await masked_writes.put_object(call, profiles, metadata)
     else:

@@ -19,17 +19,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING, NoReturn
 
 from s3gate import errors
-from s3gate.handlers.call import Call
 from s3gate.masking import clientmeta
 from s3gate.masking.metadata import mask_for_write
+from s3gate.masking.spool import Spool
 from s3gate.policy.cedar import Bundle
 from s3gate.sigv4.checksums import Checksum, new_checksum
+from s3gate.transform.errors import MaskingHeld
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary
 from s3gate.upstream.base import Conditions, CopyResult, Metadata, PutResult
+
+if TYPE_CHECKING:  # only annotations: approvals.release imports this module
+    from s3gate.handlers.call import Call
 
 _STAMP_PREFIX = "x-amz-meta-s3gate-"
 
@@ -49,6 +54,22 @@ def unstamped(metadata: Metadata) -> dict[str, str]:
     return {k: v for k, v in metadata.items() if not k.startswith(_STAMP_PREFIX)}
 
 
+class HeldCatcher:
+    """Lets a masking run that ends in a `hold` finish filling its spool: the
+    engine raises MaskingHeld only after the last (masked) byte, with the held
+    values already redacted, so the spool then holds what quarantine keeps."""
+
+    def __init__(self) -> None:
+        self.error: MaskingHeld | None = None
+
+    async def watch(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for piece in pieces:
+                yield piece
+        except MaskingHeld as exc:
+            self.error = exc
+
+
 async def store_masked(
     call: Call,
     profiles: Sequence[Profile],
@@ -59,7 +80,9 @@ async def store_masked(
     """`source` through the masker into the spool, then — only if the whole
     run succeeded — to `call.key`, stamped (SHA-256 of the stored bytes in
     `call.stats`). The shared step of every masked write. `checksum`, when
-    given, is computed over the masked bytes and stored with them."""
+    given, is computed over the masked bytes and stored with them. A
+    PutObject that a `hold` rule matches (or that needs an approval) goes to
+    quarantine instead (approvals.service) and is answered HeldForApproval."""
     masker = call.masking.masker(
         profiles,
         content_type=metadata.get("content-type"),
@@ -70,8 +93,13 @@ async def store_masked(
     # Metadata first: a refusal costs no body work. Content headers are
     # refused, never rewritten, so the type and coding above still hold.
     metadata = mask_for_write(metadata, plan_for(profiles), masker.summary)
+    quarantine = call.approvals is not None and call.op.name == "PutObject"
     with call.masking.spool() as spool:
-        await spool.fill(_tap(masker.transform(source), checksum))
+        catcher = HeldCatcher()
+        stream = _tap(masker.transform(source), checksum)
+        await spool.fill(catcher.watch(stream) if quarantine else stream)
+        if catcher.error is not None or call.needs_approval():
+            await hold(call, spool, masker.summary, catcher.error, metadata)
         finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
         body = spool.body()
         if checksum is not None:
@@ -79,6 +107,48 @@ async def store_masked(
         result = await call.upstream.put_object(call.bucket, call.key, body, metadata)
         call.stats["sha256_stored"] = spool.sha256_hex
         return result
+
+
+async def hold(
+    call: Call,
+    spool: Spool,
+    summary: MaskSummary | None,
+    held: MaskingHeld | None,
+    metadata: dict[str, str],
+) -> NoReturn:
+    """Quarantine the spooled bytes (raises HeldForApproval); without an
+    approvals service, the old refusal."""
+    if call.approvals is None or call.op.name != "PutObject":
+        if held is not None:
+            raise held
+        raise errors.AccessDenied(
+            "This request requires approval, which is only available for PutObject",
+            resource=call.op.resource,
+        )
+    decision = call.decision
+    await call.approvals.hold(
+        bundle=call.bundle,
+        principal=call.principal,
+        bucket=call.bucket,
+        key=call.key,
+        spool=spool,
+        summary=summary,
+        held_rules=held.rule_ids if held is not None else (),
+        approvals=decision.obligations.approvals if decision is not None else (),
+        policy_ids=decision.policies if decision is not None and call.needs_approval() else (),
+        metadata=metadata,
+        context=call.policy_context,
+        request_id=call.request_id,
+    )
+
+
+async def hold_unmasked(call: Call, metadata: dict[str, str]) -> NoReturn:
+    """A PutObject under `@approval` with no `@mask`: the body as received
+    (verified whole first) goes to quarantine, sealed."""
+    call.declared_length()
+    with call.masking.spool() as spool:
+        await spool.fill(aiter(call.body))
+        await hold(call, spool, None, None, metadata)
 
 
 async def put_object(

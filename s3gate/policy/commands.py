@@ -15,10 +15,11 @@ from pathlib import Path
 
 from s3gate.policy.cases import Case, CaseError, Target, decide_case, principal_from
 from s3gate.policy.cedar import Bundle
+from s3gate.policy.decision import Decision
 from s3gate.policy.loader import BundlePart, load_bundle
 from s3gate.policy.settings import PolicySettings
 from s3gate.policy.source import BundleError
-from s3gate.policy.testing import Suite, default_suites, run_suites
+from s3gate.policy.testing import Suite, default_suites, run_suites, verdict
 
 # What other layers add to the policy bundle and its tests (masking profiles
 # and their examples); set by `register`, so this package depends on neither.
@@ -146,11 +147,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return 2
     where = {p: bundle.policies[p].location for p in decision.policies if p in bundle.policies}
     if args.json:
-        print(json.dumps({**decision.describe(), "locations": where}, indent=2))
+        described = {**decision.describe(), "locations": where, "verdict": verdict(decision)}
+        print(json.dumps(described, indent=2))
     else:
         named = [f"{p} ({where[p]})" if p in where else p for p in decision.policies]
         rows = [
-            ("decision", "ALLOW" if decision.allowed else "DENY"),
+            ("decision", _verdict_text(decision, bundle)),
             ("request", f"{decision.action} on {decision.resource}"),
             ("policies", ", ".join(named) or "-"),
             ("masks", ", ".join(decision.obligations.masks) or "-"),
@@ -159,4 +161,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
             ("bundle", decision.bundle_hash),
         ]
         print("\n".join(f"{k + ':':<11}{v}" for k, v in rows))
-    return 0 if decision.allowed else 1
+    refused = decision.obligations.approvals and decision.action != "PutObject"
+    return 0 if decision.allowed and not refused else 1
+
+
+def _verdict_text(decision: Decision, bundle: Bundle) -> str:
+    """ALLOW, DENY, or "ALLOW after approval by …" naming each approval rule
+    (policies/approvals.yaml) and what it needs."""
+    if not decision.allowed:
+        return "DENY"
+    if not decision.obligations.approvals:
+        return "ALLOW"
+    from s3gate.approvals.rules import rules_of  # the CLI only; policy/ stays below approvals/
+
+    rules = rules_of(bundle.extras)
+    named = []
+    for name in decision.obligations.approvals:
+        rule = rules.get(name)
+        named.append(f"{name} ({rule.describe()})" if rule else f"{name} (NO SUCH RULE: refused)")
+    text = "ALLOW after approval by " + "; ".join(named)
+    if decision.action != "PutObject":
+        text += " — only PutObject can wait for approval; this gateway refuses it"
+    return text

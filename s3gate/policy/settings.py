@@ -17,6 +17,7 @@ DEFAULT_BUNDLE_FILES = (
     "schema.cedarschema",
     "access/**/*.cedar",
     "roles.yaml",
+    "approvals.yaml",
     "masking/**/*.yaml",
     "masking/**/*.yml",
 )

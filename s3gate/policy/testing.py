@@ -17,7 +17,7 @@ Access test file format (see docs/policies.md):
         resource: s3://traces/alpha/run-1.jsonl
         context: {source_ip: 10.1.2.3}
         expect:
-          decision: allow           # allow | deny            (required)
+          decision: allow           # allow | allow_after_approval | deny  (required)
           policies: [analyst.read-traces]   # exact set        (optional)
           masks: [analyst-view]     # exact list, in order     (optional)
           approvals: []             # exact list, in order     (optional)
@@ -42,6 +42,10 @@ CASE_KEYS = frozenset(
     {"name", "principal", "action", "resource", "resource_type", "copy_source", "context", "expect"}
 )
 EXPECT_KEYS = frozenset({"decision", "policies", "masks", "approvals"})
+# `allow_after_approval`: allowed, with `@approval` obligations (the write
+# waits in quarantine until approved; docs/approvals.md). A plain `allow`
+# does not match such a decision: a test must say that a human is involved.
+DECISIONS = ("allow", "allow_after_approval", "deny")
 
 
 @dataclass(frozen=True)
@@ -157,8 +161,8 @@ def _parse_case(
     if not isinstance(who, Mapping):
         raise CaseError("principal is a name or a mapping")
     expect = raw.get("expect")
-    if not isinstance(expect, Mapping) or expect.get("decision") not in ("allow", "deny"):
-        raise CaseError("expect.decision is allow or deny")
+    if not isinstance(expect, Mapping) or expect.get("decision") not in DECISIONS:
+        raise CaseError("expect.decision is allow, allow_after_approval or deny")
     if set(expect) - EXPECT_KEYS:
         raise CaseError(f"unknown expect keys: {', '.join(sorted(set(expect) - EXPECT_KEYS))}")
     copy_source = raw.get("copy_source")
@@ -175,7 +179,7 @@ def _parse_case(
 
 def _compare(expect: Mapping[str, Any], decision: Decision) -> list[str]:
     problems = []
-    got = "allow" if decision.allowed else "deny"
+    got = verdict(decision)
     if expect["decision"] != got:
         problems.append(f"expected {expect['decision']}, got {got}: {decision.reason}")
     if "policies" in expect and set(expect["policies"] or []) != set(decision.policies):
@@ -189,3 +193,9 @@ def _compare(expect: Mapping[str, Any], decision: Decision) -> list[str]:
             if want != have:
                 problems.append(f"expected {name} {want}, got {have}")
     return problems
+
+
+def verdict(decision: Decision) -> str:
+    if not decision.allowed:
+        return "deny"
+    return "allow_after_approval" if decision.obligations.approvals else "allow"

@@ -123,3 +123,13 @@ def refuse_conditional_write(headers: Mapping[str, str]) -> None:
         raise errors.NotImplementedError_(
             "s3gate does not implement conditional writes (If-Match / If-None-Match on a write)"
         )
+
+
+def write_conditions(c: Conditions) -> Conditions:
+    """The conditions a write supports (S3's conditional PutObject):
+    `If-None-Match: *` and `If-Match: <etag>`; anything else is refused."""
+    if c.if_modified_since or c.if_unmodified_since:
+        raise errors.NotImplementedError_("Date conditions are not supported on writes")
+    if c.if_none_match not in (None, "*"):
+        raise errors.NotImplementedError_("If-None-Match on a write only supports '*'")
+    return Conditions(if_match=c.if_match, if_none_match=c.if_none_match)

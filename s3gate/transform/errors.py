@@ -23,7 +23,9 @@ class MaskingBlocked(errors.AccessDenied):
 
 
 class MaskingHeld(errors.AccessDenied):
-    """A `hold` rule matched. Until approvals exist this refuses the object."""
+    """A `hold` rule matched. Raised after the last masked byte (held values
+    redacted), so a PutObject's output can go to quarantine instead
+    (approvals/); elsewhere it refuses the object."""
 
     def __init__(self, rule_ids: Iterable[str]) -> None:
         self.rule_ids = tuple(sorted(set(rule_ids)))

@@ -272,8 +272,20 @@ class Upstream(Protocol):
         ...
 
     async def put_object(
-        self, bucket: str, key: str, body: Body, metadata: Metadata
-    ) -> PutResult: ...
+        self,
+        bucket: str,
+        key: str,
+        body: Body,
+        metadata: Metadata,
+        *,
+        conditions: Conditions = Conditions(),
+    ) -> PutResult:
+        """A conditional write when `conditions` has `if_none_match="*"`
+        (create only) or `if_match` (replace only that ETag): otherwise
+        PreconditionFailed and nothing changes. Other conditions are not
+        supported on writes. The gateway's approvals use this as
+        compare-and-swap; clients' conditional PUT headers are not forwarded."""
+        ...
 
     async def head_object(
         self,

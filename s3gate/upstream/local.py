@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from s3gate import errors
-from s3gate.s3.conditions import check_conditions, resolve_range
+from s3gate.s3.conditions import check_conditions, resolve_range, write_conditions
 from s3gate.upstream.base import (
     Body,
     BucketInfo,
@@ -117,14 +117,24 @@ class LocalUpstream:
 
     # ---- objects ------------------------------------------------------------------
 
-    async def put_object(self, bucket: str, key: str, body: Body, metadata: Metadata) -> PutResult:
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: Body,
+        metadata: Metadata,
+        *,
+        conditions: Conditions = _NO_CONDITIONS,
+    ) -> PutResult:
         raw_key = encode_key(key)
+        wanted = write_conditions(conditions)
         await self._store.db(Index.require_bucket, bucket)  # before reading a byte, as S3
         written = await self._store.blobs.write(body)
         row = ObjectRow(
             written.blob, written.size, quote_etag(written.md5_hex), _now(), dict(metadata)
         )
-        await self._store.commit([written.blob], Index.put_object, bucket, raw_key, row)
+        # The condition is checked in the same transaction as the write.
+        await self._store.commit([written.blob], Index.put_object, bucket, raw_key, row, wanted)
         return PutResult(etag=row.etag)
 
     async def head_object(

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from s3gate import errors
-from s3gate.upstream.base import Metadata, ObjectHead
+from s3gate.s3.conditions import bare_etag
+from s3gate.upstream.base import Conditions, Metadata, ObjectHead
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -194,9 +195,22 @@ class Index:
         blob, size, etag, last_modified, metadata, parts_count = row
         return ObjectRow(blob, size, etag, last_modified, json.loads(metadata), parts_count)
 
-    def put_object(self, bucket: str, key: bytes, row: ObjectRow) -> list[str]:
+    def put_object(
+        self, bucket: str, key: bytes, row: ObjectRow, conditions: Conditions | None = None
+    ) -> list[str]:
         with self.writing() as db:
             require_bucket_in(db, bucket)
+            if conditions is not None and (conditions.if_none_match or conditions.if_match):
+                found = db.execute(
+                    "SELECT etag FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+                ).fetchone()
+                current = None if found is None else str(found[0])
+                if conditions.if_none_match is not None and current is not None:
+                    raise errors.PreconditionFailed()
+                if conditions.if_match is not None and (
+                    current is None or bare_etag(current) != bare_etag(conditions.if_match)
+                ):
+                    raise errors.PreconditionFailed() if current else errors.NoSuchKey()
             garbage = upsert_object(db, bucket, key, row)
         return garbage
 

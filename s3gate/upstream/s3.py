@@ -14,6 +14,7 @@ import aiohttp
 
 from s3gate import errors
 from s3gate.config import UpstreamSettings
+from s3gate.s3.conditions import write_conditions
 from s3gate.upstream import s3xml
 from s3gate.upstream.base import (
     Body,
@@ -154,10 +155,18 @@ class S3Upstream:
 
     # Objects.
 
-    async def put_object(self, bucket: str, key: str, body: Body, metadata: Metadata) -> PutResult:
-        resp = await self._http.send(
-            "PUT", bucket, key, headers=stored_headers(metadata), body=body
-        )
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: Body,
+        metadata: Metadata,
+        *,
+        conditions: Conditions = NO_CONDITIONS,
+    ) -> PutResult:
+        headers = stored_headers(metadata)
+        headers.update(condition_headers(write_conditions(conditions)))
+        resp = await self._http.send("PUT", bucket, key, headers=headers, body=body)
         await self._http.done(resp, errors.NoSuchBucket, upload=True)
         return PutResult(
             s3xml.quoted_etag(resp.headers.get("ETag", "")), resp.headers.get("x-amz-version-id")

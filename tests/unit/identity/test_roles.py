@@ -37,13 +37,14 @@ def who(
 
 def test_example_roles_file() -> None:
     book = RoleBook.load(REPO_ROLES, known_issuers=["dev", "kubernetes"])
-    assert {r.name for r in book} == {"trace-writer", "analyst", "auditor"}
+    assert {r.name for r in book} == {"trace-writer", "analyst", "auditor", "break-glass"}
     assert book.warnings == ()
     agent = who("kubernetes", "system:serviceaccount:agents:writer")
     assert book.authorize(ARN + "trace-writer", agent).name == "trace-writer"
     assert book.authorize(ARN + "analyst", who(groups=("analysts",))).max_session_seconds == 43200
     assert book.authorize(ARN + "auditor", who(groups=("auditors",))).name == "auditor"
     assert book.authorize(ARN + "trace-writer", who(groups=("trace-writers",))).name
+    assert book.authorize(ARN + "break-glass", who(groups=("sre",))).name == "break-glass"
 
 
 def test_example_roles_file_warns_about_unconfigured_issuers() -> None:

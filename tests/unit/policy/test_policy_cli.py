@@ -113,3 +113,83 @@ def test_explain_rejects_nonsense(capsys: pytest.CaptureFixture[str]) -> None:
     )  # fmt: skip
     assert code == 2
     assert "Frobnicate" in capsys.readouterr().err
+
+
+APPROVAL_POLICY = """
+@id("gated.write")
+@approval("security")
+permit (principal in Role::"trace-writer", action in Action::"write", resource)
+when { resource.bucket == "traces" && resource has dir1 && resource.dir1 == "gated" };
+
+@id("gated.read")
+@approval("security")
+permit (principal in Role::"break-glass", action in Action::"read", resource)
+when { resource.bucket == "traces" && resource has dir1 && resource.dir1 == "gated" };
+"""
+
+
+def run_with_approvals(*argv: str) -> int:
+    from s3gate.approvals.rules import ApprovalsPart
+
+    parser = argparse.ArgumentParser(prog="s3gate")
+    register(parser.add_subparsers(dest="command", required=True), parts=lambda: [ApprovalsPart()])
+    args = parser.parse_args(list(argv))
+    result: int = args.func(args)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "code", "verdict"),
+    [
+        (
+            "trace-writer",
+            "PutObject",
+            0,
+            "ALLOW after approval by security (1 approval by group(s) security)",
+        ),
+        ("break-glass", "GetObject", 1, "only PutObject can wait for approval"),
+    ],
+)
+def test_explain_says_allowed_after_approval(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    role: str,
+    action: str,
+    code: int,
+    verdict: str,
+) -> None:
+    shutil.copytree(POLICIES, tmp_path / "p")
+    (tmp_path / "p" / "access" / "gated.cedar").write_text(APPROVAL_POLICY)
+    got = run_with_approvals(
+        "policy", "explain", "--dir", str(tmp_path / "p"), "--sub", "bot", "--role",
+        role, "--action", action, "s3://traces/gated/x.jsonl",
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert got == code
+    assert verdict in out
+
+
+def test_policy_test_asserts_allow_after_approval(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(POLICIES, tmp_path / "p")
+    (tmp_path / "p" / "access" / "gated.cedar").write_text(APPROVAL_POLICY)
+    (tmp_path / "p" / "tests" / "gated.yaml").write_text(
+        """cases:
+  - name: the write waits for security
+    principal: {subject: bot, role: trace-writer}
+    action: PutObject
+    resource: s3://traces/gated/x
+    expect: {decision: allow_after_approval, approvals: [security]}
+  - name: a plain allow does not match a decision that needs a human
+    principal: {subject: bot, role: trace-writer}
+    action: PutObject
+    resource: s3://traces/gated/y
+    expect: {decision: allow}
+"""
+    )
+    assert run_with_approvals("policy", "test", str(tmp_path / "p")) == 1
+    out = capsys.readouterr().out
+    assert "FAIL tests/gated.yaml:7" in out
+    assert "expected allow, got allow_after_approval" in out
+    assert "1 failed" in out.splitlines()[-1]
