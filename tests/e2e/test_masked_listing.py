@@ -1,0 +1,232 @@
+"""Listings as a masked reader sees them: oracle tests.
+
+Nothing in a listing may let a principal test a guess about bytes it may not
+see (invariant 9): for an analyst, whose reads go through `analyst-view`,
+a listing's Size, ETag and LastModified are the *view's* (equal to HEAD and
+to the body of a GET), and a page that hides keys tells no more than a
+listing of only the visible keys would — no `IsTruncated` on an empty page, no
+bisection of `StartAfter` that finds where a hidden key sits, `KeyCount`
+equal to what the page shows, continuation tokens that name nothing.
+
+The gateway here has a per-key `forbid` (keys containing "hidden"), the
+strongest case for hidden keys: they sit between visible ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.e2e.harness import POLICIES, Gateway, start_gateway
+
+BUCKET = "traces"
+POLICY = """
+@id("e2e.writer-write")
+@mask("write-default")
+permit (principal is Service in Group::"trace-writers", action in Action::"write", resource)
+when { resource.bucket == "traces" };
+
+@id("e2e.analyst-read")
+@mask("analyst-view")
+permit (principal is Service in Group::"analysts", action in Action::"read", resource)
+when { resource.bucket == "traces" };
+
+@id("e2e.analyst-list")
+permit (principal is Service in Group::"analysts", action in Action::"list", resource)
+when { resource.bucket == "traces" };
+
+@id("e2e.analyst-hidden")
+forbid (principal is Service in Group::"analysts", action, resource)
+when { resource.key like "*hidden*" };
+"""
+IDENTITIES = {"admin": ("admins",), "writer": ("trace-writers",), "analyst": ("analysts",)}
+# An IP address that analyst-view redacts (write-default keeps it).
+TRACE = b'{"step": 1, "client_ip": "10.1.2.3", "note": "from 192.168.7.42 ok"}\n' * 50
+
+
+@pytest.fixture(scope="module")
+def gw(
+    moto_endpoint: str, direct: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    folder = tmp_path_factory.mktemp("masked-listing")
+    policies = folder / "policies"
+    shutil.copytree(POLICIES, policies)
+    (policies / "access" / "e2e-listing.cedar").write_text(POLICY)
+    try:
+        direct.create_bucket(Bucket=BUCKET)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise
+    gateway = start_gateway(
+        folder, moto_endpoint, IDENTITIES, extra={"policy": {"dir": str(policies)}}
+    )
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"l{uuid.uuid4().hex[:10]}/"
+
+
+def _md5(data: bytes) -> str:
+    return f'"{hashlib.md5(data).hexdigest()}"'
+
+
+@pytest.mark.parametrize("written", ["through-gateway", "around-gateway"])
+def test_listing_shows_the_views_size_etag_and_time(
+    gw: Gateway, direct: Any, prefix: str, written: str
+) -> None:
+    key = prefix + "run.jsonl"
+    if written == "through-gateway":
+        gw.client("writer").put_object(Bucket=BUCKET, Key=key, Body=TRACE)
+    else:
+        direct.put_object(Bucket=BUCKET, Key=key, Body=TRACE)
+    stored = direct.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    analyst = gw.client("analyst")
+    body = analyst.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert b"192.168.7.42" not in body and body != stored  # the view differs
+    head = analyst.head_object(Bucket=BUCKET, Key=key)
+    v2 = analyst.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]
+    v1 = analyst.list_objects(Bucket=BUCKET, Prefix=prefix)["Contents"]
+    for listed in (v2, v1):
+        assert [o["Key"] for o in listed] == [key]
+        (entry,) = listed
+        assert entry["Size"] == head["ContentLength"] == len(body)
+        assert entry["ETag"] == head["ETag"] == _md5(body)
+        assert entry["LastModified"] == head["LastModified"]
+        # Nothing of the stored bytes: their MD5 (which confirms a guess of a
+        # redacted value offline) and their size are not shown.
+        assert entry["ETag"] != _md5(stored)
+        assert entry["Size"] != len(stored)
+
+
+def test_guess_of_a_redacted_value_cannot_be_confirmed(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    """The analyst knows the record's shape and guesses the redacted IP; no
+    listing field equals the MD5 or size of the stored bytes under a guess."""
+    key = prefix + "one.jsonl"
+    secret = b'{"client_ip": "10.9.8.7"}\n'
+    direct.put_object(Bucket=BUCKET, Key=key, Body=secret)
+    analyst = gw.client("analyst")
+    listed = analyst.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"][0]
+    guesses = [f'{{"client_ip": "10.9.8.{i}"}}\n'.encode() for i in range(256)]
+    assert secret in guesses
+    assert {_md5(g) for g in guesses}.isdisjoint({listed["ETag"]})
+    view = analyst.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert listed["ETag"] == _md5(view) and b"10.9.8.7" not in view
+
+
+# ---- hidden keys ---------------------------------------------------------
+
+NAMES = ["a", "b-hidden-1", "b-hidden-2", "b-hidden-3", "c", "d-hidden", "e", "f-hidden"]
+
+
+@pytest.fixture
+def hidden_layout(direct: Any, prefix: str) -> list[str]:
+    for name in NAMES:
+        direct.put_object(Bucket=BUCKET, Key=prefix + name, Body=b"{}\n")
+    return [prefix + n for n in NAMES if "hidden" not in n]
+
+
+def _model(visible: list[str], after: str, max_keys: int) -> tuple[list[str], bool]:
+    """What a listing of only the visible keys answers."""
+    rest = [k for k in visible if k > after]
+    return rest[:max_keys], len(rest) > max_keys
+
+
+PROBES = ["", "a", "a0", "b", "b-hidden-1", "b-hidden-2", "b-hidden-3", "b-z", "c", "d", "e", "f"]
+
+
+@pytest.mark.parametrize("max_keys", [1, 2])
+def test_start_after_bisection_finds_nothing(
+    gw: Gateway, prefix: str, hidden_layout: list[str], max_keys: int
+) -> None:
+    analyst = gw.client("analyst")
+    for probe in PROBES:
+        after = prefix + probe if probe else ""
+        kwargs: dict[str, Any] = {"Bucket": BUCKET, "Prefix": prefix, "MaxKeys": max_keys}
+        if after:
+            kwargs["StartAfter"] = after
+        got = analyst.list_objects_v2(**kwargs)
+        keys = [o["Key"] for o in got.get("Contents", [])]
+        expected, truncated = _model(hidden_layout, after, max_keys)
+        assert (keys, got["IsTruncated"], got["KeyCount"]) == (
+            expected,
+            truncated,
+            len(expected),
+        ), probe
+        assert ("NextContinuationToken" in got) == truncated
+        v1_kwargs = {k: v for k, v in kwargs.items() if k != "StartAfter"}
+        if after:
+            v1_kwargs["Marker"] = after
+        v1 = analyst.list_objects(**v1_kwargs)
+        assert [o["Key"] for o in v1.get("Contents", [])] == expected, probe
+        assert v1["IsTruncated"] == truncated, probe
+
+
+def test_only_hidden_keys_give_an_empty_untruncated_page(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    for i in range(5):
+        direct.put_object(Bucket=BUCKET, Key=f"{prefix}x-hidden-{i}", Body=b"{}\n")
+    analyst = gw.client("analyst")
+    for max_keys in (1, 3, 1000):
+        got = analyst.list_objects_v2(Bucket=BUCKET, Prefix=prefix, MaxKeys=max_keys)
+        assert got["KeyCount"] == 0 and not got["IsTruncated"] and "Contents" not in got
+        assert "NextContinuationToken" not in got
+        v1 = analyst.list_objects(Bucket=BUCKET, Prefix=prefix, MaxKeys=max_keys)
+        assert not v1["IsTruncated"] and "NextMarker" not in v1
+
+
+def test_paging_with_tokens_shows_exactly_the_visible_keys(
+    gw: Gateway, prefix: str, hidden_layout: list[str]
+) -> None:
+    analyst = gw.client("analyst")
+    seen: list[str] = []
+    kwargs: dict[str, Any] = {"Bucket": BUCKET, "Prefix": prefix, "MaxKeys": 1}
+    pages = 0
+    while True:
+        got = analyst.list_objects_v2(**kwargs)
+        pages += 1
+        page = [o["Key"] for o in got.get("Contents", [])]
+        assert got["KeyCount"] == len(page) == 1  # every page full: no empty pages
+        seen += page
+        if not got["IsTruncated"]:
+            break
+        token = got["NextContinuationToken"]
+        assert token.startswith("s3g2-")  # sealed: it names no key
+        raw = base64.urlsafe_b64decode(token.partition(".")[2] + "==")
+        assert all((prefix + n).encode() not in raw and prefix + n not in token for n in NAMES)
+        kwargs["ContinuationToken"] = token
+    assert seen == hidden_layout and pages == len(hidden_layout)
+    # A token made up by the client is refused, not followed.
+    with pytest.raises(ClientError) as exc:
+        analyst.list_objects_v2(Bucket=BUCKET, Prefix=prefix, ContinuationToken=prefix + "b")
+    assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_delimiter_listing_counts_prefixes_and_hides_hidden_ones(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    for name in ("a/1", "b-hidden/1", "c/1", "d"):
+        direct.put_object(Bucket=BUCKET, Key=prefix + name, Body=b"{}\n")
+    analyst = gw.client("analyst")
+    got = analyst.list_objects_v2(
+        Bucket=BUCKET, Prefix=prefix, Delimiter="/", MaxKeys=1, StartAfter=prefix + "a/"
+    )
+    assert [p["Prefix"] for p in got.get("CommonPrefixes", [])] == [prefix + "c/"]
+    assert got["KeyCount"] == 1 and got["IsTruncated"]
+    rest = analyst.list_objects_v2(
+        Bucket=BUCKET, Prefix=prefix, Delimiter="/", ContinuationToken=got["NextContinuationToken"]
+    )
+    assert [o["Key"] for o in rest.get("Contents", [])] == [prefix + "d"]
+    assert not rest["IsTruncated"] and rest["KeyCount"] == 1
