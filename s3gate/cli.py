@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 from s3gate import config, devmode
 from s3gate.audit import commands as audit_commands
 from s3gate.identity import devissuer
+from s3gate.masking import commands as view_commands
 from s3gate.masking.checks import MaskingExamplesSuite
 from s3gate.masking.profiles import MaskingPart
 from s3gate.policy import commands as policy_commands
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     mask_commands.register(sub)
     token_key_commands.register(sub)
     audit_commands.register(sub)
+    view_commands.register(sub)
     return parser
 
 

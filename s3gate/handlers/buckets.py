@@ -7,6 +7,7 @@ from starlette.responses import Response
 from s3gate import errors
 from s3gate.handlers import visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
+from s3gate.masking import listing as masked_listing
 from s3gate.policy import model
 from s3gate.s3 import xml
 from s3gate.s3.operations import validate_bucket_name
@@ -58,15 +59,10 @@ def _list_params(call: Call) -> xml.ListParams:
 async def list_objects(call: Call) -> Response:
     params = _list_params(call)
     marker = call.query.get("marker", "")
-    page = await call.upstream.list_objects(
-        call.bucket,
-        prefix=params.prefix,
-        delimiter=params.delimiter,
-        max_keys=params.max_keys,
-        after=call.list_tokens.open_marker(call.bucket, marker) if marker else None,
-    )
-    seen = visibility.listing(call, page)
-    return xml_response(xml.list_objects_v1(params, seen.page, marker, seen.next_marker))
+    after = call.list_tokens.open_marker(call.bucket, marker) if marker else None
+    seen = await visibility.listing(call, params, after or None)
+    page = await masked_listing.as_seen(call, seen.page)
+    return xml_response(xml.list_objects_v1(params, page, marker, seen.next_marker))
 
 
 async def list_objects_v2(call: Call) -> Response:
@@ -74,18 +70,12 @@ async def list_objects_v2(call: Call) -> Response:
     token = call.query.get("continuation-token")
     start_after = call.query.get("start-after")
     after = call.list_tokens.open(call.bucket, token) if token is not None else start_after
-    page = await call.upstream.list_objects(
-        call.bucket,
-        prefix=params.prefix,
-        delimiter=params.delimiter,
-        max_keys=params.max_keys,
-        after=after or None,
-    )
-    seen = visibility.listing(call, page)
+    seen = await visibility.listing(call, params, after or None)
+    page = await masked_listing.as_seen(call, seen.page)
     return xml_response(
         xml.list_objects_v2(
             params,
-            seen.page,
+            page,
             continuation_token=token,
             next_token=seen.next_token,
             start_after=start_after,

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from s3gate import errors
 from s3gate.handlers.call import Call
-from s3gate.masking import clientmeta
+from s3gate.masking import clientmeta, materialise
 from s3gate.policy.cedar import Bundle
 from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary
@@ -65,6 +65,7 @@ async def store_masked(
         finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
         result = await call.upstream.put_object(call.bucket, call.key, spool.body(), metadata)
         call.stats["sha256_stored"] = spool.sha256_hex
+        await materialise.at_write(call, spool, result.etag)
         return result
 
 
