@@ -3,7 +3,7 @@
 Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
-features-e2e; `audit-e2e` (part of features-e2e) runs alone on request.
+features-e2e, views; `audit-e2e` (part of features-e2e) runs alone on request.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from benchmarks import (
     bench_identity,
     bench_masking,
     bench_policy,
+    bench_views,
     features_e2e,
     foundation,
     policy_e2e,
@@ -44,6 +45,7 @@ SECTIONS: dict[str, Section] = {
     "masking": bench_masking.run,
     "audit": bench_audit.section,
     "features-e2e": features_e2e.run,
+    "views": bench_views.run,
 }
 # Parts of a section, runnable alone (not part of the default run).
 EXTRA: dict[str, Section] = {"audit-e2e": features_e2e.audit_only}

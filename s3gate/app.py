@@ -82,6 +82,7 @@ def create_app(
     if settings.server.metrics:
         metrics = Metrics(HANDLERS)
         metrics.watch(policies.status, audit.status if audit is not None else None)
+        metrics.watch_views(lambda: masking.views.counts)
     gateway = Gateway(
         settings,
         store,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -69,6 +69,10 @@ class Metrics:
         """Read the policy and audit status at each scrape."""
         self.registry.register(_StatusCollector(policy, audit))
 
+    def watch_views(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Read the shared read views' counters at each scrape."""
+        self.registry.register(_ViewsCollector(counts))
+
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -114,3 +118,25 @@ class _StatusCollector(Collector):
             value = state.get(key)
             if value is not None:
                 yield GaugeMetricFamily(name, text, value=float(value))
+
+
+class _ViewsCollector(Collector):
+    """Views this replica built (at write time, on a read or listing) and
+    found ready in the store: a profile change shows as a burst of builds."""
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        counts = self._counts()
+        built = CounterMetricFamily(
+            "s3gate_views_built", "Read views built by this replica.", labels=("when",)
+        )
+        for when in ("write", "read"):
+            built.add_metric((when,), float(counts.get(when, 0)))
+        yield built
+        yield CounterMetricFamily(
+            "s3gate_views_found",
+            "Masked reads and listed keys whose view was already in the store.",
+            value=float(counts.get("found", 0)),
+        )

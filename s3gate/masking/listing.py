@@ -65,6 +65,7 @@ async def _views_of(
         bare = obj.etag.strip('"')
         matches = [e for e in found.get(obj.key, []) if e.version.partition(".")[0] == bare]
         if len({e.version for e in matches}) == 1:
+            store.counts["found"] += 1
             out[i] = replace(obj, size=matches[0].ref.length, etag=matches[0].ref.etag)
         else:  # none, or views of the same bytes under other content types
             missing.append(i)

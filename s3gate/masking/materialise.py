@@ -48,6 +48,7 @@ async def at_write(call: Call, spool: Spool, etag: str) -> int:
                 store.family(profiles),
                 profiles,
                 spool.body().chunks,
+                when="write",
             )
             made += 1
         except errors.S3Error as exc:

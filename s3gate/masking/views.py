@@ -174,7 +174,8 @@ class ViewStore:
         self.limits = limits
         # Views this replica is building now: concurrent readers wait for one build.
         self._building: dict[str, asyncio.Future[View]] = {}
-        self.built = 0  # views this process built (metrics)
+        # Views built ("write", "read") and found ready ("found"), for metrics.
+        self.counts: Counter[str] = Counter()
 
     def family(self, profiles: Sequence[Profile]) -> str:
         return family(profiles, self.limits)
@@ -189,6 +190,7 @@ class ViewStore:
             ver = version(head.etag, head.metadata)
             found = await self.find(upstream, bucket, fam, key, ver)
             if found is not None:
+                self.counts["found"] += 1
                 return View(head, found, names, MaskSummary(profiles=names, complete=True))
             ident = f"{bucket}/{folder(fam, key)}{ver}"
             pending = self._building.get(ident)
@@ -251,6 +253,8 @@ class ViewStore:
         fam: str,
         profiles: Sequence[Profile],
         source: AsyncIterator[bytes],
+        *,
+        when: str = "read",
     ) -> tuple[ViewRef, MaskSummary]:
         """Mask `source` (the stored bytes of `key` at `etag`) into the view's
         place in the store, and remove that key's views of other versions."""
@@ -271,7 +275,7 @@ class ViewStore:
             stored = {"content-type": metadata.get("content-type", "binary/octet-stream")}
             stored.update(_summary_metadata(masker.summary))
             await upstream.put_object(bucket, ref.store_key, spool.body(), stored)
-        self.built += 1
+        self.counts[when] += 1
         await self.prune(upstream, bucket, where, keep=ver)
         return ref, masker.summary
 

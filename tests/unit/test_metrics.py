@@ -90,3 +90,15 @@ def test_each_app_has_its_own_registry() -> None:
     one.request_done({"operation": "GetObject"}, 200, 0.01)
     key = ("s3gate_requests_total", (("operation", "GetObject"), ("status", "200")))
     assert scrape(one)[key] == 1 and key not in scrape(two)
+
+
+def test_view_counts_are_read_at_each_scrape() -> None:
+    metrics = Metrics(set())
+    counts = {"write": 2, "found": 5}
+    metrics.watch_views(lambda: counts)
+    got = scrape(metrics)
+    assert got[("s3gate_views_built_total", (("when", "write"),))] == 2
+    assert got[("s3gate_views_built_total", (("when", "read"),))] == 0
+    assert got[("s3gate_views_found_total", ())] == 5
+    counts["read"] = 7
+    assert scrape(metrics)[("s3gate_views_built_total", (("when", "read"),))] == 7

@@ -1,0 +1,213 @@
+"""Issue 15: shared read views, measured against the unmasked path in one run.
+
+Three gateways in front of one moto S3 server (the store, as in production):
+`masked` (writes through write-default, reads through analyst-view, views
+built at write time), `lazy` (the same without write-time views) and `plain`
+(an admin: raw reads and writes, no masking).
+
+- analyst GET of a 256 MiB masked trace (its view made at write time): time to
+  first byte and MB/s, vs the plain GET of the same object (alternating
+  rounds, medians); also the first GET of a trace that has no view yet;
+- listing 10,000 masked keys as the analyst vs as the plain reader (whole
+  paginated listing; views made by `s3gate views rebuild`);
+- storage and write-time cost of a materialised view as ratios: view bytes /
+  stored bytes, and masked PUT time with / without the write-time view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from benchmarks.load import MiB, S3Client, median, session
+from benchmarks.servers import Server, start_gateway, start_moto
+from tests.tracegen import generate
+
+POLICIES = Path(__file__).resolve().parents[1] / "policies"
+BUCKET = "bench"
+TRACE = 256 * MiB
+LIST_KEYS = 10_000
+ROUNDS = 3
+POLICY = """
+@id("bench.masked-write")
+@mask("write-default")
+permit (principal is Service in Group::"maskers", action in Action::"write", resource);
+
+@id("bench.masked-read")
+@mask("analyst-view")
+permit (principal is Service in Group::"maskers", action in Action::"read", resource);
+
+@id("bench.masked-list")
+permit (principal is Service in Group::"maskers", action in Action::"list", resource);
+"""
+_KEY = re.compile(r"<Key>([^<]*)</Key>")
+
+
+async def _trace(total: int) -> AsyncIterator[bytes]:
+    pool, _ = generate(2000, seed=21, pii_rate=0.1)
+    sent = 0
+    while sent < total:
+        piece = pool[: total - sent]
+        sent += len(piece)
+        yield piece
+
+
+def _signed(client: S3Client, method: str, url: str, extra: dict[str, str]) -> dict[str, str]:
+    return client._headers(method, url, hashlib.sha256(b"").hexdigest(), extra)
+
+
+async def _head_length(client: S3Client, key: str) -> int:
+    url = client.url(BUCKET, key)
+    async with client.session.head(url, headers=_signed(client, "HEAD", url, {})) as r:
+        if r.status != 200:
+            raise RuntimeError(f"HEAD {key}: {r.status}")
+        return int(r.headers["Content-Length"])
+
+
+async def _get(client: S3Client, key: str) -> tuple[float, float]:
+    """(seconds to the first body byte, MiB/s of the whole body)."""
+    url = client.url(BUCKET, key)
+    start = time.perf_counter()
+    first, total = 0.0, 0
+    async with client.session.get(url, headers=_signed(client, "GET", url, {})) as r:
+        if r.status != 200:
+            raise RuntimeError(f"GET {key}: {r.status} {await r.text()}")
+        async for chunk in r.content.iter_any():
+            if not total:
+                first = time.perf_counter() - start
+            total += len(chunk)
+    return first, total / MiB / (time.perf_counter() - start)
+
+
+async def _list_all(client: S3Client, prefix: str) -> tuple[int, float]:
+    """(keys, seconds) of a whole ListObjectsV2 pagination."""
+    token: str | None = None
+    keys = 0
+    start = time.perf_counter()
+    while True:
+        query = f"list-type=2&prefix={prefix}"
+        if token:
+            query += "&continuation-token=" + aiohttp.helpers.quote(token, safe="")
+        url = f"{client.url(BUCKET)}?{query}"
+        async with client.session.get(url, headers=_signed(client, "GET", url, {})) as r:
+            text = await r.text()
+            if r.status != 200:
+                raise RuntimeError(f"LIST: {r.status} {text[:300]}")
+        keys += len(_KEY.findall(text))
+        found = re.search(r"<NextContinuationToken>([^<]*)</NextContinuationToken>", text)
+        if "<IsTruncated>true</IsTruncated>" not in text or found is None:
+            return keys, time.perf_counter() - start
+        token = found.group(1)
+
+
+async def _put(client: S3Client, key: str, length: int) -> float:
+    start = time.perf_counter()
+    await client.put(BUCKET, key, _trace(length), length)
+    return time.perf_counter() - start
+
+
+def _config(server: Server, workdir: Path) -> Path:
+    return workdir / f"s3gate-{server.endpoint.rsplit(':', 1)[1]}.yaml"
+
+
+async def run(workdir: Path) -> dict[str, float]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    policies = workdir / "policies"
+    shutil.copytree(POLICIES, policies)
+    (policies / "access" / "bench-views.cedar").write_text(POLICY)
+    moto = start_moto(workdir)
+    gws: list[Server] = []
+    try:
+        policy = {"dir": str(policies)}
+        masked = start_gateway(workdir, moto, {"policy": policy}, groups=("maskers",))
+        gws.append(masked)
+        lazy = start_gateway(
+            workdir, moto, {"policy": policy, "views": {"materialise": []}}, groups=("maskers",)
+        )
+        gws.append(lazy)
+        plain = start_gateway(workdir, moto, {"policy": policy}, groups=("admins",))
+        gws.append(plain)
+        async with session() as http:
+            clients = {
+                "masked": S3Client(masked, http),
+                "lazy": S3Client(lazy, http),
+                "plain": S3Client(plain, http),
+                "store": S3Client(moto, http),
+            }
+            await clients["store"].create_bucket(BUCKET)
+            return await _measure(clients, workdir, masked)
+    finally:
+        for gw in gws:
+            gw.stop()
+        moto.stop()
+
+
+async def _measure(clients: dict[str, S3Client], workdir: Path, masked: Server) -> dict[str, float]:
+    out: dict[str, float] = {}
+    # Write-time cost: masked PUTs with and without the write-time view.
+    with_view, without = [], []
+    for i in range(ROUNDS):
+        with_view.append(await _put(clients["masked"], f"w{i}.jsonl", TRACE))
+        without.append(await _put(clients["lazy"], f"n{i}.jsonl", TRACE))
+    out["views_put_with_view_s"] = median(with_view)
+    out["views_put_without_view_s"] = median(without)
+    out["views_write_time_ratio"] = median(with_view) / median(without)
+    stored = await _head_length(clients["plain"], "w0.jsonl")
+    view = await _head_length(clients["masked"], "w0.jsonl")
+    out["views_storage_ratio"] = view / stored  # extra bytes per view, per stored byte
+    # GET of the 256 MiB trace: the analyst's view vs the raw object.
+    ttfb: dict[str, list[float]] = {"masked": [], "plain": []}
+    rate: dict[str, list[float]] = {"masked": [], "plain": []}
+    for _ in range(ROUNDS):
+        for name in ("masked", "plain"):
+            first, mibps = await _get(clients[name], "w0.jsonl")
+            ttfb[name].append(first)
+            rate[name].append(mibps)
+    out["views_get_ttfb_masked_s"] = median(ttfb["masked"])
+    out["views_get_ttfb_plain_s"] = median(ttfb["plain"])
+    out["views_get_masked_MiBps"] = median(rate["masked"])
+    out["views_get_plain_MiBps"] = median(rate["plain"])
+    out["views_get_throughput_ratio"] = median(rate["masked"]) / median(rate["plain"])
+    # A trace with no view yet (written without one): its first GET builds it.
+    first, _ = await _get(clients["lazy"], "n1.jsonl")
+    out["views_first_get_unbuilt_ttfb_s"] = first
+    # Listing 10,000 masked keys: written straight to the store, views made
+    # by `s3gate views rebuild`, then whole listings as analyst vs plain.
+    body = generate(3, seed=5, pii_rate=1.0)[0]
+    gate = asyncio.Semaphore(32)
+
+    async def put_one(i: int) -> None:
+        async with gate:
+            await clients["store"].put(BUCKET, f"many/{i:05d}.jsonl", body, len(body))
+
+    await asyncio.gather(*(put_one(i) for i in range(LIST_KEYS)))
+    start = time.perf_counter()
+    await asyncio.to_thread(_rebuild, _config(masked, workdir), "many/")
+    out["views_rebuild_10k_keys_s"] = time.perf_counter() - start
+    listing: dict[str, list[float]] = {"masked": [], "plain": []}
+    for _ in range(ROUNDS):
+        for name in ("masked", "plain"):
+            keys, seconds = await _list_all(clients[name], "many/")
+            if keys != LIST_KEYS:
+                raise RuntimeError(f"{name} listed {keys} keys")
+            listing[name].append(seconds)
+    out["views_list_10k_masked_s"] = median(listing["masked"])
+    out["views_list_10k_plain_s"] = median(listing["plain"])
+    out["views_list_ratio"] = median(listing["plain"]) / median(listing["masked"])
+    return out
+
+
+def _rebuild(config: Path, prefix: str) -> None:
+    argv: list[Any] = [sys.executable, "-m", "s3gate", "views", "rebuild"]
+    argv += ["--config", str(config), "--bucket", BUCKET, "--prefix", prefix, "--workers", "16"]
+    subprocess.run(argv, check=True, capture_output=True)
