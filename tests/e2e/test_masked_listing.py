@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import urllib3
 from botocore.exceptions import ClientError
 
 from tests.e2e.harness import POLICIES, Gateway, start_gateway
@@ -230,3 +233,45 @@ def test_delimiter_listing_counts_prefixes_and_hides_hidden_ones(
     )
     assert [o["Key"] for o in rest.get("Contents", [])] == [prefix + "d"]
     assert not rest["IsTruncated"] and rest["KeyCount"] == 1
+
+
+def _bundle_hash(gw: Gateway) -> str:
+    resp = urllib3.request("GET", f"{gw.endpoint}/_s3gate/readyz", retries=False)
+    value: str = json.loads(resp.data)["policy"]["bundle_hash"]
+    return value
+
+
+def test_a_profile_change_serves_only_views_of_the_new_profile(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    """After the analyst profile changes, listing, HEAD and GET all show the
+    view the new profile makes — never the one made (and stored) before."""
+    key = prefix + "p.jsonl"
+    gw.client("writer").put_object(Bucket=BUCKET, Key=key, Body=TRACE)  # view made at write
+    analyst = gw.client("analyst")
+    before = analyst.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert b"192.168.7.42" not in before
+    profile = gw.config_path.parent / "policies" / "masking" / "analyst-view.yaml"
+    original = profile.read_text()
+    old_hash = _bundle_hash(gw)
+    try:
+        profile.write_text(
+            original.replace("  ipv4: redact\n", "  ipv4: {operator: mask, keep_last: 2}\n")
+        )
+        deadline = time.monotonic() + 20
+        while _bundle_hash(gw) == old_hash:
+            assert time.monotonic() < deadline, "the changed profile was not loaded"
+            time.sleep(0.1)
+        after = analyst.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        assert after != before and b"42" in after and b"192.168.7.42" not in after
+        head = analyst.head_object(Bucket=BUCKET, Key=key)
+        (listed,) = analyst.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]
+        assert listed["ETag"] == head["ETag"] == _md5(after)
+        assert listed["Size"] == head["ContentLength"] == len(after)
+    finally:
+        profile.write_text(original)
+        deadline = time.monotonic() + 20
+        while _bundle_hash(gw) != old_hash and time.monotonic() < deadline:
+            time.sleep(0.1)
+    # Back to the first profile: its view (still in the store) is served again.
+    assert analyst.get_object(Bucket=BUCKET, Key=key)["Body"].read() == before
