@@ -22,7 +22,7 @@ from pathlib import Path
 
 from s3gate import config, errors, keyring
 from s3gate.masking.profiles import PART, MaskingPart
-from s3gate.masking.views import ViewStore, version
+from s3gate.masking.views import ViewStore
 from s3gate.policy.guards import Guards
 from s3gate.policy.loader import load_bundle
 from s3gate.transform.profile import MaskingProfiles, Profile
@@ -55,22 +55,20 @@ async def rebuild(
 ) -> Progress:
     progress = Progress()
     queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=workers * 4)
-    families = [(store.family(p), p) for p in sets]
 
     async def work() -> None:
         while (key := await queue.get()) is not None:
-            head = await upstream.head_object(bucket, key)
-            ver = version(head.etag, head.metadata)
-            for fam, profiles in families:
-                if await store.find(upstream, bucket, fam, key, ver) is not None:
-                    progress.present += 1
-                    continue
+            for profiles in sets:
                 try:
-                    await store.view(upstream, bucket, key, profiles)
-                    progress.built += 1
+                    view = await store.view(upstream, bucket, key, profiles)
                 except errors.S3Error as exc:  # blocked by the profile, say
                     progress.refused += 1
                     log.info("no view of %s: %s", key, exc.code)
+                    continue
+                if view.built:
+                    progress.built += 1
+                else:
+                    progress.present += 1
 
     tasks = [asyncio.create_task(work()) for _ in range(workers)]
     after, last_report = start_after, time.monotonic()

@@ -75,6 +75,7 @@ class View:
     ref: ViewRef
     profiles: tuple[str, ...]
     summary: MaskSummary  # what masking did (counts only; profiles only if unknown)
+    built: bool = False  # made by this request (not found in the store)
 
     @property
     def length(self) -> int:
@@ -241,7 +242,7 @@ class ViewStore:
             )
         finally:
             await stream.aclose()
-        return View(head, ref, tuple(p.name for p in profiles), summary)
+        return View(head, ref, tuple(p.name for p in profiles), summary, built=True)
 
     async def store(
         self,

@@ -17,7 +17,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,6 +31,7 @@ import urllib3
 from botocore.exceptions import ClientError
 
 from tests.e2e.harness import POLICIES, Gateway, start_gateway
+from tests.promtext import samples
 
 BUCKET = "traces"
 POLICY = """
@@ -275,3 +279,41 @@ def test_a_profile_change_serves_only_views_of_the_new_profile(
             time.sleep(0.1)
     # Back to the first profile: its view (still in the store) is served again.
     assert analyst.get_object(Bucket=BUCKET, Key=key)["Body"].read() == before
+
+
+def _views_built(gw: Gateway, when: str) -> float:
+    text = urllib3.request("GET", f"{gw.endpoint}/_s3gate/metrics").data.decode()
+    return samples(text)[("s3gate_views_built_total", (("when", when),))]
+
+
+def _rebuild(gw: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "s3gate", "views", "rebuild", "--config", str(gw.config_path)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3GATE_"))}
+    return subprocess.run([*argv, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_views_rebuild_makes_the_missing_views_once(gw: Gateway, direct: Any, prefix: str) -> None:
+    """Objects written around the gateway get their views from `s3gate views
+    rebuild`; a second run builds nothing; readers then build nothing either."""
+    names = [f"r{i}.jsonl" for i in range(3)]
+    for i, name in enumerate(names):
+        direct.put_object(Bucket=BUCKET, Key=prefix + name, Body=TRACE + b'{"i": %d}\n' % i)
+    first = _rebuild(gw, "--bucket", BUCKET, "--prefix", prefix)
+    assert first.returncode == 0, first.stderr
+    assert "keys 3: built 3, already there 0, refused 0" in first.stdout
+    stored = direct.list_objects_v2(Bucket=BUCKET, Prefix=".s3gate/views/")["Contents"]
+    made = {o["Key"] for o in stored if f"/{prefix}" in o["Key"]}
+    assert len(made) == 3
+    second = _rebuild(gw, "--bucket", BUCKET, "--prefix", prefix)
+    assert "keys 3: built 0, already there 3, refused 0" in second.stdout
+    analyst = gw.client("analyst")
+    built = _views_built(gw, "read")
+    listed = analyst.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]
+    for entry in listed:
+        body = analyst.get_object(Bucket=BUCKET, Key=entry["Key"])["Body"].read()
+        assert entry["ETag"] == _md5(body) and entry["Size"] == len(body)
+        assert b"192.168.7.42" not in body
+        assert any(k.endswith(f"/{hashlib.md5(body).hexdigest()}-{len(body)}") for k in made)
+    assert _views_built(gw, "read") == built  # served what rebuild made
+    unknown = _rebuild(gw, "--bucket", BUCKET, "--profile", "no-such-profile")
+    assert unknown.returncode != 0 and "no-such-profile" in unknown.stderr
