@@ -24,12 +24,14 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import urllib3
 from botocore.exceptions import ClientError
 
+from tests.e2e.clients import aws
 from tests.e2e.harness import POLICIES, Gateway, start_gateway
 from tests.promtext import samples
 
@@ -38,6 +40,10 @@ POLICY = """
 @id("e2e.writer-write")
 @mask("write-default")
 permit (principal is Service in Group::"trace-writers", action in Action::"write", resource)
+when { resource.bucket == "traces" };
+
+@id("e2e.writer-list")
+permit (principal is Service in Group::"trace-writers", action in Action::"list", resource)
 when { resource.bucket == "traces" };
 
 @id("e2e.analyst-read")
@@ -317,3 +323,20 @@ def test_views_rebuild_makes_the_missing_views_once(gw: Gateway, direct: Any, pr
     assert _views_built(gw, "read") == built  # served what rebuild made
     unknown = _rebuild(gw, "--bucket", BUCKET, "--profile", "no-such-profile")
     assert unknown.returncode != 0 and "no-such-profile" in unknown.stderr
+
+
+def test_aws_sync_up_uploads_again_only_what_masking_changed(
+    gw: Gateway, prefix: str, tmp_path: Path
+) -> None:
+    """The decided behaviour (docs/masking.md, "Clients and masked content"):
+    a writer's listing shows the stored (masked) size, so `aws s3 sync` up
+    uploads a file that masking changed on every run — and only those."""
+    src = tmp_path / "up"
+    src.mkdir()
+    (src / "masked.jsonl").write_bytes(b'{"note": "write to jane.doe@example.com"}\n' * 20)
+    (src / "clean.jsonl").write_bytes(b'{"step": 1, "thought": "nothing to hide"}\n')
+    url = f"s3://{BUCKET}/{prefix}"
+    first = aws(gw, "s3", "sync", str(src), url, identity="writer")
+    assert first.stdout.count("upload:") == 2
+    second = aws(gw, "s3", "sync", str(src), url, identity="writer")
+    assert second.stdout.count("upload:") == 1 and "masked.jsonl" in second.stdout
