@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.responses import Response
 
 from s3gate import errors
@@ -60,8 +62,11 @@ async def list_objects(call: Call) -> Response:
     params = _list_params(call)
     marker = call.query.get("marker", "")
     after = call.list_tokens.open_marker(call.bucket, marker) if marker else None
-    seen = await visibility.listing(call, params, after or None)
-    page = await masked_listing.as_seen(call, seen.page)
+    seen, ahead = await asyncio.gather(
+        visibility.listing(call, params, after or None),
+        masked_listing.prefetch(call, params.prefix, after or None),
+    )
+    page = await masked_listing.as_seen(call, seen.page, ahead)
     return xml_response(xml.list_objects_v1(params, page, marker, seen.next_marker))
 
 
@@ -70,8 +75,11 @@ async def list_objects_v2(call: Call) -> Response:
     token = call.query.get("continuation-token")
     start_after = call.query.get("start-after")
     after = call.list_tokens.open(call.bucket, token) if token is not None else start_after
-    seen = await visibility.listing(call, params, after or None)
-    page = await masked_listing.as_seen(call, seen.page)
+    seen, ahead = await asyncio.gather(
+        visibility.listing(call, params, after or None),
+        masked_listing.prefetch(call, params.prefix, after or None),
+    )
+    page = await masked_listing.as_seen(call, seen.page, ahead)
     return xml_response(
         xml.list_objects_v2(
             params,

@@ -11,7 +11,9 @@ such as a writer syncing its own uploads), the entry is the stored one.
 
 Cost: the views' sizes and ETags are in their keys (see masking/views.py), so
 a page of keys under one profile family costs one upstream LIST of the view
-index (`views.listing_index_pages` at most), not a request per key. Keys the
+index (`views.listing_index_pages` at most), not a request per key; that LIST
+is started beside the listing's own (`prefetch`), so their round trips
+overlap. Keys the
 index scan does not cover are looked up one by one; keys without a view yet
 (written around the gateway) get one built, `views.listing_builds` at a time.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from s3gate.handlers.call import Call
 from s3gate.masking import views
@@ -30,7 +32,48 @@ from s3gate.transform.profile import Profile
 from s3gate.upstream.base import ListPage, ObjectInfo, Upstream
 
 
-async def as_seen(call: Call, page: ListPage) -> ListPage:
+@dataclass(frozen=True)
+class Prefetch:
+    """The view index where a listing starts, read while the listing is."""
+
+    family: str
+    entries: dict[str, list[views.Entry]]
+
+
+async def prefetch(call: Call, prefix: str, after: str | None) -> Prefetch | None:
+    """Speculatively, for a caller whose read of the listing's first key would
+    be masked: one LIST of the view index from the listing's position, run
+    beside the listing's own LIST so that the two round trips overlap. Only
+    entries of keys the page then shows are ever used (`as_seen`)."""
+    probe = after or prefix or "_"
+    request = model.requests_for(
+        call.principal, "GetObject", call.bucket, probe, call.policy_context
+    )
+    decision = call.bundle.decide(request[0])
+    if not (decision.allowed and decision.obligations.masks):
+        return None
+    fam = call.masking.views.family(profiles_for(call.bundle, decision.obligations.masks))
+    base = f"{views.ROOT}{fam}/"
+    page = await call.upstream.list_objects(
+        call.bucket, prefix=base + prefix, after=base + after if after else None
+    )
+    return Prefetch(fam, _entries(page.contents, fam, None))
+
+
+def _entries(
+    listed: Sequence[ObjectInfo], fam: str, wanted: set[str] | None
+) -> dict[str, list[views.Entry]]:
+    out: dict[str, list[views.Entry]] = {}
+    for obj in listed:
+        entry = views.parse(obj.key, fam)
+        if entry is None or entry.ref.length != obj.size:
+            continue
+        if wanted is None or entry.key in wanted:
+            out.setdefault(entry.key, []).append(entry)
+    return out
+
+
+async def as_seen(call: Call, page: ListPage, ahead: Prefetch | None = None) -> ListPage:
     if not page.contents:
         return page
     requests = [
@@ -46,28 +89,38 @@ async def as_seen(call: Call, page: ListPage) -> ListPage:
     contents = list(page.contents)
     for masks, where in groups.items():
         profiles = profiles_for(call.bundle, masks)
-        shown = await _views_of(call, profiles, [contents[i] for i in where])
+        shown = await _views_of(call, profiles, [contents[i] for i in where], ahead)
         for i, entry in zip(where, shown, strict=True):
             contents[i] = entry
     return replace(page, contents=contents)
 
 
+def _match(found: dict[str, list[views.Entry]], obj: ObjectInfo) -> views.Entry | None:
+    """The view of `obj`'s listed version, if exactly one is indexed (several:
+    the same bytes under other content types — then HEAD decides)."""
+    bare = obj.etag.strip('"')
+    matches = [e for e in found.get(obj.key, []) if e.version.partition(".")[0] == bare]
+    return matches[0] if len({e.version for e in matches}) == 1 else None
+
+
 async def _views_of(
-    call: Call, profiles: Sequence[Profile], objects: list[ObjectInfo]
+    call: Call, profiles: Sequence[Profile], objects: list[ObjectInfo], ahead: Prefetch | None
 ) -> list[ObjectInfo]:
     store = call.masking.views
     fam = store.family(profiles)
-    limit = call.settings.views.listing_index_pages
-    found = await scan(call.upstream, call.bucket, fam, [o.key for o in objects], limit)
+    found = dict(ahead.entries) if ahead is not None and ahead.family == fam else {}
+    unresolved = [o.key for o in objects if _match(found, o) is None]
+    if unresolved:
+        limit = call.settings.views.listing_index_pages
+        found.update(await scan(call.upstream, call.bucket, fam, unresolved, limit))
     out: list[ObjectInfo | None] = [None] * len(objects)
     missing: list[int] = []
     for i, obj in enumerate(objects):
-        bare = obj.etag.strip('"')
-        matches = [e for e in found.get(obj.key, []) if e.version.partition(".")[0] == bare]
-        if len({e.version for e in matches}) == 1:
+        entry = _match(found, obj)
+        if entry is not None:
             store.counts["found"] += 1
-            out[i] = replace(obj, size=matches[0].ref.length, etag=matches[0].ref.etag)
-        else:  # none, or views of the same bytes under other content types
+            out[i] = replace(obj, size=entry.ref.length, etag=entry.ref.etag)
+        else:
             missing.append(i)
     gate = asyncio.Semaphore(call.settings.views.listing_builds)
 
@@ -100,12 +153,11 @@ async def scan(
     out: dict[str, list[views.Entry]] = {}
     for _ in range(max_calls):
         page = await upstream.list_objects(bucket, prefix=prefix, after=after)
-        for obj in page.contents:
-            if obj.key.encode() >= stop:
-                return out
-            entry = views.parse(obj.key, fam)
-            if entry is not None and entry.key in wanted and entry.ref.length == obj.size:
-                out.setdefault(entry.key, []).append(entry)
+        inside = [o for o in page.contents if o.key.encode() < stop]
+        for key, entries in _entries(inside, fam, wanted).items():
+            out.setdefault(key, []).extend(entries)
+        if len(inside) < len(page.contents):
+            return out
         if not page.is_truncated or page.next_after is None:
             break
         after = page.next_after
