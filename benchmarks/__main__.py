@@ -3,7 +3,8 @@
 Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
-features-e2e, views; `audit-e2e` (part of features-e2e) runs alone on request.
+features-e2e, views; `audit-e2e` (part of features-e2e) and `views-list`
+(part of views) run alone on request.
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ SECTIONS: dict[str, Section] = {
     "views": bench_views.run,
 }
 # Parts of a section, runnable alone (not part of the default run).
-EXTRA: dict[str, Section] = {"audit-e2e": features_e2e.audit_only}
+EXTRA: dict[str, Section] = {
+    "audit-e2e": features_e2e.audit_only,
+    "views-list": bench_views.listing_only,
+}
 
 
 def main(argv: list[str]) -> int:

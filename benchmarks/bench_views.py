@@ -25,9 +25,10 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-import aiohttp
 from botocore.credentials import Credentials
+from yarl import URL
 
 from benchmarks.load import MiB, S3Client, median, session
 from benchmarks.servers import Server, start_gateway
@@ -95,11 +96,13 @@ async def _list_all(client: S3Client, prefix: str) -> tuple[int, float]:
     keys = 0
     start = time.perf_counter()
     while True:
-        query = f"list-type=2&prefix={prefix}"
+        params = {"list-type": "2", "prefix": prefix}
         if token:
-            query += "&continuation-token=" + aiohttp.helpers.quote(token, safe="")
+            params["continuation-token"] = token
+        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in sorted(params.items()))
         url = f"{client.url(BUCKET)}?{query}"
-        async with client.session.get(url, headers=_signed(client, "GET", url, {})) as r:
+        headers = _signed(client, "GET", url, {})
+        async with client.session.get(URL(url, encoded=True), headers=headers) as r:
             text = await r.text()
             if r.status != 200:
                 raise RuntimeError(f"LIST: {r.status} {text[:300]}")
@@ -116,7 +119,7 @@ async def _put(client: S3Client, key: str, length: int) -> float:
     return time.perf_counter() - start
 
 
-def _keys(workdir: Path, name: str, groups: tuple[str, ...]) -> tuple[dict[str, Any], Credentials]:
+def _keys(name: str, groups: tuple[str, ...]) -> tuple[dict[str, Any], Credentials]:
     key_id, secret = "AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30)
     entry = {
         "access_key_id": key_id,
@@ -143,15 +146,24 @@ def _gateway(
 
 
 async def run(workdir: Path) -> dict[str, float]:
+    return await _run(workdir, listing_only=False)
+
+
+async def listing_only(workdir: Path) -> dict[str, float]:
+    """`python -m benchmarks views-list`: only the 10,000-key listing part."""
+    return await _run(workdir, listing_only=True)
+
+
+async def _run(workdir: Path, *, listing_only: bool) -> dict[str, float]:
     """On the local directory store (moto's server on this 2-core machine
     manages about 100 requests/s, too few to build 10,000 views in a bench)."""
     workdir.mkdir(parents=True, exist_ok=True)
     policies = workdir / "policies"
     shutil.copytree(POLICIES, policies)
     (policies / "access" / "bench-views.cedar").write_text(POLICY)
-    analyst_key, analyst = _keys(workdir, "analyst", ("maskers",))
-    admin_key, admin = _keys(workdir, "admin", ("admins",))
-    lazy_key, lazy = _keys(workdir, "lazy", ("maskers",))
+    analyst_key, analyst = _keys("analyst", ("maskers",))
+    admin_key, admin = _keys("admin", ("admins",))
+    lazy_key, lazy = _keys("lazy", ("maskers",))
     gws: list[Server] = []
     try:
         main = _gateway(workdir, "store-a", policies, [analyst_key, admin_key])
@@ -164,25 +176,34 @@ async def run(workdir: Path) -> dict[str, float]:
                 "plain": S3Client(main, http, admin),
                 "lazy": S3Client(other, http, lazy),
             }
-            return await _measure(clients)
+            out: dict[str, float] = {}
+            if not listing_only:
+                await _transfers(clients, out)
+            await _listing(clients, out)
+            return out
     finally:
         for gw in gws:
             gw.stop()
 
 
-async def _measure(clients: dict[str, S3Client], workdir: Path, masked: Server) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _note(out: dict[str, float], key: str, value: float) -> None:
+    """Record a figure and show it at once (a later failure keeps the earlier ones)."""
+    out[key] = value
+    print(f"  .. {key:<34} {value:12.3f}", flush=True)
+
+
+async def _transfers(clients: dict[str, S3Client], out: dict[str, float]) -> None:
     # Write-time cost: masked PUTs with and without the write-time view.
     with_view, without = [], []
     for i in range(ROUNDS):
         with_view.append(await _put(clients["masked"], f"w{i}.jsonl", TRACE))
         without.append(await _put(clients["lazy"], f"n{i}.jsonl", TRACE))
-    out["views_put_with_view_s"] = median(with_view)
-    out["views_put_without_view_s"] = median(without)
-    out["views_write_time_ratio"] = median(with_view) / median(without)
+    _note(out, "views_put_with_view_s", median(with_view))
+    _note(out, "views_put_without_view_s", median(without))
+    _note(out, "views_write_time_ratio", median(with_view) / median(without))
     stored = await _head_length(clients["plain"], "w0.jsonl")
     view = await _head_length(clients["masked"], "w0.jsonl")
-    out["views_storage_ratio"] = view / stored  # extra bytes per view, per stored byte
+    _note(out, "views_storage_ratio", view / stored)  # extra bytes per view, per stored byte
     # GET of the 256 MiB trace: the analyst's view vs the raw object.
     ttfb: dict[str, list[float]] = {"masked": [], "plain": []}
     rate: dict[str, list[float]] = {"masked": [], "plain": []}
@@ -191,14 +212,17 @@ async def _measure(clients: dict[str, S3Client], workdir: Path, masked: Server) 
             first, mibps = await _get(clients[name], "w0.jsonl")
             ttfb[name].append(first)
             rate[name].append(mibps)
-    out["views_get_ttfb_masked_s"] = median(ttfb["masked"])
-    out["views_get_ttfb_plain_s"] = median(ttfb["plain"])
-    out["views_get_masked_MiBps"] = median(rate["masked"])
-    out["views_get_plain_MiBps"] = median(rate["plain"])
-    out["views_get_throughput_ratio"] = median(rate["masked"]) / median(rate["plain"])
+    _note(out, "views_get_ttfb_masked_s", median(ttfb["masked"]))
+    _note(out, "views_get_ttfb_plain_s", median(ttfb["plain"]))
+    _note(out, "views_get_masked_MiBps", median(rate["masked"]))
+    _note(out, "views_get_plain_MiBps", median(rate["plain"]))
+    _note(out, "views_get_throughput_ratio", median(rate["masked"]) / median(rate["plain"]))
     # A trace with no view yet (written without one): its first GET builds it.
     first, _ = await _get(clients["lazy"], "n1.jsonl")
-    out["views_first_get_unbuilt_ttfb_s"] = first
+    _note(out, "views_first_get_unbuilt_ttfb_s", first)
+
+
+async def _listing(clients: dict[str, S3Client], out: dict[str, float]) -> None:
     # Listing 10,000 masked keys: written unmasked (no view), views made by
     # the analyst's first listing (lazily, `views.listing_builds` at a
     # time), then whole listings as analyst vs plain reader.
@@ -211,7 +235,7 @@ async def _measure(clients: dict[str, S3Client], workdir: Path, masked: Server) 
 
     await asyncio.gather(*(put_one(i) for i in range(LIST_KEYS)))
     keys, seconds = await _list_all(clients["masked"], "many/")
-    out["views_first_listing_builds_10k_s"] = seconds
+    _note(out, "views_first_listing_builds_10k_s", seconds)
     listing: dict[str, list[float]] = {"masked": [], "plain": []}
     for _ in range(ROUNDS):
         for name in ("masked", "plain"):
@@ -219,7 +243,6 @@ async def _measure(clients: dict[str, S3Client], workdir: Path, masked: Server) 
             if keys != LIST_KEYS:
                 raise RuntimeError(f"{name} listed {keys} keys")
             listing[name].append(seconds)
-    out["views_list_10k_masked_s"] = median(listing["masked"])
-    out["views_list_10k_plain_s"] = median(listing["plain"])
-    out["views_list_ratio"] = median(listing["plain"]) / median(listing["masked"])
-    return out
+    _note(out, "views_list_10k_masked_s", median(listing["masked"]))
+    _note(out, "views_list_10k_plain_s", median(listing["plain"]))
+    _note(out, "views_list_ratio", median(listing["plain"]) / median(listing["masked"]))
