@@ -55,6 +55,7 @@ ROOT = ".s3gate/views/"
 ENGINE_OUTPUT = "1"
 MAX_KEY_BYTES = 1024
 _RETRIES = 3
+_PRUNE_PAGES = 2
 _SUMMARY = "x-amz-meta-s3gate-view-summary"
 _PLAIN_ETAG = re.compile(r"[0-9A-Za-z-]{1,64}")
 _TAIL = re.compile(r"([0-9a-f]{32})-([0-9]{1,19})")
@@ -280,24 +281,41 @@ class ViewStore:
         await self.prune(upstream, bucket, where, keep=ver)
         return ref, masker.summary
 
+    async def forget(self, upstream: Upstream, bucket: str, key: str) -> int:
+        """Remove every view of `key`, in every family (after a delete).
+        Best effort: a view of a deleted object is never served (a new object
+        under the key has another version), it only takes room."""
+        removed = 0
+        try:
+            page = await upstream.list_objects(bucket, prefix=ROOT, delimiter="/")
+            families = {d[len(ROOT) :].rstrip("/").removesuffix(".h") for d in page.common_prefixes}
+            for fam in sorted(families):
+                removed += await self.prune(upstream, bucket, folder(fam, key), keep=None)
+        except errors.S3Error as exc:
+            log.warning("could not remove the views of a deleted object: %s", exc.code)
+        return removed
+
     async def prune(self, upstream: Upstream, bucket: str, where: str, keep: str | None) -> int:
         """Remove the views in `where` (one key's folder) but those of version
         `keep`; best effort — a stale view is never served (its version does
         not match), it only takes room."""
         stale: list[str] = []
         after: str | None = None
-        while True:
-            page = await upstream.list_objects(bucket, prefix=where, after=after)
-            for obj in page.contents:
-                rest = obj.key[len(where) :].split("/")
-                if len(rest) == 2 and rest[0] != keep:  # deeper keys are other objects' views
-                    stale.append(obj.key)
-            if not page.is_truncated or page.next_after is None:
-                break
-            after = page.next_after
-        if stale:
-            try:
+        try:
+            # Bounded: a key that is also a "directory" of others ("a" and
+            # "a/b") has their views under its folder too; past this, stop.
+            for _ in range(_PRUNE_PAGES):
+                page = await upstream.list_objects(bucket, prefix=where, after=after)
+                for obj in page.contents:
+                    rest = obj.key[len(where) :].split("/")
+                    if len(rest) == 2 and rest[0] != keep:  # deeper: other objects' views
+                        stale.append(obj.key)
+                if not page.is_truncated or page.next_after is None:
+                    break
+                after = page.next_after
+            if stale:
                 await upstream.delete_objects(bucket, stale)
-            except errors.S3Error as exc:
-                log.warning("could not remove %d stale views: %s", len(stale), exc.code)
+        except errors.S3Error as exc:
+            log.warning("could not remove %d stale views: %s", len(stale), exc.code)
+            return 0
         return len(stale)

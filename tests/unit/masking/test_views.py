@@ -147,3 +147,16 @@ async def test_scan_finds_a_page_of_views_in_one_listing(
     for key in wanted:
         (entry,) = found[key]
         assert entry.ref == (await viewstore.view(store, B, key, profiles)).ref
+
+
+async def test_forget_removes_every_view_of_a_deleted_key(
+    store: LocalUpstream, viewstore: ViewStore
+) -> None:
+    await store.put_object(B, "gone.jsonl", Body.of(RAW), {})
+    await store.put_object(B, "kept.jsonl", Body.of(RAW), {})
+    for profiles in ([example("analyst-view")], [example("write-default")]):
+        await viewstore.view(store, B, "gone.jsonl", profiles)
+        await viewstore.view(store, B, "kept.jsonl", profiles)
+    assert await viewstore.forget(store, B, "gone.jsonl") == 2
+    left = [o.key for o in (await store.list_objects(B, prefix=views.ROOT)).contents]
+    assert len(left) == 2 and all("/kept.jsonl/" in k for k in left)
