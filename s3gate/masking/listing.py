@@ -76,9 +76,14 @@ def _entries(
 async def as_seen(call: Call, page: ListPage, ahead: Prefetch | None = None) -> ListPage:
     if not page.contents:
         return page
-    requests = [
-        model.requests_for(call.principal, "GetObject", call.bucket, o.key, call.policy_context)[0]
-        for o in page.contents
+    # One GetObject request per key: the first built by the model, the others
+    # differ from it only in the resource.
+    (first,) = model.requests_for(
+        call.principal, "GetObject", call.bucket, page.contents[0].key, call.policy_context
+    )
+    requests = [first] + [
+        replace(first, resource=model.Resource.object(call.bucket, o.key))
+        for o in page.contents[1:]
     ]
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, decision in enumerate(call.bundle.decide_many(requests)):
