@@ -66,7 +66,7 @@ async def list_objects(call: Call) -> Response:
         visibility.listing(call, params, after or None),
         masked_listing.prefetch(call, params.prefix, after or None),
     )
-    page = await masked_listing.as_seen(call, seen.page, ahead)
+    page = await masked_listing.as_seen(call, seen.page, params.prefix, ahead)
     return xml_response(xml.list_objects_v1(params, page, marker, seen.next_marker))
 
 
@@ -79,7 +79,7 @@ async def list_objects_v2(call: Call) -> Response:
         visibility.listing(call, params, after or None),
         masked_listing.prefetch(call, params.prefix, after or None),
     )
-    page = await masked_listing.as_seen(call, seen.page, ahead)
+    page = await masked_listing.as_seen(call, seen.page, params.prefix, ahead)
     return xml_response(
         xml.list_objects_v2(
             params,

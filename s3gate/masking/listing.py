@@ -13,7 +13,8 @@ Cost: the views' sizes and ETags are in their keys (see masking/views.py), so
 a page of keys under one profile family costs one upstream LIST of the view
 index (`views.listing_index_pages` at most), not a request per key; that LIST
 is started beside the listing's own (`prefetch`), so their round trips
-overlap. Keys the
+overlap; and what it said is remembered by the replica
+(`views.index_cache_entries`), so a repeat listing needs no index LIST. Keys the
 index scan does not cover are looked up one by one; keys without a view yet
 (written around the gateway) get one built, `views.listing_builds` at a time.
 """
@@ -53,6 +54,8 @@ async def prefetch(call: Call, prefix: str, after: str | None) -> Prefetch | Non
     if not (decision.allowed and decision.obligations.masks):
         return None
     fam = call.masking.views.family(profiles_for(call.bundle, decision.obligations.masks))
+    if call.masking.views.warm.get((call.bucket, fam, prefix)):
+        return None  # the last page here came from this replica's memory
     base = f"{views.ROOT}{fam}/"
     page = await call.upstream.list_objects(
         call.bucket, prefix=base + prefix, after=base + after if after else None
@@ -73,7 +76,9 @@ def _entries(
     return out
 
 
-async def as_seen(call: Call, page: ListPage, ahead: Prefetch | None = None) -> ListPage:
+async def as_seen(
+    call: Call, page: ListPage, prefix: str, ahead: Prefetch | None = None
+) -> ListPage:
     if not page.contents:
         return page
     # One GetObject request per key: the first built by the model, the others
@@ -94,7 +99,7 @@ async def as_seen(call: Call, page: ListPage, ahead: Prefetch | None = None) -> 
     contents = list(page.contents)
     for masks, where in groups.items():
         profiles = profiles_for(call.bundle, masks)
-        shown = await _views_of(call, profiles, [contents[i] for i in where], ahead)
+        shown = await _views_of(call, profiles, [contents[i] for i in where], ahead, prefix)
         for i, entry in zip(where, shown, strict=True):
             contents[i] = entry
     return replace(page, contents=contents)
@@ -109,24 +114,34 @@ def _match(found: dict[str, list[views.Entry]], obj: ObjectInfo) -> views.Entry 
 
 
 async def _views_of(
-    call: Call, profiles: Sequence[Profile], objects: list[ObjectInfo], ahead: Prefetch | None
+    call: Call,
+    profiles: Sequence[Profile],
+    objects: list[ObjectInfo],
+    ahead: Prefetch | None,
+    prefix: str,
 ) -> list[ObjectInfo]:
     store = call.masking.views
     fam = store.family(profiles)
-    found = dict(ahead.entries) if ahead is not None and ahead.family == fam else {}
-    unresolved = [o.key for o in objects if _match(found, o) is None]
-    if unresolved:
-        limit = call.settings.views.listing_index_pages
-        found.update(await scan(call.upstream, call.bucket, fam, unresolved, limit))
+    refs: list[views.ViewRef | None] = [
+        store.cached(call.bucket, fam, o.key, o.etag) for o in objects
+    ]
+    store.warm[(call.bucket, fam, prefix)] = all(r is not None for r in refs)
+    if any(r is None for r in refs):
+        found = dict(ahead.entries) if ahead is not None and ahead.family == fam else {}
+        unresolved = [o.key for o, r in zip(objects, refs, strict=True) if r is None]
+        if any(_match(found, objects[i]) is None for i, r in enumerate(refs) if r is None):
+            limit = call.settings.views.listing_index_pages
+            found.update(await scan(call.upstream, call.bucket, fam, unresolved, limit))
+        for i, obj in enumerate(objects):
+            entry = _match(found, obj) if refs[i] is None else None
+            if entry is not None:
+                refs[i] = entry.ref
+                store.remember(call.bucket, fam, obj.key, obj.etag, entry.ref)
     out: list[ObjectInfo | None] = [None] * len(objects)
-    missing: list[int] = []
-    for i, obj in enumerate(objects):
-        entry = _match(found, obj)
-        if entry is not None:
+    for i, (obj, ref) in enumerate(zip(objects, refs, strict=True)):
+        if ref is not None:
             store.counts["found"] += 1
-            out[i] = replace(obj, size=entry.ref.length, etag=entry.ref.etag)
-        else:
-            missing.append(i)
+            out[i] = replace(obj, size=ref.length, etag=ref.etag)
     gate = asyncio.Semaphore(call.settings.views.listing_builds)
 
     async def one(i: int) -> None:
@@ -136,7 +151,7 @@ async def _views_of(
             objects[i], size=view.length, etag=view.etag, last_modified=view.head.last_modified
         )
 
-    await asyncio.gather(*(one(i) for i in missing))
+    await asyncio.gather(*(one(i) for i, ref in enumerate(refs) if ref is None))
     return [o for o in out if o is not None]
 
 

@@ -20,6 +20,7 @@ class MaskingService:
         data_dir: Path,
         staging_keys: Mapping[str, bytes],
         active_staging_key: str,
+        view_index_cache_entries: int = 0,
     ) -> None:
         self.limits = settings.limits()
         self.staging = Staging(
@@ -27,7 +28,7 @@ class MaskingService:
         )
         self._spool_dir = data_dir / "spool"
         # Views live in the store (shared); builds spool here on their way there.
-        self.views = ViewStore(self._spool_dir, self.limits)
+        self.views = ViewStore(self._spool_dir, self.limits, view_index_cache_entries)
 
     def masker(
         self,

@@ -20,3 +20,7 @@ class ViewSettings(Section):
     # Upstream LIST calls a listing may spend reading the view index for one
     # page before looking the remaining keys up one by one.
     listing_index_pages: int = Field(default=3, ge=1, le=100)
+    # Index entries (key, stored ETag -> view size and ETag) a replica keeps
+    # in memory, so that repeat listings skip the index LIST; about 300 bytes
+    # each. Entries never go stale (a view is immutable per stored ETag).
+    index_cache_entries: int = Field(default=100_000, ge=0)

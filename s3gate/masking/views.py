@@ -36,7 +36,7 @@ import hashlib
 import json
 import logging
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,9 +171,18 @@ def summary_from(metadata: Metadata, names: tuple[str, ...]) -> MaskSummary:
 
 
 class ViewStore:
-    def __init__(self, spool_dir: Path, limits: Limits) -> None:
+    def __init__(self, spool_dir: Path, limits: Limits, index_cache_entries: int = 0) -> None:
         self._spool_dir = spool_dir
         self.limits = limits
+        # Views are immutable per (bucket, family, key, stored ETag): what the
+        # index said about one stays true, so this replica remembers it
+        # (bounded, least recently used out) and repeat listings skip the
+        # index LIST. Never consulted for GET/HEAD (they check the store).
+        self._cache: OrderedDict[tuple[str, str, str, str], ViewRef] = OrderedDict()
+        self._cache_entries = index_cache_entries
+        # Listings whose every entry came from the cache, by (bucket, family,
+        # prefix): their next page skips the speculative index read.
+        self.warm: dict[tuple[str, str, str], bool] = {}
         # Views this replica is building now: concurrent readers wait for one build.
         self._building: dict[str, asyncio.Future[View]] = {}
         # Views built ("write", "read") and found ready ("found"), for metrics.
@@ -181,6 +190,22 @@ class ViewStore:
 
     def family(self, profiles: Sequence[Profile]) -> str:
         return family(profiles, self.limits)
+
+    def remember(self, bucket: str, fam: str, key: str, etag: str, ref: ViewRef) -> None:
+        if self._cache_entries <= 0:
+            return
+        self._cache[(bucket, fam, key, etag.strip('"'))] = ref
+        self._cache.move_to_end((bucket, fam, key, etag.strip('"')))
+        while len(self._cache) > self._cache_entries:
+            self._cache.popitem(last=False)
+        if len(self.warm) > self._cache_entries:
+            self.warm.clear()
+
+    def cached(self, bucket: str, fam: str, key: str, etag: str) -> ViewRef | None:
+        ref = self._cache.get((bucket, fam, key, etag.strip('"')))
+        if ref is not None:
+            self._cache.move_to_end((bucket, fam, key, etag.strip('"')))
+        return ref
 
     async def view(
         self, upstream: Upstream, bucket: str, key: str, profiles: Sequence[Profile]
@@ -193,6 +218,7 @@ class ViewStore:
             found = await self.find(upstream, bucket, fam, key, ver)
             if found is not None:
                 self.counts["found"] += 1
+                self.remember(bucket, fam, key, head.etag, found)
                 return View(head, found, names, MaskSummary(profiles=names, complete=True))
             ident = f"{bucket}/{folder(fam, key)}{ver}"
             pending = self._building.get(ident)
@@ -212,6 +238,7 @@ class ViewStore:
             finally:
                 self._building.pop(ident, None)
             future.set_result(view)
+            self.remember(bucket, fam, key, head.etag, view.ref)
             return view
         raise errors.ServiceUnavailable("The object kept changing while its view was computed")
 
