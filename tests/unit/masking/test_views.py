@@ -160,3 +160,30 @@ async def test_forget_removes_every_view_of_a_deleted_key(
     assert await viewstore.forget(store, B, "gone.jsonl") == 2
     left = [o.key for o in (await store.list_objects(B, prefix=views.ROOT)).contents]
     assert len(left) == 2 and all("/kept.jsonl/" in k for k in left)
+
+
+@pytest.mark.parametrize(
+    ("entries", "asked", "found"),
+    [
+        (2, ("k", '"e1"'), True),  # remembered
+        (2, ("k", '"e2"'), False),  # another version of the key: never the old view
+        (2, ("other", '"e1"'), False),
+        (0, ("k", '"e1"'), False),  # cache off
+    ],
+)
+def test_index_cache_is_keyed_by_the_stored_etag(
+    tmp_path: Path, entries: int, asked: tuple[str, str], found: bool
+) -> None:
+    store = ViewStore(tmp_path, Limits(), index_cache_entries=entries)
+    ref = views.ViewRef(".s3gate/views/f/k/e1.x/" + "a" * 32 + "-5", 5, '"' + "a" * 32 + '"')
+    store.remember(B, "f", "k", '"e1"', ref)
+    assert (store.cached(B, "f", *asked) == ref) is found
+
+
+def test_index_cache_is_bounded(tmp_path: Path) -> None:
+    store = ViewStore(tmp_path, Limits(), index_cache_entries=2)
+    ref = views.ViewRef("x", 1, '"' + "a" * 32 + '"')
+    for key in ("a", "b", "c"):
+        store.remember(B, "f", key, '"e"', ref)
+    assert store.cached(B, "f", "a", '"e"') is None
+    assert store.cached(B, "f", "c", '"e"') == ref
