@@ -7,7 +7,9 @@ whose MD5 and length would let the reader confirm a guess of a redacted value
 offline. LastModified is the stored object's, as on HEAD and GET.
 
 Where the read is not allowed at all (a principal that may list but not read,
-such as a writer syncing its own uploads), the entry is the stored one.
+such as a writer syncing its own uploads), the entry is the stored one. Where
+the read is masked but the profile refuses the object (blocks binary
+content, say), there is no view and the entry is left out.
 
 Cost: the views' sizes and ETags are in their keys (see masking/views.py), so
 a page of keys under one profile family costs one upstream LIST of the view
@@ -29,8 +31,17 @@ from s3gate.handlers.call import Call
 from s3gate.masking import views
 from s3gate.masking.profiles import profiles_for
 from s3gate.policy import model
+from s3gate.transform.errors import (
+    MaskingBlocked,
+    MaskingHeld,
+    MaskLimitExceeded,
+    UnreadableContent,
+)
 from s3gate.transform.profile import Profile
 from s3gate.upstream.base import ListPage, ObjectInfo, Upstream
+
+# What a profile answers for content it will not show: such keys have no view.
+REFUSALS = (MaskingBlocked, MaskingHeld, MaskLimitExceeded, UnreadableContent)
 
 
 @dataclass(frozen=True)
@@ -96,13 +107,13 @@ async def as_seen(
             groups.setdefault(decision.obligations.masks, []).append(i)
     if not groups:
         return page
-    contents = list(page.contents)
+    contents: list[ObjectInfo | None] = list(page.contents)
     for masks, where in groups.items():
         profiles = profiles_for(call.bundle, masks)
-        shown = await _views_of(call, profiles, [contents[i] for i in where], ahead, prefix)
+        shown = await _views_of(call, profiles, [page.contents[i] for i in where], ahead, prefix)
         for i, entry in zip(where, shown, strict=True):
             contents[i] = entry
-    return replace(page, contents=contents)
+    return replace(page, contents=[o for o in contents if o is not None])
 
 
 def _match(found: dict[str, list[views.Entry]], obj: ObjectInfo) -> views.Entry | None:
@@ -119,7 +130,8 @@ async def _views_of(
     objects: list[ObjectInfo],
     ahead: Prefetch | None,
     prefix: str,
-) -> list[ObjectInfo]:
+) -> list[ObjectInfo | None]:
+    """The entries as the caller sees them, in order; None: left out."""
     store = call.masking.views
     fam = store.family(profiles)
     refs: list[views.ViewRef | None] = [
@@ -145,14 +157,24 @@ async def _views_of(
     gate = asyncio.Semaphore(call.settings.views.listing_builds)
 
     async def one(i: int) -> None:
+        obj = objects[i]
+        if store.is_refused(call.bucket, fam, obj.key, obj.etag):
+            return
         async with gate:
-            view = await store.view(call.upstream, call.bucket, objects[i].key, profiles)
+            try:
+                view = await store.view(call.upstream, call.bucket, obj.key, profiles)
+            except REFUSALS:
+                # The profile refuses this object to this reader: it has no
+                # view, so no size or ETag to show; the entry is left out
+                # (its name the caller may see, which HEAD tells anyway).
+                store.refuse(call.bucket, fam, obj.key, obj.etag)
+                return
         out[i] = replace(
             objects[i], size=view.length, etag=view.etag, last_modified=view.head.last_modified
         )
 
     await asyncio.gather(*(one(i) for i, ref in enumerate(refs) if ref is None))
-    return [o for o in out if o is not None]
+    return out
 
 
 async def scan(

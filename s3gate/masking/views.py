@@ -180,6 +180,7 @@ class ViewStore:
         # index LIST. Never consulted for GET/HEAD (they check the store).
         self._cache: OrderedDict[tuple[str, str, str, str], ViewRef] = OrderedDict()
         self._cache_entries = index_cache_entries
+        self._refused: OrderedDict[tuple[str, str, str, str], None] = OrderedDict()
         # Listings whose every entry came from the cache, by (bucket, family,
         # prefix): their next page skips the speculative index read.
         self.warm: dict[tuple[str, str, str], bool] = {}
@@ -200,6 +201,15 @@ class ViewStore:
             self._cache.popitem(last=False)
         if len(self.warm) > self._cache_entries:
             self.warm.clear()
+
+    def refuse(self, bucket: str, fam: str, key: str, etag: str) -> None:
+        """Remember that the profiles refuse this version (listings skip it)."""
+        self._refused[(bucket, fam, key, etag.strip('"'))] = None
+        while len(self._refused) > max(self._cache_entries, 1000):
+            self._refused.popitem(last=False)
+
+    def is_refused(self, bucket: str, fam: str, key: str, etag: str) -> bool:
+        return (bucket, fam, key, etag.strip('"')) in self._refused
 
     def cached(self, bucket: str, fam: str, key: str, etag: str) -> ViewRef | None:
         ref = self._cache.get((bucket, fam, key, etag.strip('"')))

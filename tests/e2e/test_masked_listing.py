@@ -340,3 +340,23 @@ def test_aws_sync_up_uploads_again_only_what_masking_changed(
     assert first.stdout.count("upload:") == 2
     second = aws(gw, "s3", "sync", str(src), url, identity="writer")
     assert second.stdout.count("upload:") == 1 and "masked.jsonl" in second.stdout
+
+
+def test_an_object_the_profile_refuses_is_left_out_of_listings(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    """analyst-view blocks binary content: such an object has no view, so the
+    listing cannot show a view's size or ETag for it — it is left out (and
+    the listing does not fail); HEAD and GET refuse it."""
+    direct.put_object(Bucket=BUCKET, Key=prefix + "a.jsonl", Body=TRACE)
+    direct.put_object(Bucket=BUCKET, Key=prefix + "b.bin", Body=bytes(range(256)) * 64)
+    analyst = gw.client("analyst")
+    for _ in range(2):  # the second listing remembers the refusal
+        listed = analyst.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+        assert [o["Key"] for o in listed["Contents"]] == [prefix + "a.jsonl"]
+        assert listed["KeyCount"] == 1 and not listed["IsTruncated"]
+    with pytest.raises(ClientError) as exc:
+        analyst.head_object(Bucket=BUCKET, Key=prefix + "b.bin")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    stored = direct.list_objects_v2(Bucket=BUCKET, Prefix=".s3gate/views/")["Contents"]
+    assert not [o["Key"] for o in stored if f"/{prefix}b.bin/" in o["Key"]]
