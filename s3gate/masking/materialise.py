@@ -23,7 +23,17 @@ log = logging.getLogger("s3gate.masking")
 
 
 async def at_write(call: Call, spool: Spool, etag: str) -> int:
-    """Views of `call.key`'s new bytes (in `spool`); returns how many were made."""
+    """Views of `call.key`'s new bytes (in `spool`); returns how many were made.
+    Never fails the write, which has succeeded: a view not made here is made
+    by the first read."""
+    try:
+        return await _views(call, spool, etag)
+    except errors.S3Error as exc:
+        log.warning("no view made at write time (%s); the first read builds it", exc.code)
+        return 0
+
+
+async def _views(call: Call, spool: Spool, etag: str) -> int:
     loaded = call.bundle.extras.get(PART)
     wanted = call.settings.views.materialise
     if not wanted or not isinstance(loaded, MaskingProfiles):
