@@ -360,3 +360,44 @@ def test_an_object_the_profile_refuses_is_left_out_of_listings(
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     stored = direct.list_objects_v2(Bucket=BUCKET, Prefix=".s3gate/views/")["Contents"]
     assert not [o["Key"] for o in stored if f"/{prefix}b.bin/" in o["Key"]]
+
+
+@pytest.fixture(scope="module")
+def bounded(
+    moto_endpoint: str, gw: Gateway, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """The same policies, one upstream LIST per request at most."""
+    folder = tmp_path_factory.mktemp("bounded-listing")
+    extra = {
+        "policy": {"dir": str(gw.config_path.parent / "policies")},
+        "server": {"list_upstream_pages": 1},
+    }
+    gateway = start_gateway(folder, moto_endpoint, IDENTITIES, extra=extra)
+    yield gateway
+    gateway.stop()
+
+
+def test_the_upstream_call_bound_cuts_pages_short_but_paging_completes(
+    bounded: Gateway, direct: Any, prefix: str
+) -> None:
+    """The documented residue: past `server.list_upstream_pages` calls in a
+    run of hidden keys a page comes back short and truncated, resuming from a
+    sealed position; paging still yields exactly the visible keys."""
+    names = ["a", *(f"h-hidden-{i}" for i in range(6)), "z"]
+    for name in names:
+        direct.put_object(Bucket=BUCKET, Key=prefix + name, Body=b"{}\n")
+    analyst = bounded.client("analyst")
+    seen: list[str] = []
+    kwargs: dict[str, Any] = {"Bucket": BUCKET, "Prefix": prefix, "MaxKeys": 1}
+    short = 0
+    for _ in range(20):
+        got = analyst.list_objects_v2(**kwargs)
+        page = [o["Key"] for o in got.get("Contents", [])]
+        short += not page
+        seen += page
+        if not got["IsTruncated"]:
+            break
+        assert got["NextContinuationToken"].startswith("s3g2-")
+        kwargs["ContinuationToken"] = got["NextContinuationToken"]
+    assert seen == [prefix + "a", prefix + "z"]
+    assert short > 0  # the bound was reached inside the hidden run
