@@ -24,9 +24,9 @@ same profiles and keys, i.e. it is the view the new bundle would make.
 
 Keys too long for the layout (over 1024 bytes with it) use
 `.s3gate/views/<family>.h/<sha256 of key>/…`; listings find those per key.
-Views are built at write time for the configured profiles (`masking.
-materialise`), lazily on the first read otherwise, and by `s3gate views
-rebuild`. A view only ever holds masked bytes.
+Views are built at write time for the configured profiles
+(`views.materialise`), lazily on the first read otherwise, and by `s3gate
+views rebuild`. A view only ever holds masked bytes.
 """
 
 from __future__ import annotations
