@@ -12,6 +12,7 @@ the others straight to the store (their views are made on first use).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -22,11 +23,10 @@ from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
-import s3fs
 from botocore.exceptions import ClientError
 from pyarrow import fs as pafs
 
-from tests.e2e.clients import aws, rclone
+from tests.e2e.clients import analyst_python, aws, rclone
 from tests.e2e.harness import POLICIES, REGION, Gateway, start_gateway
 from tests.e2e.test_masked_listing import POLICY
 from tests.tracegen import generate
@@ -81,48 +81,78 @@ def views(gw: Gateway, direct: Any) -> tuple[str, dict[str, bytes]]:
     return prefix, out
 
 
-def _s3fs(gw: Gateway, **kwargs: Any) -> s3fs.S3FileSystem:
-    who = gw.identities["analyst"]
-    return s3fs.S3FileSystem(
-        key=who.access_key_id,
-        secret=who.secret_access_key,
-        client_kwargs={"endpoint_url": gw.endpoint, "region_name": REGION},
-        use_listings_cache=False,
-        skip_instance_cache=True,
-        **kwargs,
-    )
+# Runs in the analyst-tools venv (s3fs, pandas); prints what it read as JSON:
+# per file, the listed size and the SHA-256 of what each way of reading gave.
+S3FS_SCRIPT = """
+import hashlib, io, json, os, sys
+import pandas as pd
+import s3fs
 
-
-def test_s3fs_ls_then_open(gw: Gateway, views: tuple[str, dict[str, bytes]]) -> None:
-    prefix, expected = views
-    fs = _s3fs(gw)
-    listed = fs.find(f"{BUCKET}/{prefix}", detail=True)
-    assert {p.removeprefix(f"{BUCKET}/{prefix}"): i["size"] for p, i in listed.items()} == {
-        n: len(v) for n, v in expected.items()
+bucket, prefix = sys.argv[1], sys.argv[2]
+opts = {
+    "key": os.environ["S3GATE_E2E_KEY"],
+    "secret": os.environ["S3GATE_E2E_SECRET"],
+    "client_kwargs": {
+        "endpoint_url": os.environ["S3GATE_E2E_ENDPOINT"],
+        "region_name": "us-east-1",
+    },
+}
+fs = s3fs.S3FileSystem(use_listings_cache=False, skip_instance_cache=True, **opts)
+sha = lambda b: hashlib.sha256(b).hexdigest()
+out = {}
+for path, info in sorted(fs.find(f"{bucket}/{prefix}", detail=True).items()):
+    name = path[len(bucket) + 1 + len(prefix):]
+    with fs.open(path, "rb") as f:  # trusts the listing's size and ETag
+        whole = f.read()
+    # Small blocks: many ranged GETs, each If-Match'd on the listed ETag.
+    with fs.open(path, "rb", block_size=4096, cache_type="none") as f:
+        pieces = b"".join(iter(lambda: f.read(10_000), b""))
+    frame = pd.read_json(f"s3://{path}", lines=True, storage_options=opts)
+    out[name] = {
+        "size": info["size"],
+        "open": sha(whole),
+        "blocks": sha(pieces),
+        "range": sha(fs.cat_file(path, start=100, end=5100)),
+        "pandas": frame.to_json(orient="records", lines=True),
     }
-    for name, view in expected.items():
-        path = f"{BUCKET}/{prefix}{name}"
-        with fs.open(path, "rb") as f:  # trusts the listing's size and ETag
-            assert f.read() == view
-        # Small blocks: many ranged GETs, each If-Match'd on the listed ETag.
-        with fs.open(path, "rb", block_size=4096, cache_type="none") as f:
-            assert b"".join(iter(lambda: f.read(10_000), b"")) == view
-        assert fs.cat_file(path, start=100, end=5100) == view[100:5100]
+print(json.dumps(out))
+"""
 
 
-def test_pandas_read_json_lines(gw: Gateway, views: tuple[str, dict[str, bytes]]) -> None:
-    prefix, expected = views
-    who = gw.identities["analyst"]
-    options = {
-        "key": who.access_key_id,
-        "secret": who.secret_access_key,
-        "client_kwargs": {"endpoint_url": gw.endpoint, "region_name": REGION},
-    }
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def read_by_s3fs(gw: Gateway, views: tuple[str, dict[str, bytes]]) -> dict[str, Any]:
+    prefix, _ = views
+    done = analyst_python(gw, S3FS_SCRIPT, BUCKET, prefix, identity="analyst")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_s3fs_ls_then_open(
+    views: tuple[str, dict[str, bytes]], read_by_s3fs: dict[str, Any]
+) -> None:
+    _, expected = views
+    assert sorted(read_by_s3fs) == sorted(expected)
     for name, view in expected.items():
-        frame = pd.read_json(f"s3://{BUCKET}/{prefix}{name}", lines=True, storage_options=options)
+        got = read_by_s3fs[name]
+        assert got["size"] == len(view)
+        assert got["open"] == got["blocks"] == _sha(view)
+        assert got["range"] == _sha(view[100:5100])
+
+
+def test_pandas_read_json_lines_through_s3fs(
+    views: tuple[str, dict[str, bytes]], read_by_s3fs: dict[str, Any]
+) -> None:
+    _, expected = views
+    for name, view in expected.items():
+        # The frame pandas read through s3fs, as JSON records, against the
+        # same pandas reading the view from memory.
         reference = pd.read_json(io.BytesIO(view), lines=True)
-        pd.testing.assert_frame_equal(frame, reference)
-        assert len(frame) == len(view.splitlines())
+        assert read_by_s3fs[name]["pandas"] == reference.to_json(orient="records", lines=True)
+        assert len(reference) == len(view.splitlines())
 
 
 def test_pyarrow_filesystem(gw: Gateway, views: tuple[str, dict[str, bytes]]) -> None:
