@@ -31,13 +31,21 @@ run: $(RUN_STAMP)
 	$(VENV)/bin/s3gate dev --port $(PORT)
 
 # rclone, s3cmd and a headless browser (the CORS test) come from the
-# distribution when missing.
+# distribution when missing. s3fs (with
+# pandas) gets its own venv: its aiobotocore pins an older botocore than the
+# project's, so the e2e suite runs it as a separate client process.
+ANALYST_VENV ?= .venv-analyst
+
 tools:
 	@if ! command -v rclone >/dev/null || ! command -v s3cmd >/dev/null \
 		|| ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 			rclone s3cmd chromium chromium-driver >/dev/null; \
+	fi
+	@if [ ! -x $(ANALYST_VENV)/bin/python ] || ! $(ANALYST_VENV)/bin/python -c "import s3fs, pandas" 2>/dev/null; then \
+		$(PYTHON) -m venv $(ANALYST_VENV) && \
+		$(ANALYST_VENV)/bin/pip install --quiet "s3fs>=2024.6" "pandas>=2.2"; \
 	fi
 
 lint: $(STAMP)
@@ -58,4 +66,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(ANALYST_VENV) .pytest_cache .mypy_cache .ruff_cache

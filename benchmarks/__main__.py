@@ -3,7 +3,8 @@
 Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
-features-e2e, attack; `audit-e2e` (part of features-e2e) runs alone on request.
+features-e2e, attack, views; `audit-e2e` (part of features-e2e) and
+`views-list` (part of views) run alone on request.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from benchmarks import (
     bench_identity,
     bench_masking,
     bench_policy,
+    bench_views,
     features_e2e,
     foundation,
     policy_e2e,
@@ -46,9 +48,13 @@ SECTIONS: dict[str, Section] = {
     "audit": bench_audit.section,
     "features-e2e": features_e2e.run,
     "attack": attack.run,
+    "views": bench_views.run,
 }
 # Parts of a section, runnable alone (not part of the default run).
-EXTRA: dict[str, Section] = {"audit-e2e": features_e2e.audit_only}
+EXTRA: dict[str, Section] = {
+    "audit-e2e": features_e2e.audit_only,
+    "views-list": bench_views.listing_only,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -92,13 +92,19 @@ def create_app(
         audit = AuditLog(
             settings.audit, store, replica_id(settings.audit), data_dir=settings.data_dir
         )
-    masking = MaskingService(settings.masking, settings.data_dir, *keyring.staging_keys(settings))
+    masking = MaskingService(
+        settings.masking,
+        settings.data_dir,
+        *keyring.staging_keys(settings),
+        view_index_cache_entries=settings.views.index_cache_entries,
+    )
     metrics: Metrics | None = None
     if settings.server.metrics:
         metrics = Metrics([*HANDLERS, "PreflightCORS"])
         metrics.watch(policies.status, audit.status if audit is not None else None)
         if refusals is not None:
             metrics.watch_refusals(refusals)
+        metrics.watch_views(lambda: masking.views.counts)
     approvals = _approvals(settings, store, policies, masking, audit)
     gateway = Gateway(
         settings,

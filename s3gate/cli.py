@@ -15,6 +15,7 @@ from s3gate.approvals import commands as approval_commands
 from s3gate.approvals.rules import ApprovalsPart
 from s3gate.audit import commands as audit_commands
 from s3gate.identity import devissuer
+from s3gate.masking import commands as view_commands
 from s3gate.masking.checks import MaskingExamplesSuite
 from s3gate.masking.profiles import MaskingPart
 from s3gate.policy import commands as policy_commands
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_key_commands.register(sub)
     audit_commands.register(sub)
     approval_commands.register(sub)
+    view_commands.register(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ from s3gate.approvals.settings import ApprovalSettings
 from s3gate.audit.settings import AuditSettings
 from s3gate.configbase import ConfigError, KiB, MiB, Secret, Section
 from s3gate.identity.settings import IdentitySettings
+from s3gate.masking.settings import ViewSettings
 from s3gate.policy.settings import PolicySettings
 from s3gate.s3.cors import CorsRule
 from s3gate.transform.settings import MaskingSettings
@@ -54,6 +55,9 @@ class ServerSettings(Section):
     max_object_bytes: int = Field(default=5 * 1024 * MiB, ge=1)
     # Largest XML request body (DeleteObjects, CompleteMultipartUpload).
     max_xml_bytes: int = Field(default=2 * MiB, ge=1024)
+    # Upstream listing calls one ListObjects request may make to fill a page
+    # whose entries the caller may not see (see docs/threat-model.md).
+    list_upstream_pages: int = Field(default=20, ge=1, le=1000)
     access_log: bool = True
     # Prometheus metrics at /_s3gate/metrics (unauthenticated, like readyz).
     metrics: bool = True
@@ -142,6 +146,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     identity: IdentitySettings = IdentitySettings()
     masking: MaskingSettings = MaskingSettings()
+    views: ViewSettings = ViewSettings()
     audit: AuditSettings = AuditSettings()
     approvals: ApprovalSettings = ApprovalSettings()
     data_dir: Path = Path("./data")

@@ -74,6 +74,10 @@ class Metrics:
         """Read the policy and audit status at each scrape."""
         self.registry.register(_StatusCollector(policy, audit))
 
+    def watch_views(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Read the shared read views' counters at each scrape."""
+        self.registry.register(_ViewsCollector(counts))
+
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -144,3 +148,25 @@ class _RefusalCollector(Collector):
         for code, count in sorted(dict(self._counts).items()):
             family.add_metric((code,), float(count))
         yield family
+
+
+class _ViewsCollector(Collector):
+    """Views this replica built (at write time, on a read or listing) and
+    found ready in the store: a profile change shows as a burst of builds."""
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        counts = self._counts()
+        built = CounterMetricFamily(
+            "s3gate_views_built", "Read views built by this replica.", labels=("when",)
+        )
+        for when in ("write", "read"):
+            built.add_metric((when,), float(counts.get(when, 0)))
+        yield built
+        yield CounterMetricFamily(
+            "s3gate_views_found",
+            "Masked reads and listed keys whose view was already in the store.",
+            value=float(counts.get("found", 0)),
+        )

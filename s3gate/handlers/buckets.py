@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.responses import Response
 
 from s3gate import errors
 from s3gate.handlers import visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
+from s3gate.masking import listing as masked_listing
 from s3gate.policy import model
 from s3gate.s3 import xml
 from s3gate.s3.operations import validate_bucket_name
@@ -58,15 +61,13 @@ def _list_params(call: Call) -> xml.ListParams:
 async def list_objects(call: Call) -> Response:
     params = _list_params(call)
     marker = call.query.get("marker", "")
-    page = await call.upstream.list_objects(
-        call.bucket,
-        prefix=params.prefix,
-        delimiter=params.delimiter,
-        max_keys=params.max_keys,
-        after=call.list_tokens.open_marker(call.bucket, marker) if marker else None,
+    after = call.list_tokens.open_marker(call.bucket, marker) if marker else None
+    seen, ahead = await asyncio.gather(
+        visibility.listing(call, params, after or None),
+        masked_listing.prefetch(call, params.prefix, after or None),
     )
-    seen = visibility.listing(call, page)
-    return xml_response(xml.list_objects_v1(params, seen.page, marker, seen.next_marker))
+    page = await masked_listing.as_seen(call, seen.page, params.prefix, ahead)
+    return xml_response(xml.list_objects_v1(params, page, marker, seen.next_marker))
 
 
 async def list_objects_v2(call: Call) -> Response:
@@ -75,18 +76,15 @@ async def list_objects_v2(call: Call) -> Response:
     start_after = call.query.get("start-after")
     # An empty token is no token (S3 lists from the start and echoes it).
     after = call.list_tokens.open(call.bucket, token) if token else start_after
-    page = await call.upstream.list_objects(
-        call.bucket,
-        prefix=params.prefix,
-        delimiter=params.delimiter,
-        max_keys=params.max_keys,
-        after=after or None,
+    seen, ahead = await asyncio.gather(
+        visibility.listing(call, params, after or None),
+        masked_listing.prefetch(call, params.prefix, after or None),
     )
-    seen = visibility.listing(call, page)
+    page = await masked_listing.as_seen(call, seen.page, params.prefix, ahead)
     return xml_response(
         xml.list_objects_v2(
             params,
-            seen.page,
+            page,
             continuation_token=token,
             next_token=seen.next_token,
             start_after=start_after,
@@ -108,12 +106,11 @@ async def list_object_versions(call: Call) -> Response:
     # S3 resumes after every version of key-marker: with one version per key,
     # the same position as a v1 marker (plain key or our sealed token).
     after = call.list_tokens.open_marker(call.bucket, marker) if marker else None
-    page = await call.upstream.list_objects(
-        call.bucket,
-        prefix=params.prefix,
-        delimiter=params.delimiter,
-        max_keys=params.max_keys,
-        after=after,
+    # The same listing as v1 and v2: visibility and the masked reader's view
+    # sizes and ETags.
+    seen, ahead = await asyncio.gather(
+        visibility.listing(call, params, after or None),
+        masked_listing.prefetch(call, params.prefix, after or None),
     )
-    seen = visibility.listing(call, page)
-    return xml_response(xml.list_versions(params, seen.page, marker, seen.next_marker))
+    page = await masked_listing.as_seen(call, seen.page, params.prefix, ahead)
+    return xml_response(xml.list_versions(params, page, marker, seen.next_marker))

@@ -85,6 +85,7 @@ async def get_object(call: Call) -> Response:
 
 async def delete_object(call: Call) -> Response:
     await call.upstream.delete_object(call.bucket, call.key)
+    await call.masking.views.forget(call.upstream, call.bucket, call.key)
     return empty_response(204)
 
 

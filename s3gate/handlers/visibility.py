@@ -2,9 +2,21 @@
 
 Listings are decided twice: the listing itself (its prefix) by the gateway,
 then every key and common prefix of the page here, on the request's bundle.
-Hidden entries are dropped. The resume position is the last entry the store
-returned, visible or not, so paging always advances; it is sealed unless the
-caller may see it (see `s3.tokens`)."""
+Hidden entries are dropped.
+
+A page that hides entries must tell the caller no more than a listing of only
+the visible entries would (invariant 9): an empty page marked truncated, or a
+`StartAfter` that lands just before a hidden key, would otherwise say that
+hidden keys exist and where (bisecting `StartAfter` recovers their names). So
+`listing` keeps reading upstream pages until it holds one visible entry more
+than the page shows (then, and only then, the page is truncated, and it
+resumes after its last *visible* entry) or the listing ends — at most
+`server.list_upstream_pages` upstream calls per request. Only when that
+bound is hit (a run of that many thousand hidden keys) is a page cut short
+with a sealed position; the residual signal is documented in
+docs/threat-model.md. Internal prefixes (`.s3gate/`) are skipped in one step.
+
+Resume positions are sealed unless the caller may see them (see `s3.tokens`)."""
 
 from __future__ import annotations
 
@@ -12,7 +24,14 @@ from dataclasses import dataclass, replace
 
 from s3gate.handlers.call import Call
 from s3gate.policy import model
-from s3gate.upstream.base import ListPage, UploadsPage
+from s3gate.s3 import xml
+from s3gate.upstream.base import ListPage, ObjectInfo, UploadsPage
+
+# What one upstream listing call may return (S3's own cap).
+UPSTREAM_MAX_KEYS = 1000
+# Sorts after every character a key can hold: "<prefix>\U0010ffff" is past
+# every key under <prefix> (for listing positions only; never stored).
+_LAST = "\U0010ffff"
 
 
 @dataclass(frozen=True)
@@ -32,22 +51,87 @@ def _decide(call: Call, keys: list[str], prefixes: list[str]) -> tuple[list[bool
     return allowed[: len(keys)], allowed[len(keys) :]
 
 
-def listing(call: Call, page: ListPage) -> Visible:
-    keys = [o.key for o in page.contents]
-    show_keys, show_prefixes = _decide(call, keys, list(page.common_prefixes))
-    visible = replace(
-        page,
-        contents=[o for o, ok in zip(page.contents, show_keys, strict=True) if ok],
-        common_prefixes=[
-            p for p, ok in zip(page.common_prefixes, show_prefixes, strict=True) if ok
-        ],
+def _entries(page: ListPage) -> list[tuple[bytes, str, ObjectInfo | None]]:
+    """The page's keys and common prefixes in listing (UTF-8 byte) order."""
+    out: list[tuple[bytes, str, ObjectInfo | None]] = [
+        (o.key.encode(), o.key, o) for o in page.contents
+    ]
+    out += [(p.encode(), p, None) for p in page.common_prefixes]
+    out.sort(key=lambda e: e[0])
+    return out
+
+
+def _visible(call: Call, page: ListPage) -> list[tuple[str, ObjectInfo | None]]:
+    entries = _entries(page)
+    keys = [name for _, name, o in entries if o is not None]
+    prefixes = [name for _, name, o in entries if o is None]
+    show_keys, show_prefixes = _decide(call, keys, prefixes)
+    shown = {k for k, ok in zip(keys, show_keys, strict=True) if ok}
+    shown |= {p for p, ok in zip(prefixes, show_prefixes, strict=True) if ok}
+    return [(name, o) for _, name, o in entries if name in shown]
+
+
+def _skip_internal(call: Call, listed_prefix: str, position: str) -> str:
+    """Past the whole internal prefix `position` lies in (when the listing
+    covers it): a million views must not cost a thousand empty pages."""
+    inside = call.bundle.guards.internal_prefix(call.bucket, position)
+    if inside is None or not inside.startswith(listed_prefix):
+        return position
+    return inside + _LAST
+
+
+async def listing(call: Call, params: xml.ListParams, after: str | None) -> Visible:
+    want = params.max_keys
+    if want == 0:  # nothing asked for: nothing said (not even "more follows")
+        return Visible(ListPage([], [], False), None, None)
+    limit = call.settings.server.list_upstream_pages
+    shown: list[tuple[str, ObjectInfo | None]] = []
+    position, calls, hid = after, 0, False
+    while True:
+        # One more than the page holds, to know whether a visible entry
+        # follows; a thousand at a time once entries are being hidden.
+        need = want + 1 - len(shown)
+        page = await call.upstream.list_objects(
+            call.bucket,
+            prefix=params.prefix,
+            delimiter=params.delimiter,
+            max_keys=UPSTREAM_MAX_KEYS if hid else min(UPSTREAM_MAX_KEYS, need),
+            after=position,
+        )
+        calls += 1
+        visible = _visible(call, page)
+        hid = hid or len(visible) < len(page.contents) + len(page.common_prefixes)
+        shown += visible
+        if not page.is_truncated or page.next_after is None:
+            return _result(call, shown[:want], len(shown) > want, want)
+        position = _skip_internal(call, params.prefix, page.next_after)
+        if len(shown) > want:
+            return _result(call, shown[:want], True, want)
+        if calls >= limit:
+            break
+    # The bound was hit in a run of hidden entries: resume where reading stopped.
+    sealed = call.list_tokens.seal(call.bucket, position)
+    return Visible(_page(shown, True), sealed, sealed)
+
+
+def _result(
+    call: Call, shown: list[tuple[str, ObjectInfo | None]], truncated: bool, want: int
+) -> Visible:
+    """A page ending on a visible entry: truncated only when a visible entry
+    follows, resuming after the last one shown (its plain name for v1)."""
+    if not truncated:
+        return Visible(_page(shown, False), None, None)
+    last = shown[want - 1][0]
+    return Visible(_page(shown, True), last, call.list_tokens.seal(call.bucket, last))
+
+
+def _page(shown: list[tuple[str, ObjectInfo | None]], truncated: bool) -> ListPage:
+    return ListPage(
+        contents=[o for _, o in shown if o is not None],
+        common_prefixes=[name for name, o in shown if o is None],
+        is_truncated=truncated,
+        next_after=None,
     )
-    after = page.next_after if page.is_truncated else None
-    if after is None:
-        return Visible(visible, None, None)
-    shown = {o.key for o in visible.contents} | set(visible.common_prefixes)
-    sealed = call.list_tokens.seal(call.bucket, after)
-    return Visible(visible, after if after in shown else sealed, sealed)
 
 
 def uploads(call: Call, page: UploadsPage) -> tuple[UploadsPage, str | None]:

@@ -1,7 +1,8 @@
 """GET and HEAD under a `@mask` obligation: answered from the read view.
 
 Conditions (If-Match, If-None-Match, …) are evaluated against the view's ETag
-and the stored object's time; Range is a slice of the view. The stored
+and the stored object's time; Range is a slice of the view, served by the
+store (views are materialised there, see masking/views.py). The stored
 metadata is shown through the read profiles too (`masking.metadata`). No checksum
 header is sent: the store's checksums describe other bytes.
 """
@@ -13,15 +14,17 @@ from dataclasses import replace
 
 from starlette.responses import Response
 
+from s3gate import errors
 from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call
 from s3gate.masking import clientmeta
 from s3gate.masking.metadata import mask_for_read
-from s3gate.masking.views import View, open_view, read_range
+from s3gate.masking.views import View, summary_from
 from s3gate.s3 import headers as h
 from s3gate.s3.conditions import check_conditions, resolve_range
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
+from s3gate.upstream.base import ByteRange
 
 
 def _headers(view: View, profiles: Sequence[Profile]) -> dict[str, str]:
@@ -62,7 +65,21 @@ async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
         call.stats["bytes_out"] = 0
         call.stats["body_out"] = b""
         return Response(b"", status_code=status, headers=out)
-    pieces = read_range(open_view(view), first, last)
+    try:
+        stream = await call.upstream.get_object(
+            call.bucket, view.ref.store_key, byte_range=ByteRange(first, last)
+        )
+    except errors.NoSuchKey as exc:  # pruned by a newer version's view meanwhile
+        raise errors.ServiceUnavailable("The view changed while it was read; please retry") from exc
+    call.stats["mask_summary"] = summary_from(stream.head.metadata, view.profiles)
+    if stream.content_length != last - first + 1:  # not the view we looked up
+        await stream.aclose()
+        raise errors.ServiceUnavailable("The view changed while it was read; please retry")
     return await object_response(
-        call.stats, pieces, last - first + 1, status=status, headers=out, close=pieces.aclose
+        call.stats,
+        stream.body,
+        last - first + 1,
+        status=status,
+        headers=out,
+        close=stream.aclose,
     )

@@ -1,4 +1,4 @@
-"""What a request needs for masking: limits, a spool, the view cache."""
+"""What a request needs for masking: limits, a spool, the shared view store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from s3gate.masking.spool import Spool
 from s3gate.masking.staging import Staging
-from s3gate.masking.views import ViewCache
+from s3gate.masking.views import ViewStore
 from s3gate.transform.engine import Masker
 from s3gate.transform.profile import Profile
 from s3gate.transform.settings import MaskingSettings
@@ -20,13 +20,15 @@ class MaskingService:
         data_dir: Path,
         staging_keys: Mapping[str, bytes],
         active_staging_key: str,
+        view_index_cache_entries: int = 0,
     ) -> None:
         self.limits = settings.limits()
         self.staging = Staging(
             staging_keys, active_staging_key, settings.staged_upload_expiry_seconds
         )
         self._spool_dir = data_dir / "spool"
-        self.views = ViewCache(data_dir / "views", settings.view_cache_bytes, self.limits)
+        # Views live in the store (shared); builds spool here on their way there.
+        self.views = ViewStore(self._spool_dir, self.limits, view_index_cache_entries)
 
     def masker(
         self,

@@ -1,33 +1,43 @@
-"""Read views: an object as a masking profile lets one reader see it.
+"""Read views, shared by every replica: materialised in the store.
 
-A view is computed whole (the masked length and ETag are only known at the
-end) and kept on this replica's disk, keyed by everything it depends on: the
-bucket and key, the stored object's ETag, size and last-modified time, and
-the digests of the profiles (which include their token keys). So:
+A masked reader's view of an object is computed once per (object version,
+profiles) for the whole deployment and kept in the object's bucket under the
+gateway's internal prefix, which no client can address or list:
 
-- HEAD and GET of one view agree on Content-Length and ETag, and a ranged GET
-  (or a multi-part download: HEAD, then ranged GETs with If-Match) is a slice
-  of exactly the bytes a single GET returns — masking is deterministic, so a
-  replica that computes the view again gets the same bytes;
-- a changed object (new ETag/time) or a changed profile (new bundle) is a new
-  view; stale ones age out of the cache (least recently used, bounded bytes).
+    .s3gate/views/<family>/<key>/<version>/<md5>-<length>
 
-The view's ETag is the MD5 of its bytes, so clients that compare a download's
-MD5 with the ETag (s3cmd, rclone) find them equal. A view only ever holds
-masked bytes.
+- `family`: a digest of the masking profiles (their digests cover the rules
+  *and* the token keys), the engine's output version and the masking limits —
+  everything besides the stored bytes that decides the view's bytes;
+- `version`: the stored object's ETag and a digest of the metadata that steers
+  masking (content type and encoding);
+- `<md5>-<length>`: the view's own MD5 (its ETag) and size, in the key, so that
+  a listing learns them with one upstream LIST for a whole page of keys
+  (`masking.listing`) instead of a request per key.
+
+So every replica reads the same view, HEAD and GET and listings agree, a
+ranged GET is served by the store, and a changed object or profile is simply
+another key (nothing to invalidate). A request decided under a new bundle is
+served only a view whose family matches the profiles of *that* bundle: a view
+made under another bundle is used only if it was made with byte-for-byte the
+same profiles and keys, i.e. it is the view the new bundle would make.
+
+Keys too long for the layout (over 1024 bytes with it) use
+`.s3gate/views/<family>.h/<sha256 of key>/…`; listings find those per key.
+Views are built at write time for the configured profiles
+(`views.materialise`), lazily on the first read otherwise, and by `s3gate
+views rebuild`. A view only ever holds masked bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import shutil
-from collections import OrderedDict
-from collections.abc import AsyncGenerator, Sequence
+import re
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,52 +47,197 @@ from s3gate.transform.engine import Masker
 from s3gate.transform.profile import Profile
 from s3gate.transform.settings import Limits
 from s3gate.transform.summary import MaskSummary
-from s3gate.upstream.base import Conditions, ObjectHead, Upstream
+from s3gate.upstream.base import Conditions, Metadata, ObjectHead, Upstream
 
 log = logging.getLogger("s3gate.masking")
-PIECE = 1024 * 1024
+ROOT = ".s3gate/views/"
+# Bump when the engine's output for the same input and profiles changes.
+ENGINE_OUTPUT = "1"
+MAX_KEY_BYTES = 1024
 _RETRIES = 3
+_PRUNE_PAGES = 2
+_SUMMARY = "x-amz-meta-s3gate-view-summary"
+_PLAIN_ETAG = re.compile(r"[0-9A-Za-z-]{1,64}")
+_TAIL = re.compile(r"([0-9a-f]{32})-([0-9]{1,19})")
+
+
+@dataclass(frozen=True)
+class ViewRef:
+    """Where a view is and what it is (from its key alone)."""
+
+    store_key: str
+    length: int
+    etag: str  # quoted MD5 of the view's bytes
 
 
 @dataclass(frozen=True)
 class View:
     head: ObjectHead  # of the stored object (metadata, last-modified)
-    path: Path
-    length: int
-    etag: str  # quoted MD5 of the view's bytes
+    ref: ViewRef
     profiles: tuple[str, ...]
-    summary: MaskSummary  # what masking did to compute it (counts only)
+    summary: MaskSummary  # what masking did (counts only; profiles only if unknown)
+    built: bool = False  # made by this request (not found in the store)
+
+    @property
+    def length(self) -> int:
+        return self.ref.length
+
+    @property
+    def etag(self) -> str:
+        return self.ref.etag
 
 
-class ViewCache:
-    def __init__(self, directory: Path, max_bytes: int, limits: Limits) -> None:
-        # Views of a previous run are not trusted (nor needed): start empty.
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-        self._dir = directory
-        self._max_bytes = max_bytes
-        self._limits = limits
-        self._entries: OrderedDict[str, View] = OrderedDict()
-        self._bytes = 0
+def family(profiles: Sequence[Profile], limits: Limits) -> str:
+    parts = {
+        "engine": ENGINE_OUTPUT,
+        "profiles": sorted(p.digest for p in profiles),
+        "limits": [limits.max_record_bytes, limits.max_document_bytes, limits.block_bytes],
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def version(etag: str, metadata: Metadata) -> str:
+    bare = etag.strip('"')
+    if not _PLAIN_ETAG.fullmatch(bare):
+        bare = hashlib.sha256(bare.encode()).hexdigest()[:32]
+    steer = f"{metadata.get('content-type', '')}\n{metadata.get('content-encoding', '')}"
+    return f"{bare}.{hashlib.sha256(steer.encode()).hexdigest()[:8]}"
+
+
+def folder(fam: str, key: str) -> str:
+    """The folder of every view of `key` in family `fam`."""
+    direct = f"{ROOT}{fam}/{key}/"
+    # version (≤ 73) + "/" + md5 (32) + "-" + length (≤ 19)
+    if len(direct.encode()) + 126 <= MAX_KEY_BYTES:
+        return direct
+    return f"{ROOT}{fam}.h/{hashlib.sha256(key.encode()).hexdigest()}/"
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str  # the object's key ("" for hashed folders)
+    version: str
+    ref: ViewRef
+
+
+def parse(store_key: str, fam: str) -> Entry | None:
+    """A view's key in family `fam`'s direct layout, read back."""
+    base = f"{ROOT}{fam}/"
+    if not store_key.startswith(base):
+        return None
+    parts = store_key[len(base) :].rsplit("/", 2)
+    if len(parts) != 3:
+        return None
+    key, ver, tail = parts
+    match = _TAIL.fullmatch(tail)
+    if match is None or not key:
+        return None
+    return Entry(key, ver, ViewRef(store_key, int(match.group(2)), f'"{match.group(1)}"'))
+
+
+def _summary_metadata(summary: MaskSummary) -> dict[str, str]:
+    counts: dict[str, object] = {
+        "c": summary.content_kind,
+        "z": summary.compressed,
+        "r": summary.records,
+        "m": summary.records_masked,
+        "o": dict(summary.operators),
+        "d": dict(summary.detectors),
+    }
+    text = json.dumps(counts, separators=(",", ":"), sort_keys=True)
+    if len(text) > 1500:  # S3 caps user metadata at 2 KiB
+        counts.pop("d")
+        text = json.dumps(counts, separators=(",", ":"), sort_keys=True)
+    return {_SUMMARY: text}
+
+
+def summary_from(metadata: Metadata, names: tuple[str, ...]) -> MaskSummary:
+    """The counts stored with a view (our own metadata; profiles only if absent)."""
+    out = MaskSummary(profiles=names, complete=True)
+    raw = metadata.get(_SUMMARY)
+    if raw is None or len(raw) > 2048:
+        return out
+    try:
+        data = json.loads(raw)
+        out.content_kind = str(data.get("c", ""))
+        out.compressed = bool(data.get("z", False))
+        out.records = int(data.get("r", 0))
+        out.records_masked = int(data.get("m", 0))
+        out.operators = Counter({str(k): int(v) for k, v in dict(data.get("o", {})).items()})
+        out.detectors = Counter({str(k): int(v) for k, v in dict(data.get("d", {})).items()})
+    except (ValueError, TypeError, AttributeError):
+        log.warning("a view's stored summary is unreadable; counts omitted")
+    return out
+
+
+class ViewStore:
+    def __init__(self, spool_dir: Path, limits: Limits, index_cache_entries: int = 0) -> None:
+        self._spool_dir = spool_dir
+        self.limits = limits
+        # Views are immutable per (bucket, family, key, stored ETag): what the
+        # index said about one stays true, so this replica remembers it
+        # (bounded, least recently used out) and repeat listings skip the
+        # index LIST. Never consulted for GET/HEAD (they check the store).
+        self._cache: OrderedDict[tuple[str, str, str, str], ViewRef] = OrderedDict()
+        self._cache_entries = index_cache_entries
+        self._refused: OrderedDict[tuple[str, str, str, str], None] = OrderedDict()
+        # Listings whose every entry came from the cache, by (bucket, family,
+        # prefix): their next page skips the speculative index read.
+        self.warm: dict[tuple[str, str, str], bool] = {}
+        # Views this replica is building now: concurrent readers wait for one build.
         self._building: dict[str, asyncio.Future[View]] = {}
+        # Views built ("write", "read") and found ready ("found"), for metrics.
+        self.counts: Counter[str] = Counter()
+
+    def family(self, profiles: Sequence[Profile]) -> str:
+        return family(profiles, self.limits)
+
+    def remember(self, bucket: str, fam: str, key: str, etag: str, ref: ViewRef) -> None:
+        if self._cache_entries <= 0:
+            return
+        self._cache[(bucket, fam, key, etag.strip('"'))] = ref
+        self._cache.move_to_end((bucket, fam, key, etag.strip('"')))
+        while len(self._cache) > self._cache_entries:
+            self._cache.popitem(last=False)
+        if len(self.warm) > self._cache_entries:
+            self.warm.clear()
+
+    def refuse(self, bucket: str, fam: str, key: str, etag: str) -> None:
+        """Remember that the profiles refuse this version (listings skip it)."""
+        self._refused[(bucket, fam, key, etag.strip('"'))] = None
+        while len(self._refused) > max(self._cache_entries, 1000):
+            self._refused.popitem(last=False)
+
+    def is_refused(self, bucket: str, fam: str, key: str, etag: str) -> bool:
+        return (bucket, fam, key, etag.strip('"')) in self._refused
+
+    def cached(self, bucket: str, fam: str, key: str, etag: str) -> ViewRef | None:
+        ref = self._cache.get((bucket, fam, key, etag.strip('"')))
+        if ref is not None:
+            self._cache.move_to_end((bucket, fam, key, etag.strip('"')))
+        return ref
 
     async def view(
         self, upstream: Upstream, bucket: str, key: str, profiles: Sequence[Profile]
     ) -> View:
+        names = tuple(p.name for p in profiles)
+        fam = self.family(profiles)
         for _ in range(_RETRIES):
             head = await upstream.head_object(bucket, key)
-            ident = _identity(bucket, key, head, profiles)
-            found = self._entries.get(ident)
-            if found is not None and found.path.exists():
-                self._entries.move_to_end(ident)
-                return found
+            ver = version(head.etag, head.metadata)
+            found = await self.find(upstream, bucket, fam, key, ver)
+            if found is not None:
+                self.counts["found"] += 1
+                self.remember(bucket, fam, key, head.etag, found)
+                return View(head, found, names, MaskSummary(profiles=names, complete=True))
+            ident = f"{bucket}/{folder(fam, key)}{ver}"
             pending = self._building.get(ident)
             if pending is not None:  # another request is computing this view
                 return await asyncio.shield(pending)
             future: asyncio.Future[View] = asyncio.get_running_loop().create_future()
             self._building[ident] = future
             try:
-                view = await self._build(upstream, bucket, key, head, ident, profiles)
+                view = await self._build(upstream, bucket, key, head, fam, profiles)
             except errors.PreconditionFailed:
                 future.cancel()
                 continue  # the object changed between HEAD and GET: look again
@@ -93,8 +248,21 @@ class ViewCache:
             finally:
                 self._building.pop(ident, None)
             future.set_result(view)
+            self.remember(bucket, fam, key, head.etag, view.ref)
             return view
         raise errors.ServiceUnavailable("The object kept changing while its view was computed")
+
+    async def find(
+        self, upstream: Upstream, bucket: str, fam: str, key: str, ver: str
+    ) -> ViewRef | None:
+        where = folder(fam, key)
+        page = await upstream.list_objects(bucket, prefix=f"{where}{ver}/", max_keys=10)
+        for obj in page.contents:
+            tail = obj.key[len(where) + len(ver) + 1 :]
+            match = _TAIL.fullmatch(tail)
+            if match is not None and obj.size == int(match.group(2)):
+                return ViewRef(obj.key, obj.size, f'"{match.group(1)}"')
+        return None
 
     async def _build(
         self,
@@ -102,75 +270,89 @@ class ViewCache:
         bucket: str,
         key: str,
         head: ObjectHead,
-        ident: str,
+        fam: str,
         profiles: Sequence[Profile],
     ) -> View:
         stream = await upstream.get_object(bucket, key, conditions=Conditions(if_match=head.etag))
-        masker = Masker(
-            profiles,
-            content_type=head.metadata.get("content-type"),
-            content_encoding=head.metadata.get("content-encoding"),
-            key=key,
-            limits=self._limits,
-        )
-        spool = Spool(self._dir)
         try:
-            await spool.fill(masker.transform(stream.body))
-        except BaseException:
-            spool.close()
-            raise
+            ref, summary = await self.store(
+                upstream, bucket, key, head.etag, head.metadata, fam, profiles, stream.body
+            )
         finally:
             await stream.aclose()
-        path = self._dir / ident
-        spool.detach(path)
-        names = tuple(p.name for p in profiles)
-        view = View(head, path, spool.length, f'"{spool.md5_hex}"', names, masker.summary)
-        self._remember(ident, view)
-        return view
+        return View(head, ref, tuple(p.name for p in profiles), summary, built=True)
 
-    def _remember(self, ident: str, view: View) -> None:
-        self._entries[ident] = view
-        self._bytes += view.length
-        while self._bytes > self._max_bytes and len(self._entries) > 1:
-            _, old = self._entries.popitem(last=False)
-            self._bytes -= old.length
-            # A reader still streaming the old file keeps its open descriptor.
-            with contextlib.suppress(OSError):
-                old.path.unlink()
+    async def store(
+        self,
+        upstream: Upstream,
+        bucket: str,
+        key: str,
+        etag: str,
+        metadata: Metadata,
+        fam: str,
+        profiles: Sequence[Profile],
+        source: AsyncIterator[bytes],
+        *,
+        when: str = "read",
+    ) -> tuple[ViewRef, MaskSummary]:
+        """Mask `source` (the stored bytes of `key` at `etag`) into the view's
+        place in the store, and remove that key's views of other versions."""
+        masker = Masker(
+            profiles,
+            content_type=metadata.get("content-type"),
+            content_encoding=metadata.get("content-encoding"),
+            key=key,
+            limits=self.limits,
+        )
+        where = folder(fam, key)
+        ver = version(etag, metadata)
+        with Spool(self._spool_dir) as spool:
+            await spool.fill(masker.transform(source))
+            ref = ViewRef(
+                f"{where}{ver}/{spool.md5_hex}-{spool.length}", spool.length, f'"{spool.md5_hex}"'
+            )
+            stored = {"content-type": metadata.get("content-type", "binary/octet-stream")}
+            stored.update(_summary_metadata(masker.summary))
+            await upstream.put_object(bucket, ref.store_key, spool.body(), stored)
+        self.counts[when] += 1
+        await self.prune(upstream, bucket, where, keep=ver)
+        return ref, masker.summary
 
+    async def forget(self, upstream: Upstream, bucket: str, key: str) -> int:
+        """Remove every view of `key`, in every family (after a delete).
+        Best effort: a view of a deleted object is never served (a new object
+        under the key has another version), it only takes room."""
+        removed = 0
+        try:
+            page = await upstream.list_objects(bucket, prefix=ROOT, delimiter="/")
+            families = {d[len(ROOT) :].rstrip("/").removesuffix(".h") for d in page.common_prefixes}
+            for fam in sorted(families):
+                removed += await self.prune(upstream, bucket, folder(fam, key), keep=None)
+        except errors.S3Error as exc:
+            log.warning("could not remove the views of a deleted object: %s", exc.code)
+        return removed
 
-def _identity(bucket: str, key: str, head: ObjectHead, profiles: Sequence[Profile]) -> str:
-    parts = {
-        "bucket": bucket,
-        "key": key,
-        "etag": head.etag,
-        "size": head.size,
-        "modified": head.last_modified.isoformat(),
-        "profiles": sorted(p.digest for p in profiles),
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-def open_view(view: View) -> int:
-    """A descriptor on the view's bytes. Opened without yielding to the event
-    loop, right after the lookup, so that eviction cannot slip in between;
-    the open descriptor keeps the bytes readable even if evicted later."""
-    try:
-        return os.open(view.path, os.O_RDONLY)
-    except FileNotFoundError as exc:
-        raise errors.ServiceUnavailable("The view was evicted; please retry") from exc
-
-
-async def read_range(fd: int, first: int, last: int) -> AsyncGenerator[bytes, None]:
-    """Bytes first..last (inclusive) of an open view, in bounded pieces; closes fd."""
-    try:
-        offset = first
-        while offset <= last:
-            size = min(PIECE, last - offset + 1)
-            piece = await asyncio.to_thread(os.pread, fd, size, offset)
-            if not piece:
-                raise errors.InternalError()
-            offset += len(piece)
-            yield piece
-    finally:
-        os.close(fd)
+    async def prune(self, upstream: Upstream, bucket: str, where: str, keep: str | None) -> int:
+        """Remove the views in `where` (one key's folder) but those of version
+        `keep`; best effort — a stale view is never served (its version does
+        not match), it only takes room."""
+        stale: list[str] = []
+        after: str | None = None
+        try:
+            # Bounded: a key that is also a "directory" of others ("a" and
+            # "a/b") has their views under its folder too; past this, stop.
+            for _ in range(_PRUNE_PAGES):
+                page = await upstream.list_objects(bucket, prefix=where, after=after)
+                for obj in page.contents:
+                    rest = obj.key[len(where) :].split("/")
+                    if len(rest) == 2 and rest[0] != keep:  # deeper: other objects' views
+                        stale.append(obj.key)
+                if not page.is_truncated or page.next_after is None:
+                    break
+                after = page.next_after
+            if stale:
+                await upstream.delete_objects(bucket, stale)
+        except errors.S3Error as exc:
+            log.warning("could not remove %d stale views: %s", len(stale), exc.code)
+            return 0
+        return len(stale)

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn
 
 from s3gate import errors
-from s3gate.masking import clientmeta
+from s3gate.masking import clientmeta, materialise
 from s3gate.masking.metadata import mask_for_write
 from s3gate.masking.spool import Spool
 from s3gate.policy.cedar import Bundle
@@ -106,6 +106,7 @@ async def store_masked(
             body = replace(body, checksum=(checksum.algorithm, checksum.b64digest()))
         result = await call.upstream.put_object(call.bucket, call.key, body, metadata)
         call.stats["sha256_stored"] = spool.sha256_hex
+        await materialise.at_write(call, spool, result.etag)
         return result
 
 

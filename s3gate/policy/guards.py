@@ -59,6 +59,14 @@ class Guards:
             )
         return None
 
+    def internal_prefix(self, bucket: str, key: str) -> str | None:
+        """The internal key prefix of `bucket` that `key` lies in, if any
+        (listings skip past it in one step instead of paging through it)."""
+        for where, prefix in self._internal:
+            if where in ("*", bucket) and prefix and key.startswith(prefix):
+                return prefix
+        return None
+
     def is_internal(self, resource: Resource) -> bool:
         for bucket, prefix in self._internal:
             if bucket not in ("*", resource.bucket):

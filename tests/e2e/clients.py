@@ -74,3 +74,25 @@ def s3cmd(
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in gw.env().items() if not k.startswith("AWS_")}
     return run(["s3cmd", "-c", str(cfg), *args], env, check=check)
+
+
+# s3fs and pandas-through-s3fs run in their own venv (`make tools`): s3fs's
+# aiobotocore pins an older botocore than the project's.
+ANALYST_PYTHON = Path(__file__).resolve().parents[2] / ".venv-analyst" / "bin" / "python"
+
+
+def analyst_python(
+    gw: Gateway, script: str, *args: str, identity: str = "admin"
+) -> subprocess.CompletedProcess[str]:
+    """Run `script` in the analyst-tools venv with the identity's keys in
+    S3GATE_E2E_KEY / _SECRET and the endpoint in S3GATE_E2E_ENDPOINT."""
+    who = gw.identities[identity]
+    env = gw.env(identity)
+    env.update(
+        {
+            "S3GATE_E2E_ENDPOINT": gw.endpoint,
+            "S3GATE_E2E_KEY": who.access_key_id,
+            "S3GATE_E2E_SECRET": who.secret_access_key,
+        }
+    )
+    return run([str(ANALYST_PYTHON), "-c", script, *args], env)

@@ -119,7 +119,7 @@ def stored(direct: Any, key: str) -> bytes:
 
 
 def staging_left(direct: Any) -> list[str]:
-    listed = direct.list_objects_v2(Bucket=BUCKET, Prefix=".s3gate/")
+    listed = direct.list_objects_v2(Bucket=BUCKET, Prefix=".s3gate/mpu/")
     return [o["Key"] for o in listed.get("Contents", [])]
 
 

@@ -102,3 +102,15 @@ def test_protocol_refusals_are_read_at_each_scrape() -> None:
     got = scrape(metrics)
     assert got[("s3gate_http_refused_total", (("code", "RequestHeaderSectionTooLarge"),))] == 3
     assert got[("s3gate_http_refused_total", (("code", "SlowDown"),))] == 1
+
+
+def test_view_counts_are_read_at_each_scrape() -> None:
+    metrics = Metrics(set())
+    counts = {"write": 2, "found": 5}
+    metrics.watch_views(lambda: counts)
+    got = scrape(metrics)
+    assert got[("s3gate_views_built_total", (("when", "write"),))] == 2
+    assert got[("s3gate_views_built_total", (("when", "read"),))] == 0
+    assert got[("s3gate_views_found_total", ())] == 5
+    counts["read"] = 7
+    assert scrape(metrics)[("s3gate_views_built_total", (("when", "read"),))] == 7
