@@ -12,12 +12,15 @@ read, which reports the refusal to that reader; the write has succeeded.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from s3gate import errors
-from s3gate.handlers.call import Call
 from s3gate.masking.profiles import PART
 from s3gate.masking.spool import Spool
 from s3gate.transform.profile import MaskingProfiles
+
+if TYPE_CHECKING:  # only annotations: handlers import masking, not the reverse
+    from s3gate.handlers.call import Call
 
 log = logging.getLogger("s3gate.masking")
 
