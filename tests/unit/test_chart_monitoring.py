@@ -58,6 +58,7 @@ def _exported() -> dict[str, set[str]]:
     metrics.request_done({"operation": "GetObject", "bytes_in": 1, "bytes_out": 1}, 200, 0.01)
     metrics.watch(lambda: {"bundle_hash": HASH}, lambda: _Everything())
     metrics.watch_refusals({"RequestHeaderSectionTooLarge": 1})
+    metrics.watch_views(lambda: {"write": 1, "read": 1, "found": 1})
 
     async def scrape() -> bytes:
         scope = {"type": "http", "method": "GET", "path": "/_s3gate/metrics", "headers": []}
