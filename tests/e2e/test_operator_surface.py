@@ -125,7 +125,7 @@ def _log_lines(gw: Gateway, request_id: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("method", "path", "code", "operation", "key"),
     [
-        ("GET", "/{bucket}/a/b.jsonl?acl", "NotImplemented", "GetObject?acl", "a/b.jsonl"),
+        ("GET", "/{bucket}/a/b.jsonl?tagging", "NotImplemented", "GetObject?tagging", "a/b.jsonl"),
         ("PUT", "/{bucket}/k?tagging", "NotImplemented", "PutObject?tagging", "k"),
         ("GET", "/{bucket}/a/b.jsonl", "InvalidAccessKeyId", "GetObject", "a/b.jsonl"),
     ],

@@ -8,7 +8,14 @@ import pytest
 from s3gate.s3.operations import Operation, describe
 
 CASES: list[tuple[str, str, bytes, dict[str, str], dict[str, str], Operation | None]] = [
-    ("GET", "gw", b"/b/k.jsonl", {"acl": ""}, {}, Operation("GetObject?acl", "b", "k.jsonl")),
+    (
+        "GET",
+        "gw",
+        b"/b/k.jsonl",
+        {"tagging": ""},
+        {},
+        Operation("GetObject?tagging", "b", "k.jsonl"),
+    ),
     ("PUT", "gw", b"/b/k", {"tagging": ""}, {}, Operation("PutObject?tagging", "b", "k")),
     ("GET", "gw", b"/b", {"versioning": ""}, {}, Operation("ListObjects?versioning", "b")),
     (
