@@ -266,8 +266,11 @@ class Upstream(Protocol):
         ...
 
     async def put_object(
-        self, bucket: str, key: str, body: Body, metadata: Metadata
-    ) -> PutResult: ...
+        self, bucket: str, key: str, body: Body, metadata: Metadata, *, create_only: bool = False
+    ) -> PutResult:
+        """`create_only` is `If-None-Match: *`: PreconditionFailed when the key
+        exists (the gateway's claims under its internal prefix rely on it)."""
+        ...
 
     async def head_object(
         self, bucket: str, key: str, conditions: Conditions = Conditions()

@@ -117,14 +117,17 @@ class LocalUpstream:
 
     # ---- objects ------------------------------------------------------------------
 
-    async def put_object(self, bucket: str, key: str, body: Body, metadata: Metadata) -> PutResult:
+    async def put_object(
+        self, bucket: str, key: str, body: Body, metadata: Metadata, *, create_only: bool = False
+    ) -> PutResult:
         raw_key = encode_key(key)
         await self._store.db(Index.require_bucket, bucket)  # before reading a byte, as S3
         written = await self._store.blobs.write(body)
         row = ObjectRow(
             written.blob, written.size, quote_etag(written.md5_hex), _now(), dict(metadata)
         )
-        await self._store.commit([written.blob], Index.put_object, bucket, raw_key, row)
+        put = Index.create_object if create_only else Index.put_object
+        await self._store.commit([written.blob], put, bucket, raw_key, row)
         return PutResult(etag=row.etag)
 
     async def head_object(

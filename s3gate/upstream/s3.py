@@ -154,10 +154,13 @@ class S3Upstream:
 
     # Objects.
 
-    async def put_object(self, bucket: str, key: str, body: Body, metadata: Metadata) -> PutResult:
-        resp = await self._http.send(
-            "PUT", bucket, key, headers=stored_headers(metadata), body=body
-        )
+    async def put_object(
+        self, bucket: str, key: str, body: Body, metadata: Metadata, *, create_only: bool = False
+    ) -> PutResult:
+        headers = stored_headers(metadata)
+        if create_only:
+            headers["If-None-Match"] = "*"
+        resp = await self._http.send("PUT", bucket, key, headers=headers, body=body)
         await self._http.done(resp, errors.NoSuchBucket, upload=True)
         return PutResult(
             s3xml.quoted_etag(resp.headers.get("ETag", "")), resp.headers.get("x-amz-version-id")

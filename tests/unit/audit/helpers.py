@@ -59,13 +59,15 @@ class Faulty:
         self.fail: Callable[[str], bool] = lambda key: False
         self.puts: list[str] = []
 
-    async def put_object(self, bucket: str, key: str, body: Body, metadata: Metadata) -> PutResult:
+    async def put_object(
+        self, bucket: str, key: str, body: Body, metadata: Metadata, *, create_only: bool = False
+    ) -> PutResult:
         if self.fail(key):
             async for _ in body.chunks:
                 pass
             raise errors.ServiceUnavailable("injected: audit bucket unreachable")
         self.puts.append(key)
-        return await self.inner.put_object(bucket, key, body, metadata)
+        return await self.inner.put_object(bucket, key, body, metadata, create_only=create_only)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
