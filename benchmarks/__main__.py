@@ -3,7 +3,7 @@
 Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
-features-e2e, attack; `audit-e2e` (part of features-e2e) runs alone on request.
+features-e2e, attack, masked-mpu; `audit-e2e` (part of features-e2e) runs alone on request.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from benchmarks import (
     bench_policy,
     features_e2e,
     foundation,
+    masked_mpu,
     policy_e2e,
 )
 
@@ -49,6 +50,7 @@ SECTIONS: dict[str, Section] = {
 }
 # Parts of a section, runnable alone (not part of the default run).
 EXTRA: dict[str, Section] = {"audit-e2e": features_e2e.audit_only}
+SECTIONS["masked-mpu"] = masked_mpu.run
 
 
 def main(argv: list[str]) -> int:
