@@ -3,7 +3,7 @@
 Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
-features-e2e, attack, views; `audit-e2e` (part of features-e2e) and
+features-e2e, attack, views, masked-mpu; `audit-e2e` (part of features-e2e) and
 `views-list` (part of views) run alone on request.
 """
 
@@ -26,6 +26,7 @@ from benchmarks import (
     bench_views,
     features_e2e,
     foundation,
+    masked_mpu,
     policy_e2e,
 )
 
@@ -55,6 +56,7 @@ EXTRA: dict[str, Section] = {
     "audit-e2e": features_e2e.audit_only,
     "views-list": bench_views.listing_only,
 }
+SECTIONS["masked-mpu"] = masked_mpu.run
 
 
 def main(argv: list[str]) -> int:

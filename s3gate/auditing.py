@@ -7,6 +7,10 @@ ServiceUnavailable instead. A streamed response (GET) records its decision
 event before the first byte, and a completion event (bytes out, SHA-256 of
 what was returned) when the last byte has gone. Small object bodies are not
 streamed (handlers.bodies): their one event carries bytes out and SHA-256.
+A kept-alive response (handlers.keepalive: a long CompleteMultipartUpload)
+records its decision event before the `200`, and its completion event — the
+operation's real outcome, error code included — durably before the final
+document; if that cannot be kept the client gets an `<Error>` document.
 
 Requests are refused up front while the spool is known to be failing (after
 one shared, rate-limited retry: AuditLog.ensure_accepting), so that the store
@@ -27,6 +31,7 @@ from s3gate.audit.builders import RequestEvent, sts_exchange
 from s3gate.audit.events import MaskingSummary, PrincipalInfo
 from s3gate.audit.log import AuditLog
 from s3gate.digests import OffloadedDigests
+from s3gate.handlers.keepalive import KeepAliveResponse
 from s3gate.identity.principal import Principal
 from s3gate.policy.decision import Decision
 from s3gate.s3.operations import Operation
@@ -76,14 +81,12 @@ class RequestAudit:
         ev = self.event
         ev.bytes_in = stats.get("bytes_in")
         ev.sha256_received = stats.get("sha256_received")
-        summary = stats.get("mask_summary")
-        if isinstance(summary, MaskSummary):
-            ev.masking = _masking(summary)
-            if summary.blocked:
-                ev.outcome = "blocked"
-            elif summary.held:
-                ev.outcome = "held"
+        self._masked(stats)
         stored = stats.get("sha256_stored")
+        if isinstance(response, KeepAliveResponse) and error is None:
+            await self.log.record(ev.decision())  # durable before the 200
+            response.before_final = lambda err: self._final(stats, err)
+            return response
         if isinstance(response, StreamingResponse) and error is None:
             await self.log.record(ev.decision())  # durable before the first byte
             response.body_iterator = self._completing(response.body_iterator, response.status_code)
@@ -102,6 +105,27 @@ class RequestAudit:
             )
         )
         return response
+
+    def _masked(self, stats: Mapping[str, Any]) -> None:
+        summary = stats.get("mask_summary")
+        if isinstance(summary, MaskSummary):
+            self.event.masking = _masking(summary)
+            if summary.blocked:
+                self.event.outcome = "blocked"
+            elif summary.held:
+                self.event.outcome = "held"
+
+    async def _final(self, stats: Mapping[str, Any], error: errors.S3Error | None) -> None:
+        """A kept-alive response's outcome, durable before its final document
+        (the status already sent was 200; the event records the error's)."""
+        assert self.log is not None
+        self._masked(stats)  # the work has run since the decision event
+        status = 200 if error is None else error.status
+        await self.log.record(
+            self.event.completion(
+                status, error=error, sha256_stored=_str(stats.get("sha256_stored"))
+            )
+        )
 
     async def _completing(
         self, body: AsyncIterable[str | bytes | memoryview], status: int

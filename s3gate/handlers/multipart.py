@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from starlette.responses import Response
@@ -9,10 +10,12 @@ from starlette.responses import Response
 from s3gate import errors
 from s3gate.handlers import visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
+from s3gate.handlers.keepalive import KeepAliveResponse
 from s3gate.masking import staged
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
 from s3gate.sigv4.checksums import normalise_algorithm
+from s3gate.upstream.base import PutResult
 
 MAX_PART_NUMBER = 10000
 
@@ -86,8 +89,20 @@ async def upload_part(call: Call) -> Response:
 async def complete_multipart_upload(call: Call) -> Response:
     upload_id = _upload_id(call)
     parts = xml.parse_complete(await call.read_xml())
+    location = f"/{call.bucket}/{call.key}"
     if call.masking.staging.is_staged(upload_id):
-        result = await staged.complete(call, upload_id, parts)
+        work = asyncio.ensure_future(staged.complete(call, upload_id, parts))
+        interval = call.settings.masking.complete_keepalive_seconds
+        await asyncio.wait({work}, timeout=interval)
+        if not work.done():
+            # Long: answer 200 now, spaces while it runs, then the document.
+            return KeepAliveResponse(
+                asyncio.ensure_future(_document(work, location, call)),
+                request_id=call.request_id,
+                resource=location,
+                interval=interval,
+            )
+        result = work.result()
     elif call.mask_profiles():
         raise errors.AccessDenied(
             "This upload was created without the masking your policy now requires"
@@ -96,11 +111,17 @@ async def complete_multipart_upload(call: Call) -> Response:
         result = await call.upstream.complete_multipart_upload(
             call.bucket, call.key, upload_id, parts
         )
-    location = f"/{call.bucket}/{call.key}"
     out = {"x-amz-version-id": result.version_id} if result.version_id else None
     return xml_response(
         xml.complete_multipart(location, call.bucket, call.key, result.etag), headers=out
     )
+
+
+async def _document(work: asyncio.Future[PutResult], location: str, call: Call) -> bytes:
+    # The version id, a header in a quick answer, is not in the kept-alive one:
+    # the headers are gone by then (HEAD of the key has it).
+    result = await work
+    return xml.complete_multipart(location, call.bucket, call.key, result.etag)
 
 
 async def abort_multipart_upload(call: Call) -> Response:

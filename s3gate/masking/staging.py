@@ -8,6 +8,16 @@ in an internal prefix of the target bucket that no client can address:
     <bucket>/.s3gate/mpu/<id>/meta            the upload: key, metadata, profiles
     <bucket>/.s3gate/mpu/<id>/part-00001      a part, sealed
     <bucket>/.s3gate/mpu/<id>/etag-00001-<sealed>-<size>   its ETag and size (empty)
+    <bucket>/.s3gate/mpu/<id>/lease-00000     who is completing it, until when
+    <bucket>/.s3gate/mpu/<id>/done            how its completion ended
+
+Completion is claimed with a conditional write (`If-None-Match: *`) of the
+next `lease-NNNNN`: of the replicas that try, exactly one creates it. The
+holder renews its lease while it works; a lease past its expiry (its replica
+died) is taken over by creating the next number. The outcome is written to
+`done` (also conditionally), which every other Complete of the upload — on
+any replica — waits for and returns; `done` outlives the parts until the
+expiry so that a Complete retried after success gets the same answer.
 
 The upload id the client sees (`s3gm-…`) is sealed too: it names the bucket,
 key and staging id, so a forged or moved id opens nothing. The store never
@@ -22,6 +32,7 @@ replica may sweep; deletes are idempotent).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -39,7 +50,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from s3gate import errors
 from s3gate.masking import sealed
-from s3gate.upstream.base import Body, Metadata, PartInfo, PartsPage, Upstream
+from s3gate.upstream.base import Body, Conditions, Metadata, PartInfo, PartsPage, Upstream
 
 PREFIX = ".s3gate/mpu/"
 ID_PREFIX = "s3gm-"
@@ -47,6 +58,8 @@ MIN_PART = 5 * 1024 * 1024
 MARKER = "etag-"
 _LEGACY_ETAG = re.compile(r"^[0-9a-f]{32}$")
 log = logging.getLogger("s3gate.masking")
+
+_CREATE = Conditions(if_none_match="*")  # If-None-Match: * (create only)
 
 
 @dataclass(frozen=True)
@@ -75,10 +88,20 @@ class Staging:
     """Seals new uploads with the active key; any key of the ring opens, so an
     upload started before a key rotation completes after it."""
 
-    def __init__(self, keys: Mapping[str, bytes], active: str, expiry_seconds: int) -> None:
+    def __init__(
+        self,
+        keys: Mapping[str, bytes],
+        active: str,
+        expiry_seconds: int,
+        lease_seconds: float = 60.0,
+    ) -> None:
         self._aeads = {kid: AESGCM(key) for kid, key in keys.items()}
         self._active = active
         self.expiry_seconds = expiry_seconds
+        self.lease_seconds = lease_seconds
+        # Completions running in this process, by staging id: a second
+        # Complete of the same upload here awaits the same task.
+        self.running: dict[str, asyncio.Task[dict[str, object]]] = {}
 
     # -- upload ids -------------------------------------------------------------------
 
@@ -201,11 +224,116 @@ class Staging:
                 continue
             for folder in page.common_prefixes:
                 meta = await upstream.list_objects(bucket.name, prefix=folder + "meta", max_keys=1)
+                if not meta.contents:  # completed: its answer is kept as long
+                    meta = await upstream.list_objects(
+                        bucket.name, prefix=folder + "done", max_keys=1
+                    )
                 stamp = meta.contents[0].last_modified.timestamp() if meta.contents else 0.0
                 if stamp < cutoff:
                     await _delete_prefix(upstream, bucket.name, folder)
                     removed += 1
         return removed
+
+    # -- completion -------------------------------------------------------------------
+
+    async def claim(self, upstream: Upstream, upload: StagedUpload, owner: str) -> int | None:
+        """The lease number this caller now holds, or None while another holder's
+        lease is live."""
+        newest = await self._newest_lease(upstream, upload)
+        if newest is not None:
+            number, expires = newest
+            if expires > time.time():
+                return None
+            number += 1
+        else:
+            number = 0
+        try:
+            await self._put_lease(upstream, upload, number, owner, create_only=True)
+        except errors.PreconditionFailed:
+            return None  # another caller took this number first
+        return number
+
+    async def renew(
+        self, upstream: Upstream, upload: StagedUpload, number: int, owner: str
+    ) -> None:
+        await self._put_lease(upstream, upload, number, owner, create_only=False)
+
+    async def release(self, upstream: Upstream, upload: StagedUpload, number: int) -> None:
+        """Give the claim up without an outcome (a retryable failure)."""
+        await upstream.delete_object(upload.bucket, f"{upload.folder}lease-{number:05d}")
+
+    async def record_outcome(
+        self, upstream: Upstream, upload: StagedUpload, outcome: Mapping[str, object]
+    ) -> None:
+        data = json.dumps(dict(outcome)).encode()
+        try:
+            await upstream.put_object(
+                upload.bucket,
+                upload.folder + "done",
+                Body.of(data),
+                {},
+                conditions=Conditions(if_none_match="*"),
+            )
+        except errors.PreconditionFailed:
+            # A holder presumed dead finished after all; the first outcome stands.
+            log.warning("staged upload %s completed twice", upload.staging_id)
+
+    async def outcome(self, upstream: Upstream, upload: StagedUpload) -> dict[str, object] | None:
+        try:
+            stream = await upstream.get_object(upload.bucket, upload.folder + "done")
+        except errors.NoSuchKey:
+            return None
+        try:
+            data = b"".join([piece async for piece in stream.body])
+        finally:
+            await stream.aclose()
+        found = json.loads(data)
+        return dict(found) if isinstance(found, dict) else None
+
+    async def discard_parts(self, upstream: Upstream, upload: StagedUpload) -> None:
+        """Everything but `done`: the upload is finished, its answer stays."""
+        done = upload.folder + "done"
+        after: str | None = None
+        while True:
+            page = await upstream.list_objects(upload.bucket, prefix=upload.folder, after=after)
+            keys = [o.key for o in page.contents if o.key != done]
+            if keys:
+                await upstream.delete_objects(upload.bucket, keys)
+            if not page.is_truncated or not page.contents:
+                return
+            after = page.next_after
+
+    async def _newest_lease(
+        self, upstream: Upstream, upload: StagedUpload
+    ) -> tuple[int, float] | None:
+        page = await upstream.list_objects(upload.bucket, prefix=upload.folder + "lease-")
+        if not page.contents:
+            return None
+        newest = max(o.key for o in page.contents)
+        number = int(newest.rsplit("-", 1)[1])
+        try:
+            stream = await upstream.get_object(upload.bucket, newest)
+        except errors.NoSuchKey:
+            return number, 0.0  # released meanwhile
+        try:
+            data = json.loads(b"".join([piece async for piece in stream.body]))
+        finally:
+            await stream.aclose()
+        return number, float(data["expires"])
+
+    async def _put_lease(
+        self,
+        upstream: Upstream,
+        upload: StagedUpload,
+        number: int,
+        owner: str,
+        *,
+        create_only: bool,
+    ) -> None:
+        data = json.dumps({"owner": owner, "expires": time.time() + self.lease_seconds}).encode()
+        key = f"{upload.folder}lease-{number:05d}"
+        when = _CREATE if create_only else Conditions()
+        await upstream.put_object(upload.bucket, key, Body.of(data), {}, conditions=when)
 
     # -- storage ----------------------------------------------------------------------
 

@@ -36,6 +36,9 @@ class MaskingSettings(Section):
     # Parts of masked multipart uploads wait (encrypted) in `<bucket>/.s3gate/mpu/`;
     # uploads neither completed nor aborted are removed after this long.
     staged_upload_expiry_seconds: int = Field(default=7 * 86400, ge=3600)
+    # A Complete of a masked upload still running after this long answers 200
+    # and sends a space this often until its result document (as S3 does).
+    complete_keepalive_seconds: float = Field(default=5.0, gt=0, le=60)
 
     def limits(self) -> Limits:
         return Limits(

@@ -214,6 +214,18 @@ class Index:
             garbage = upsert_object(db, bucket, key, row)
         return garbage
 
+    def create_object(self, bucket: str, key: bytes, row: ObjectRow) -> list[str]:
+        """put_object with `If-None-Match: *`, checked in the same transaction."""
+        with self.writing() as db:
+            require_bucket_in(db, bucket)
+            taken = db.execute(
+                "SELECT 1 FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone()
+            if taken is not None:
+                raise errors.PreconditionFailed(extra={"Condition": "If-None-Match"})
+            garbage = upsert_object(db, bucket, key, row)
+        return garbage
+
     def delete_objects(self, bucket: str, keys: list[bytes]) -> list[str]:
         with self.writing() as db:
             require_bucket_in(db, bucket)

@@ -23,7 +23,9 @@ from s3gate.audit.reader import AuditReader
 from s3gate.audit.report import Report
 from s3gate.audit.settings import AuditSettings
 from s3gate.audit.verify import Verifier
-from s3gate.upstream.base import Body, Metadata, PutResult, Upstream
+from s3gate.upstream.base import Body, Conditions, Metadata, PutResult, Upstream
+
+NO_CONDITIONS = Conditions()
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -59,13 +61,21 @@ class Faulty:
         self.fail: Callable[[str], bool] = lambda key: False
         self.puts: list[str] = []
 
-    async def put_object(self, bucket: str, key: str, body: Body, metadata: Metadata) -> PutResult:
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: Body,
+        metadata: Metadata,
+        *,
+        conditions: Conditions = NO_CONDITIONS,
+    ) -> PutResult:
         if self.fail(key):
             async for _ in body.chunks:
                 pass
             raise errors.ServiceUnavailable("injected: audit bucket unreachable")
         self.puts.append(key)
-        return await self.inner.put_object(bucket, key, body, metadata)
+        return await self.inner.put_object(bucket, key, body, metadata, conditions=conditions)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
