@@ -32,6 +32,7 @@ from s3gate.audit.events import MaskingSummary, PrincipalInfo
 from s3gate.audit.log import AuditLog
 from s3gate.digests import OffloadedDigests
 from s3gate.handlers.keepalive import KeepAliveResponse
+from s3gate.handlers.sts import StsOutcome
 from s3gate.identity.principal import Principal
 from s3gate.policy.decision import Decision
 from s3gate.s3.operations import Operation
@@ -165,23 +166,23 @@ async def record_sts(
     log: AuditLog | None,
     request_id: str,
     request: Request,
-    entry: Mapping[str, object],
+    outcome: StsOutcome,
     status: int,
 ) -> None:
     """An STS exchange, granted or refused (the token is never recorded)."""
     if log is None:
         return
-    allowed = "error" not in entry and status < 400
-    subject = entry.get("principal")
+    allowed = outcome.error is None and status < 400
+    granted = outcome.principal
     principal = (
         PrincipalInfo(
-            subject=str(subject),
-            access_key_id=_str(entry.get("session_access_key_id")),
+            subject=granted.subject,
+            access_key_id=granted.access_key_id,
             source="session",
-            issuer=_str(entry.get("issuer")),
-            role=_str(entry.get("role")),
+            issuer=granted.issuer,
+            role=granted.role,
         )
-        if subject
+        if granted is not None
         else None
     )
     await log.record(
@@ -189,14 +190,10 @@ async def record_sts(
             request_id,
             allowed=allowed,
             principal=principal,
-            role_arn=_str(entry.get("role_arn")),
-            error_code=_str(entry.get("error")),
+            role_arn=outcome.role_arn,
+            error_code=outcome.error,
             status=status,
             source_ip=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
         )
     )
-
-
-def _str(value: object) -> str | None:
-    return None if value is None else str(value)

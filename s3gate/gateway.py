@@ -25,7 +25,7 @@ from s3gate.config import Settings
 from s3gate.handlers import BODY_OPERATIONS, HANDLERS
 from s3gate.handlers.call import Call
 from s3gate.handlers.objects import parse_copy_source
-from s3gate.handlers.sts import is_sts_request, serve_sts
+from s3gate.handlers.sts import answer_sts_request, is_sts_request
 from s3gate.identity.principal import Principal
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.sts import StsService
@@ -202,9 +202,11 @@ class Gateway:
         self, request: Request, request_id: str, entry: dict[str, object], started: float
     ) -> Response:
         # Unsigned by design: the web identity token is the credential.
-        response = await serve_sts(request, request_id, self.sts, entry)
+        reply = await answer_sts_request(request, request_id, self.sts)
+        response = reply.response
+        entry.update(reply.outcome.log_fields())
         try:
-            await record_sts(self.audit, request_id, request, entry, response.status_code)
+            await record_sts(self.audit, request_id, request, reply.outcome, response.status_code)
         except errors.S3Error as exc:
             response = self._error(exc, request, request_id, None)
             entry["error"] = exc.error_code

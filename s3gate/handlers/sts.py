@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from s3gate.identity import sts_xml
+from s3gate.identity.principal import Principal
 from s3gate.identity.sts import StsService
 from s3gate.identity.sts_errors import (
     InternalFailure,
@@ -35,6 +37,42 @@ ACTION = "AssumeRoleWithWebIdentity"
 API_VERSION = "2011-06-15"
 FORM_TYPE = "application/x-www-form-urlencoded"
 _NAME = re.compile(r"[A-Za-z0-9.]{1,64}")
+# The bounds STS itself puts on RoleArn: a longer or shorter value is not
+# recorded (it is refused as a ValidationError anyway).
+_ROLE_ARN_LENGTH = range(20, 2049)
+
+
+@dataclass(frozen=True)
+class StsOutcome:
+    """What one STS request came to, for its audit event and access-log line
+    (a typed record, not a dict both sides must spell alike)."""
+
+    operation: str  # "sts:AssumeRoleWithWebIdentity", or "sts" when unnamed
+    role_arn: str | None = None  # the RoleArn asked for, granted or not
+    principal: Principal | None = None  # the new session's principal, if granted
+    error: str | None = None  # the STS error code, if refused
+
+    def log_fields(self) -> dict[str, object]:
+        """The access-log fields of this outcome."""
+        fields: dict[str, object] = {"operation": self.operation}
+        if self.error is not None:
+            fields["error"] = self.error
+        if self.principal is not None:
+            fields.update(
+                {
+                    "principal": self.principal.subject,
+                    "issuer": self.principal.issuer,
+                    "role": self.principal.role,
+                    "session_access_key_id": self.principal.access_key_id,
+                }
+            )
+        return fields
+
+
+@dataclass(frozen=True)
+class StsReply:
+    response: Response
+    outcome: StsOutcome
 
 
 def is_sts_request(
@@ -92,15 +130,24 @@ async def serve_sts(
     service: StsService | None,
     entry: dict[str, object] | None = None,
 ) -> Response:
+    """`answer_sts_request`, with the outcome's access-log fields put in `entry`."""
+    reply = await answer_sts_request(request, request_id, service)
+    if entry is not None:
+        entry.update(reply.outcome.log_fields())
+    return reply.response
+
+
+async def answer_sts_request(
+    request: Request, request_id: str, service: StsService | None
+) -> StsReply:
     """Read the parameters of an STS request and answer it (for the gateway,
     after `is_sts_request`)."""
     try:
         params = await read_sts_params(request)
     except StsError as exc:
-        if entry is not None:
-            entry.update({"operation": "sts", "error": exc.code})
-        return _response(sts_xml.error(exc, request_id), exc.status, request_id, secret=False)
-    return await handle_sts(params, request_id, service, entry)
+        response = _response(sts_xml.error(exc, request_id), exc.status, request_id, secret=False)
+        return StsReply(response, StsOutcome("sts", error=exc.code))
+    return await answer_sts(params, request_id, service)
 
 
 def _response(body: bytes, status: int, request_id: str, *, secret: bool) -> Response:
@@ -116,11 +163,22 @@ async def handle_sts(
     service: StsService | None,
     entry: dict[str, object] | None = None,
 ) -> Response:
+    """`answer_sts`, with the outcome's access-log fields put in `entry`."""
+    reply = await answer_sts(params, request_id, service)
+    if entry is not None:
+        entry.update(reply.outcome.log_fields())
+    return reply.response
+
+
+async def answer_sts(
+    params: Mapping[str, str], request_id: str, service: StsService | None
+) -> StsReply:
     """Answer one STS request. `service` None: STS is not configured (no
-    session keys). `entry`, when given, receives the access-log fields."""
-    entry = entry if entry is not None else {}
+    session keys)."""
     action = params.get("Action")
-    entry["operation"] = f"sts:{action}" if action and _NAME.fullmatch(action) else "sts"
+    operation = f"sts:{action}" if action and _NAME.fullmatch(action) else "sts"
+    asked = params.get("RoleArn")
+    role_arn = asked if asked is not None and len(asked) in _ROLE_ARN_LENGTH else None
     try:
         if not action:
             raise MissingAction("The request must contain the parameter Action.")
@@ -132,21 +190,13 @@ async def handle_sts(
             raise InvalidAction(f"{ACTION} is not enabled on this gateway.")
         result = await service.assume_role_with_web_identity(params)
     except StsError as exc:
-        entry["error"] = exc.code
-        return _response(sts_xml.error(exc, request_id), exc.status, request_id, secret=False)
+        response = _response(sts_xml.error(exc, request_id), exc.status, request_id, secret=False)
+        return StsReply(response, StsOutcome(operation, role_arn, error=exc.code))
     except Exception:  # fail closed, with a request id the operator can find
         log.exception("internal error in STS (request %s)", request_id)
         failure = InternalFailure()
-        entry["error"] = failure.code
-        return _response(sts_xml.error(failure, request_id), 500, request_id, secret=False)
-    principal = result.principal
-    entry.update(
-        {
-            "principal": principal.subject,
-            "issuer": principal.issuer,
-            "role": principal.role,
-            "session_access_key_id": principal.access_key_id,
-        }
-    )
+        response = _response(sts_xml.error(failure, request_id), 500, request_id, secret=False)
+        return StsReply(response, StsOutcome(operation, role_arn, error=failure.code))
     body = sts_xml.assume_role_with_web_identity(result, request_id)
-    return _response(body, 200, request_id, secret=True)
+    response = _response(body, 200, request_id, secret=True)
+    return StsReply(response, StsOutcome(operation, role_arn, principal=result.principal))

@@ -3,32 +3,27 @@ cases, and a check that every `@mask` names a profile of the bundle."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 from s3gate.masking.profiles import PART
 from s3gate.policy.cedar import Bundle
-from s3gate.policy.source import Problem
+from s3gate.policy.obligations import MASK
+from s3gate.policy.source import PolicyInfo, Problem
 from s3gate.policy.testing import CaseResult
 from s3gate.transform.examples import Failure, check_examples
 from s3gate.transform.profile import MaskingProfiles
 
-_MASK = re.compile(r'@mask\(\s*"([^"]*)"\s*\)')
-_COMMENT = re.compile(r"//[^\n]*")
 
-
-def unknown_masks(files: Mapping[str, bytes], profiles: MaskingProfiles) -> list[Problem]:
-    """`@mask("x")` annotations in the access policies naming no profile."""
+def unknown_masks(policies: Iterable[PolicyInfo], profiles: MaskingProfiles) -> list[Problem]:
+    """`@mask("x")` annotations naming no profile, from the policies as the
+    bundle parsed them (Cedar's own parser: `@mask ("x")`, with a space, is
+    the same annotation and is checked the same way)."""
     problems = []
-    for rel, data in sorted(files.items()):
-        if not rel.endswith(".cedar"):
-            continue
-        text = data.decode("utf-8", "replace")
-        for number, line in enumerate(text.splitlines(), start=1):
-            for name in _MASK.findall(_COMMENT.sub("", line)):
-                if name not in profiles:
-                    problems.append(Problem(rel, number, f"@mask names no profile: {name!r}"))
+    for info in policies:
+        name = info.annotations.get(MASK)
+        if name is not None and name not in profiles:
+            problems.append(Problem(info.file, info.line, f"@mask names no profile: {name!r}"))
     return problems
 
 

@@ -3,7 +3,9 @@
 Profiles are read from the same file snapshot as the Cedar policies, so a
 reload swaps both at once: a request sees the policies and the profiles of
 one bundle. A policy naming a profile that does not exist fails closed at
-request time (InternalError) — `s3gate policy check` reports it earlier.
+request time (InternalError); the bundle is rejected before that, at load
+time, because `MaskingPart.check_policies` reads the `@mask` names from the
+parsed policies.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from s3gate import errors
 from s3gate.policy.cedar import Bundle
-from s3gate.policy.source import BundleError, Problem
+from s3gate.policy.source import BundleError, PolicyInfo, Problem
 from s3gate.transform.profile import MaskingProfiles, Profile, ProfileError, profiles_from_texts
 from s3gate.transform.tokens import TokenKeys
 
@@ -46,12 +48,15 @@ class MaskingPart:
             profiles = profiles_from_texts(texts, self._keys)
         except ProfileError as exc:
             raise BundleError([Problem(where, None, why) for where, why in exc.problems]) from exc
+        return profiles
+
+    def check_policies(self, loaded: object, policies: Sequence[PolicyInfo]) -> list[Problem]:
+        """Every `@mask` of the parsed policies names one of these profiles."""
         from s3gate.masking.checks import unknown_masks  # checks imports this module
 
-        missing = unknown_masks(files, profiles)
-        if missing:
-            raise BundleError(missing)
-        return profiles
+        if not isinstance(loaded, MaskingProfiles):
+            return [Problem(PART, None, "no masking profiles")]
+        return unknown_masks(policies, loaded)
 
 
 def profiles_for(bundle: Bundle, names: Sequence[str]) -> list[Profile]:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import cedarpy
 
@@ -52,6 +52,16 @@ class BundlePart(Protocol):
     name: str
 
     def load(self, files: Mapping[str, bytes]) -> object: ...
+
+
+@runtime_checkable
+class PolicyCheckedPart(BundlePart, Protocol):
+    """A part whose content the policies refer to (e.g. `@mask` names a
+    profile): `check_policies` gets what `load` returned and the *parsed*
+    policies (annotations as Cedar read them, so there is one parser), and
+    returns the problems that reject the bundle."""
+
+    def check_policies(self, loaded: object, policies: Sequence[PolicyInfo]) -> list[Problem]: ...
 
 
 def snapshot(directory: Path, patterns: Sequence[str]) -> dict[str, bytes]:
@@ -104,6 +114,10 @@ def load_bundle(
             problems.extend(exc.problems)
         except ValueError as exc:
             problems.append(Problem(part.name, None, str(exc)))
+    for part in parts:
+        if part.name in extras and isinstance(part, PolicyCheckedPart):
+            ordered = sorted(policies.values(), key=lambda info: info.order)
+            problems.extend(part.check_policies(extras[part.name], ordered))
     if problems:
         raise BundleError(problems)
     document = {"staticPolicies": est, "templates": {}, "templateLinks": []}

@@ -31,6 +31,15 @@ from tests.e2e.harness import (
     client_env,
     start_gateway,
 )
+from tests.e2e.oidc_issuer import Issuer, issuer_config, make_key
+from tests.e2e.sts import (
+    ANALYST_ROLE,
+    WRITER_ROLE,
+    assume_response,
+    identity_section,
+    new_session_keys,
+    sts_failure,
+)
 
 S3GATE = [sys.executable, "-m", "s3gate"]
 AUDITOR_POLICY = """
@@ -76,14 +85,28 @@ def policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    """A test OIDC issuer, so that STS exchanges are audited too."""
+    running = Issuer([make_key("RS256", "audit-k1")])
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
 def gw(
-    moto_endpoint: str, keys: Path, policies: Path, tmp_path_factory: pytest.TempPathFactory
+    moto_endpoint: str,
+    keys: Path,
+    policies: Path,
+    issuer: Issuer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Gateway]:
     replica = f"audit-e2e-{uuid.uuid4().hex[:8]}"
     folder = tmp_path_factory.mktemp("audit-gw")
-    gateway = start_gateway(
-        folder, moto_endpoint, IDENTITIES, extra=_settings(keys, policies, replica)
+    settings = _settings(keys, policies, replica)
+    settings["identity"] = identity_section(
+        [issuer_config("dev", issuer.url)], new_session_keys("s1"), "s1"
     )
+    gateway = start_gateway(folder, moto_endpoint, IDENTITIES, extra=settings)
     gateway.replica = replica  # type: ignore[attr-defined]
     yield gateway
     gateway.stop()
@@ -223,6 +246,43 @@ def test_event_content(gw: Gateway, moto_endpoint: str, keys: Path, bucket: str)
     text = json.dumps(ev)
     assert gw.identities["admin"].secret_access_key not in text
     assert "Signature" not in text
+
+
+def test_sts_exchange_events_name_the_role_and_the_identity(
+    gw: Gateway, moto_endpoint: str, keys: Path, issuer: Issuer
+) -> None:
+    """A granted and a refused AssumeRoleWithWebIdentity, with boto3 over the
+    wire: each `sts.exchange` event says which role was asked for, who the
+    token named (granted only) and how it ended; the token is never kept."""
+    subject = f"agent-{uuid.uuid4().hex[:8]}"
+    token = issuer.token(sub=subject, groups=["trace-writers"], team="alpha")
+    # A writer's token does not satisfy the analyst role's trust. (Refused
+    # first: once the granted one is shipped, so is this one, before it.)
+    refused = sts_failure(gw.endpoint, ANALYST_ROLE, token, "audit-check")
+    assert refused.code == "AccessDenied"
+    granted = assume_response(gw.endpoint, WRITER_ROLE, token, "audit-check")
+    rid = granted["ResponseMetadata"]["RequestId"]
+    wait_shipped(moto_endpoint, keys, gw.replica, {rid})  # type: ignore[attr-defined]
+    events = [
+        e
+        for e in shipped_events(moto_endpoint, keys, gw.replica)  # type: ignore[attr-defined]
+        if e["type"] == "sts.exchange"
+    ]
+    ok = [e for e in events if e["request_id"] == rid]
+    assert len(ok) == 1, events
+    ev = ok[0]
+    assert ev["details"]["role_arn"] == WRITER_ROLE
+    assert ev["outcome"] == "allowed" and ev["decision"] == "allow" and ev["status"] == 200
+    assert ev["principal"]["subject"] == subject
+    assert ev["principal"]["issuer"] == "dev"
+    assert ev["principal"]["access_key_id"] == granted["Credentials"]["AccessKeyId"]
+    assert ev["error_code"] is None
+    denied = [e for e in events if e is not ev and e["details"]["role_arn"] == ANALYST_ROLE]
+    assert len(denied) == 1, events
+    assert denied[0]["outcome"] == "denied" and denied[0]["error_code"] == "AccessDenied"
+    assert denied[0]["principal"] is None
+    text = json.dumps(events)
+    assert token not in text and granted["Credentials"]["SecretAccessKey"] not in text
 
 
 @pytest.mark.parametrize(

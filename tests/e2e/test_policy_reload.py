@@ -66,6 +66,16 @@ permit (principal, action, resource)
 when { resource.bukket == "traces" };
 """
 
+# Valid Cedar (an annotation may have a space before its value) that names a
+# masking profile the bundle does not have: accepted, it would make every read
+# it permits fail with InternalError.
+MISSPELT_MASK = """// Written by test_policy_reload.py: names no masking profile.
+@id("reload.misspelt-mask")
+@mask ("analyst-veiw")
+permit (principal in Group::"ops", action in Action::"read", resource)
+when { resource.bucket == "traces" };
+"""
+
 
 @dataclass
 class Setup:
@@ -267,8 +277,9 @@ def test_reload_under_traffic(setup: Setup) -> None:
     [
         (SYNTAX_ERROR, "access/broken.cedar:"),
         (VALIDATION_ERROR, "bukket"),
+        (MISSPELT_MASK, "@mask names no profile: 'analyst-veiw'"),
     ],
-    ids=["syntax-error", "validation-error"],
+    ids=["syntax-error", "validation-error", "unknown-mask-profile"],
 )
 def test_broken_bundle_is_rejected_while_traffic_continues(
     setup: Setup, content: str, reason: str
