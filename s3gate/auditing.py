@@ -197,3 +197,7 @@ async def record_sts(
             user_agent=request.headers.get("user-agent"),
         )
     )
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
