@@ -26,7 +26,7 @@ from typing import Protocol
 import brotli
 
 from s3gate.transform.errors import UnreadableContent
-from s3gate.transform.gzipped import GZIP_MAGIC, Gunzip, Gzip
+from s3gate.transform.gzipped import GZIP_MAGIC, Gunzip, Gzip, ZlibMembers
 
 if sys.version_info >= (3, 14):  # pragma: no cover - the stdlib module
     from compression import zstd
@@ -52,44 +52,23 @@ class Inflate:
 
     def __init__(self, piece: int) -> None:
         self._piece = piece
-        self._d: zlib._Decompress | None = None
         self._head = b""
-        self._wbits = zlib.MAX_WBITS
-        self._fed = False
+        self._members: ZlibMembers | None = None
 
     def feed(self, data: bytes) -> Iterator[bytes]:
-        if not data:
-            return
-        if self._d is None:
+        if self._members is None:
             self._head += data
             if len(self._head) < 2:
                 return
             data, self._head = self._head, b""
-            self._wbits = zlib.MAX_WBITS if is_zlib_header(data) else -zlib.MAX_WBITS
-            self._d = zlib.decompressobj(wbits=self._wbits)
-        self._fed = True
-        while True:
-            try:
-                out = self._d.decompress(data, self._piece)
-            except zlib.error as exc:
-                raise UnreadableContent("the body is not valid deflate") from exc
-            if out:
-                yield out
-            if self._d.eof:
-                data = self._d.unused_data
-                self._d = zlib.decompressobj(wbits=self._wbits)
-                self._fed = bool(data)
-                if not data:
-                    return
-                continue
-            data = self._d.unconsumed_tail
-            if not data and len(out) < self._piece:
-                return
+            wbits = zlib.MAX_WBITS if is_zlib_header(data) else -zlib.MAX_WBITS
+            self._members = ZlibMembers(self._piece, wbits, "deflate")
+        yield from self._members.feed(data)
 
     def finish(self) -> Iterator[bytes]:
-        if self._head or (self._fed and self._d is not None and not self._d.eof):
+        if self._head:
             raise UnreadableContent("the deflate body is truncated")
-        return iter(())
+        return self._members.finish() if self._members is not None else iter(())
 
 
 class Deflate:

@@ -23,10 +23,16 @@ LEVEL = 6
 _HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no flags, mtime 0, OS unknown
 
 
-class Gunzip:
-    def __init__(self, piece: int) -> None:
+class ZlibMembers:
+    """A zlib-family stream (`wbits` as zlib takes it: 31 gzip, 15 zlib, -15
+    raw deflate), bounded to `piece` bytes per inflate call; concatenated
+    members are read in turn. `name` is for the client's error message."""
+
+    def __init__(self, piece: int, wbits: int, name: str) -> None:
         self._piece = piece
-        self._d = zlib.decompressobj(wbits=31)
+        self._wbits = wbits
+        self._name = name
+        self._d = zlib.decompressobj(wbits=wbits)
         self._fed = False  # the current member has seen input
 
     def feed(self, data: bytes) -> Iterator[bytes]:
@@ -37,13 +43,13 @@ class Gunzip:
             try:
                 out = self._d.decompress(data, self._piece)
             except zlib.error as exc:
-                raise UnreadableContent("the body is not valid gzip") from exc
+                raise UnreadableContent(f"the body is not valid {self._name}") from exc
             if out:
                 yield out
             if self._d.eof:
-                # The next gzip member, if any, starts in unused_data.
+                # The next member, if any, starts in unused_data.
                 data = self._d.unused_data
-                self._d = zlib.decompressobj(wbits=31)
+                self._d = zlib.decompressobj(wbits=self._wbits)
                 self._fed = bool(data)
                 if not data:
                     return
@@ -55,8 +61,13 @@ class Gunzip:
 
     def finish(self) -> Iterator[bytes]:
         if self._fed and not self._d.eof:
-            raise UnreadableContent("the gzip body is truncated")
+            raise UnreadableContent(f"the {self._name} body is truncated")
         return iter(())
+
+
+class Gunzip(ZlibMembers):
+    def __init__(self, piece: int) -> None:
+        super().__init__(piece, 31, "gzip")
 
 
 class Gzip:
