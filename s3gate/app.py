@@ -25,6 +25,9 @@ from s3gate.approvals.routes import api_routes
 from s3gate.approvals.rules import ApprovalsPart
 from s3gate.approvals.service import ApprovalService
 from s3gate.approvals.store import HoldStore
+from s3gate.approvals.web.cookies import CookieSealer
+from s3gate.approvals.web.pages import WebPages
+from s3gate.approvals.web.signin import SignIn
 from s3gate.audit.builders import policy_bundle
 from s3gate.audit.log import AuditLog, replica_id
 from s3gate.audit.routes import keys_endpoint
@@ -106,6 +109,7 @@ def create_app(
             metrics.watch_refusals(refusals)
         metrics.watch_views(lambda: masking.views.counts)
     approvals = _approvals(settings, store, policies, masking, audit)
+    web = _web_pages(settings, approvals, sts, audit)
     gateway = Gateway(
         settings,
         store,
@@ -181,6 +185,8 @@ def create_app(
                 hold_sweeper.cancel()
             if approvals is not None and approvals.notifier is not None:
                 await approvals.notifier.close()
+            if web is not None:
+                await web.signin.close()
             if sts is not None:
                 await sts.close()
             await policies.stop()
@@ -209,6 +215,7 @@ def create_app(
         *([Route("/_s3gate/metrics", metrics.endpoint, methods=["GET"])] if metrics else []),
         *([Route("/_s3gate/audit/keys", keys_endpoint(audit))] if audit is not None else []),
         *(api_routes(approvals, gateway.authenticator, audit) if approvals is not None else []),
+        *(web.routes() if web is not None else []),
         *extra_routes,
         # Every method (an ASGI endpoint; Starlette limits a function endpoint
         # to GET): one the S3 API does not define is answered by the
@@ -328,6 +335,32 @@ def _approvals(
         audit,
         replica_id(settings.audit),
         notifier,
+    )
+
+
+def _web_pages(
+    settings: Settings,
+    approvals: ApprovalService | None,
+    sts: StsService | None,
+    audit: AuditLog | None,
+) -> WebPages | None:
+    """The approvals web page, when `approvals.web_*` configure it."""
+    conf = settings.approvals
+    if approvals is None or not conf.web_enabled:
+        return None
+    try:
+        # The STS validator's key cache, when there is one: one JWKS fetch
+        # schedule per issuer, whichever door the token came through.
+        signin = SignIn(conf, settings.identity, sts.validator.keys if sts is not None else None)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return WebPages(
+        conf,
+        approvals,
+        signin,
+        CookieSealer(*keyring.approval_web_keys(settings)),
+        (lambda: sts.roles) if sts is not None else (lambda: None),
+        audit,
     )
 
 

@@ -386,6 +386,30 @@ class HoldChanged(S3Error):
     default_message = "The hold changed since it was reviewed; review it again."
 
 
+# The approvals web page (approvals/web/): HTML pages, not S3 documents, but
+# one class per refusal all the same.
+class SignInRequired(S3Error):
+    code = "SignInRequired"
+    status = 401
+    default_message = "Sign in to see approvals."
+
+
+class SignInFailed(S3Error):
+    """State, code, PKCE verifier, ID token or nonce refused (why: debug log)."""
+
+    code = "SignInFailed"
+    status = 403
+    default_message = "The sign-in could not be completed. Start again."
+
+
+class RequestForgery(S3Error):
+    """A state-changing request without this session's CSRF token or from another Origin."""
+
+    code = "RequestForgery"
+    status = 403
+    default_message = "The form is not from this page, or it is stale. Reload and try again."
+
+
 # Service health.
 class InternalError(S3Error):
     code = "InternalError"

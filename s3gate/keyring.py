@@ -68,3 +68,15 @@ def approval_keys(settings: Settings) -> tuple[dict[str, bytes], str]:
         )
         return {"local": os.urandom(32)}, "local"
     return ring
+
+
+def approval_web_keys(settings: Settings) -> tuple[dict[str, bytes], str]:
+    """The key that seals the approvals web page's cookies (sessions, sign-ins
+    under way): shared by every replica, so any one serves the next page."""
+    ring = shared_keys(settings, b"s3gate approvals web cookies v1")
+    if ring is None:
+        log.warning(
+            "identity.session_keys is not set: approvals web sessions end when this process does"
+        )
+        return {"local": os.urandom(32)}, "local"
+    return ring
