@@ -20,9 +20,7 @@ import time
 from pathlib import Path
 
 from s3gate import errors
-from s3gate.s3.conditions import check_conditions, resolve_range, write_conditions
-from s3gate.upstream.base import (
-    Body,
+from s3gate.s3.model import (
     BucketInfo,
     ByteRange,
     Conditions,
@@ -31,11 +29,14 @@ from s3gate.upstream.base import (
     ListPage,
     Metadata,
     ObjectHead,
-    ObjectStream,
     PartsPage,
     PutResult,
     UploadsPage,
+    check_conditions,
+    resolve_range,
+    write_conditions,
 )
+from s3gate.upstream.base import Body, ObjectStream
 from s3gate.upstream.local_blobs import BlobReader, in_thread
 from s3gate.upstream.local_index import Index, ObjectRow, to_datetime
 from s3gate.upstream.local_listing import list_objects

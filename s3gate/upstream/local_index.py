@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from s3gate import errors
-from s3gate.s3.conditions import bare_etag
-from s3gate.upstream.base import Conditions, Metadata, ObjectHead
+from s3gate.s3.model import Conditions, Metadata, ObjectHead, bare_etag
 
 SCHEMA_VERSION = 1
 _SCHEMA = """

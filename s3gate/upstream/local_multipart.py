@@ -14,9 +14,9 @@ import secrets
 import time
 
 from s3gate import errors
-from s3gate.s3.conditions import bare_etag
+from s3gate.s3.model import Metadata, PartsPage, PutResult, UploadsPage, bare_etag
 from s3gate.upstream import local_uploads as uploads
-from s3gate.upstream.base import Body, Metadata, PartsPage, PutResult, UploadsPage
+from s3gate.upstream.base import Body
 from s3gate.upstream.local_index import ObjectRow
 from s3gate.upstream.local_listing import list_parts, list_uploads
 from s3gate.upstream.local_rules import (

@@ -14,10 +14,7 @@ import aiohttp
 
 from s3gate import errors
 from s3gate.config import UpstreamSettings
-from s3gate.s3.conditions import write_conditions
-from s3gate.upstream import s3xml
-from s3gate.upstream.base import (
-    Body,
+from s3gate.s3.model import (
     BucketInfo,
     ByteRange,
     Conditions,
@@ -26,11 +23,13 @@ from s3gate.upstream.base import (
     ListPage,
     Metadata,
     ObjectHead,
-    ObjectStream,
     PartsPage,
     PutResult,
     UploadsPage,
+    write_conditions,
 )
+from s3gate.upstream import s3xml
+from s3gate.upstream.base import Body, ObjectStream
 from s3gate.upstream.s3headers import condition_headers, object_head, stored_headers
 from s3gate.upstream.s3http import Transport, content_length, finish, raise_for, stream_body
 from s3gate.upstream.signer import Signer

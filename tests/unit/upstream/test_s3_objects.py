@@ -13,7 +13,8 @@ from email.utils import format_datetime
 import pytest
 
 from s3gate import errors
-from s3gate.upstream.base import Body, ByteRange, Conditions, ObjectStream
+from s3gate.s3.model import ByteRange, Conditions
+from s3gate.upstream.base import Body, ObjectStream
 from s3gate.upstream.s3 import S3Upstream
 from tests.unit.upstream.s3_fixtures import bucket, moto_endpoint, s3, settings_for
 
