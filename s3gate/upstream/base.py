@@ -2,8 +2,8 @@
 
 Handlers speak to an `Upstream` in typed values, never in upstream XML, so that
 the S3 front end (rendering, pagination tokens, policy filtering, masking) is
-the same whatever store is behind: a real S3 endpoint (`upstream.s3`) or the
-embedded local directory (`upstream.local`).
+the same whatever store is behind: a real S3 endpoint (`upstream/s3/`) or the
+embedded local directory (`upstream/local/`).
 
 Body contract, for every method that takes `body`: the upstream consumes the
 async iterator and must store *nothing* if the iterator raises before it is

@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 
 from s3gate.s3.model import Conditions, Metadata, ObjectHead, is_stored_header
-from s3gate.upstream import s3xml
+from s3gate.upstream.s3 import xml as s3xml
 
 
 def stored_headers(metadata: Metadata) -> dict[str, str]:
