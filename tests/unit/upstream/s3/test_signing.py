@@ -13,8 +13,8 @@ from botocore.credentials import RefreshableCredentials
 
 from s3gate import errors
 from s3gate.config import ConfigError, Secret, UpstreamSettings
-from s3gate.upstream.s3addr import Addressing, encode_query
-from s3gate.upstream.signer import EMPTY_SHA256, Signer
+from s3gate.upstream.s3.addressing import Addressing, encode_query
+from s3gate.upstream.s3.signer import EMPTY_SHA256, Signer
 
 ODD_KEYS = [
     "plain.txt",

@@ -5,7 +5,7 @@ the UTF-8 bytes): every byte except unreserved characters and `/` becomes
 `%XX`, so spaces, `+`, `%`, `?`, `#` and non-ASCII survive, and `a//b`, a
 leading `/` or a trailing `/` stay as they are (S3 does not normalise object
 paths). The URL we build is the URL we sign and the URL we send; nothing
-re-encodes it on the way (see `yarl.URL(..., encoded=True)` in s3http.py).
+re-encodes it on the way (see `yarl.URL(..., encoded=True)` in http.py).
 """
 
 from __future__ import annotations
