@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from s3gate.policy.commands import register
+from s3gate.commands.policy import register
 from tests.unit.policy.helpers import POLICIES
 
 

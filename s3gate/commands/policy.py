@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from s3gate import config
+from s3gate.approvals.rules import rules_of
 from s3gate.policy.cases import Case, CaseError, Target, decide_case, principal_from
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
@@ -76,7 +78,6 @@ def _common(parser: argparse.ArgumentParser, positional_dir: bool = True) -> Non
 def _settings(args: argparse.Namespace) -> PolicySettings:
     if args.config is None:
         return PolicySettings()
-    from s3gate import config  # imported late: only this path needs the full settings
 
     loaded = getattr(config.load(args.config), "policy", None)
     return loaded if isinstance(loaded, PolicySettings) else PolicySettings()
@@ -172,7 +173,6 @@ def _verdict_text(decision: Decision, bundle: Bundle) -> str:
         return "DENY"
     if not decision.obligations.approvals:
         return "ALLOW"
-    from s3gate.approvals.rules import rules_of  # the CLI only; policy/ stays below approvals/
 
     rules = rules_of(bundle.extras)
     named = []
