@@ -14,7 +14,8 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
-from s3gate.config import ConfigError, UpstreamSettings
+from s3gate.configbase import ConfigError
+from s3gate.upstream.settings import UpstreamSettings
 
 # One query parameter; a None value is sent bare (`?uploads`, `?delete`).
 Query = Sequence[tuple[str, str | None]]

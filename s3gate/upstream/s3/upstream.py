@@ -13,7 +13,6 @@ from urllib.parse import quote
 import aiohttp
 
 from s3gate import errors
-from s3gate.config import UpstreamSettings
 from s3gate.s3.model import (
     BucketInfo,
     ByteRange,
@@ -33,6 +32,7 @@ from s3gate.upstream.s3 import xml as s3xml
 from s3gate.upstream.s3.headers import condition_headers, object_head, stored_headers
 from s3gate.upstream.s3.http import Transport, content_length, finish, raise_for, stream_body
 from s3gate.upstream.s3.signer import Signer
+from s3gate.upstream.settings import UpstreamSettings
 
 # S3 takes at most 1000 keys per DeleteObjects call.
 DELETE_BATCH = 1000

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from s3gate.config import Secret, UpstreamSettings
+from s3gate.configbase import Secret
 from s3gate.upstream.s3 import S3Upstream
+from s3gate.upstream.settings import UpstreamSettings
 
 _SERVER = """
 import sys
