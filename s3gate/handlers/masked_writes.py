@@ -18,56 +18,30 @@ plain ETag is returned.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING, NoReturn
+from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from s3gate import errors
-from s3gate.masking import clientmeta, materialise
+from s3gate.handlers.call import Call
+from s3gate.masking import materialise
 from s3gate.masking.metadata import mask_for_write
 from s3gate.masking.spool import Spool
-from s3gate.policy.cedar import Bundle
-from s3gate.s3.model import Conditions, CopyResult, Metadata, PutResult
+from s3gate.masking.stamp import HeldCatcher, finish_metadata, unstamped
+from s3gate.s3.model import Conditions, CopyResult, PutResult
 from s3gate.sigv4.checksums import Checksum, new_checksum
 from s3gate.transform.errors import MaskingHeld
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary
 
-if TYPE_CHECKING:  # only annotations: approvals.release imports this module
-    from s3gate.handlers.call import Call
 
-_STAMP_PREFIX = "x-amz-meta-s3gate-"
+@dataclass(frozen=True)
+class Stored:
+    """What a masked write stored: the store's answer, and the SHA-256 of the
+    bytes stored (the masked ones), for the record and the ETag convention."""
 
-
-def finish_metadata(
-    metadata: dict[str, str], summary: MaskSummary, bundle: Bundle, stored_md5_hex: str
-) -> None:
-    """The stored object's metadata after masking: the masking stamp, and
-    client content hashes describing the stored bytes (see clientmeta)."""
-    metadata.update({f"x-amz-meta-{k}": v for k, v in summary.as_metadata().items()})
-    metadata[_STAMP_PREFIX + "bundle"] = bundle.hash[:16]
-    clientmeta.describe(metadata, stored_md5_hex)
-
-
-def unstamped(metadata: Metadata) -> dict[str, str]:
-    """Metadata without a previous masking stamp (a copy is stamped anew)."""
-    return {k: v for k, v in metadata.items() if not k.startswith(_STAMP_PREFIX)}
-
-
-class HeldCatcher:
-    """Lets a masking run that ends in a `hold` finish filling its spool: the
-    engine raises MaskingHeld only after the last (masked) byte, with the held
-    values already redacted, so the spool then holds what quarantine keeps."""
-
-    def __init__(self) -> None:
-        self.error: MaskingHeld | None = None
-
-    async def watch(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        try:
-            async for piece in pieces:
-                yield piece
-        except MaskingHeld as exc:
-            self.error = exc
+    result: PutResult
+    sha256_hex: str
 
 
 async def store_masked(
@@ -76,10 +50,10 @@ async def store_masked(
     source: AsyncIterator[bytes],
     metadata: dict[str, str],
     checksum: Checksum | None = None,
-) -> PutResult:
+) -> Stored:
     """`source` through the masker into the spool, then — only if the whole
-    run succeeded — to `call.key`, stamped (SHA-256 of the stored bytes in
-    `call.stats`). The shared step of every masked write. `checksum`, when
+    run succeeded — to `call.key`, stamped (with the SHA-256 of the stored
+    bytes, also in the call's tally). The shared step of every masked write. `checksum`, when
     given, is computed over the masked bytes and stored with them. A
     PutObject that a `hold` rule matches (or that needs an approval) goes to
     quarantine instead (approvals.service) and is answered HeldForApproval."""
@@ -89,7 +63,7 @@ async def store_masked(
         content_encoding=metadata.get("content-encoding"),
         key=call.key,
     )
-    call.stats["mask_summary"] = masker.summary  # also when it refuses
+    call.tally.mask_summary = masker.summary  # also when it refuses
     # Metadata first: a refusal costs no body work. Content headers are
     # refused, never rewritten, so the type and coding above still hold.
     metadata = mask_for_write(metadata, plan_for(profiles), masker.summary)
@@ -105,9 +79,18 @@ async def store_masked(
         if checksum is not None:
             body = replace(body, checksum=(checksum.algorithm, checksum.b64digest()))
         result = await call.upstream.put_object(call.bucket, call.key, body, metadata)
-        call.stats["sha256_stored"] = spool.sha256_hex
-        await materialise.at_write(call, spool, result.etag)
-        return result
+        call.tally.sha256_stored = spool.sha256_hex
+        written = materialise.Written(
+            upstream=call.upstream,
+            views=call.masking.views,
+            bundle=call.bundle,
+            wanted=call.settings.views.materialise,
+            bucket=call.bucket,
+            key=call.key,
+            etag=result.etag,
+        )
+        await materialise.at_write(written, spool)
+        return Stored(result, spool.sha256_hex)
 
 
 async def hold(
@@ -162,8 +145,9 @@ async def put_object(
     call.declared_length()
     algorithm = call.body.checksum_algorithm
     checksum = new_checksum(algorithm) if algorithm is not None else None
-    result = await store_masked(call, profiles, aiter(call.body), metadata, checksum)
-    changed = call.stats["sha256_stored"] != call.body.sha256_hex
+    stored = await store_masked(call, profiles, aiter(call.body), metadata, checksum)
+    result = stored.result
+    changed = stored.sha256_hex != call.body.sha256_hex
     headers: dict[str, str] = {}
     if checksum is not None:
         headers[f"x-amz-checksum-{checksum.algorithm.lower()}"] = checksum.b64digest()
@@ -195,7 +179,7 @@ async def copy_object(
         raise errors.PreconditionFailed() from exc
     stored = unstamped(stream.head.metadata) if metadata is None else metadata
     try:
-        result = await store_masked(call, profiles, stream.body, stored)
+        result = (await store_masked(call, profiles, stream.body, stored)).result
     finally:
         await stream.aclose()
     head = await call.upstream.head_object(call.bucket, call.key)

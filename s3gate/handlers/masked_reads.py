@@ -38,7 +38,7 @@ def _headers(view: View, profiles: Sequence[Profile]) -> dict[str, str]:
 
 async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
     view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
-    call.stats["mask_summary"] = view.summary
+    call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
     out = _headers(view, profiles)
     out["content-length"] = str(view.length)
@@ -47,7 +47,7 @@ async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
 
 async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
     view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
-    call.stats["mask_summary"] = view.summary
+    call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
     out = _headers(view, profiles)
     first, last, status = 0, view.length - 1, 200
@@ -61,8 +61,7 @@ async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
     out["content-length"] = str(last - first + 1)
     h.apply_overrides(out, call.query)
     if view.length == 0:  # answered whole, as object_response would
-        call.stats["bytes_out"] = 0
-        call.stats["body_out"] = b""
+        call.tally.returned_whole(b"")
         return Response(b"", status_code=status, headers=out)
     try:
         stream = await call.upstream.get_object(
@@ -70,12 +69,12 @@ async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
         )
     except errors.NoSuchKey as exc:  # pruned by a newer version's view meanwhile
         raise errors.ServiceUnavailable("The view changed while it was read; please retry") from exc
-    call.stats["mask_summary"] = summary_from(stream.head.metadata, view.profiles)
+    call.tally.mask_summary = summary_from(stream.head.metadata, view.profiles)
     if stream.content_length != last - first + 1:  # not the view we looked up
         await stream.aclose()
         raise errors.ServiceUnavailable("The view changed while it was read; please retry")
     return await object_response(
-        call.stats,
+        call.tally,
         stream.body,
         last - first + 1,
         status=status,

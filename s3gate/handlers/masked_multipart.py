@@ -23,10 +23,10 @@ from collections.abc import Sequence
 
 from s3gate import errors
 from s3gate.handlers.call import Call
+from s3gate.handlers.masked_writes import store_masked
 from s3gate.masking.metadata import mask_for_write
 from s3gate.masking.profiles import profiles_for
 from s3gate.masking.staging import StagedUpload
-from s3gate.masking.writes import store_masked
 from s3gate.s3.model import PutResult
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
@@ -139,6 +139,6 @@ async def _mask_and_store(
     plaintext, total = await staging.plaintext(call.upstream, upload, parts)
     if total > call.settings.server.max_object_bytes:
         raise errors.EntityTooLarge(extra={"ProposedSize": str(total)})
-    stored = await store_masked(call, profiles, plaintext, metadata)
+    stored = (await store_masked(call, profiles, plaintext, metadata)).result
     # A multipart-style ETag (never compared with an MD5 by clients).
     return PutResult(f'{stored.etag[:-1]}-{len(parts)}"', stored.version_id)

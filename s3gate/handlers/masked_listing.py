@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from s3gate.handlers.call import Call
-from s3gate.masking import views
+from s3gate.masking import views, viewscan
 from s3gate.masking.profiles import profiles_for
 from s3gate.policy import model
 from s3gate.s3.model import ListPage, ObjectInfo
@@ -39,7 +39,6 @@ from s3gate.transform.errors import (
     UnreadableContent,
 )
 from s3gate.transform.profile import Profile
-from s3gate.upstream.base import Upstream
 
 # What a profile answers for content it will not show: such keys have no view.
 REFUSALS = (MaskingBlocked, MaskingHeld, MaskLimitExceeded, UnreadableContent)
@@ -72,20 +71,7 @@ async def prefetch(call: Call, prefix: str, after: str | None) -> Prefetch | Non
     page = await call.upstream.list_objects(
         call.bucket, prefix=base + prefix, after=base + after if after else None
     )
-    return Prefetch(fam, _entries(page.contents, fam, None))
-
-
-def _entries(
-    listed: Sequence[ObjectInfo], fam: str, wanted: set[str] | None
-) -> dict[str, list[views.Entry]]:
-    out: dict[str, list[views.Entry]] = {}
-    for obj in listed:
-        entry = views.parse(obj.key, fam)
-        if entry is None or entry.ref.length != obj.size:
-            continue
-        if wanted is None or entry.key in wanted:
-            out.setdefault(entry.key, []).append(entry)
-    return out
+    return Prefetch(fam, viewscan.entries(page.contents, fam, None))
 
 
 async def as_seen(
@@ -144,7 +130,7 @@ async def _views_of(
         unresolved = [o.key for o, r in zip(objects, refs, strict=True) if r is None]
         if any(_match(found, objects[i]) is None for i, r in enumerate(refs) if r is None):
             limit = call.settings.views.listing_index_pages
-            found.update(await scan(call.upstream, call.bucket, fam, unresolved, limit))
+            found.update(await viewscan.scan(call.upstream, call.bucket, fam, unresolved, limit))
         for i, obj in enumerate(objects):
             entry = _match(found, obj) if refs[i] is None else None
             if entry is not None:
@@ -176,40 +162,3 @@ async def _views_of(
 
     await asyncio.gather(*(one(i) for i, ref in enumerate(refs) if ref is None))
     return out
-
-
-async def scan(
-    upstream: Upstream, bucket: str, fam: str, keys: list[str], max_calls: int
-) -> dict[str, list[views.Entry]]:
-    """Index entries of `keys` in family `fam`: one range of the view index,
-    from the first key's folder to past the last key's, read in order."""
-    if not keys:
-        return {}
-    wanted = set(keys)
-    ordered = sorted(keys, key=str.encode)
-    base = f"{views.ROOT}{fam}/"
-    # Every folder `base + k + "/"` with first <= k <= last sorts after
-    # `base + first` and before `base + last + "0"` ("/" < "0").
-    after: str | None = base + ordered[0]
-    stop = (base + ordered[-1] + "0").encode()
-    prefix = base + _common_prefix(ordered[0], ordered[-1])
-    out: dict[str, list[views.Entry]] = {}
-    for _ in range(max_calls):
-        page = await upstream.list_objects(bucket, prefix=prefix, after=after)
-        inside = [o for o in page.contents if o.key.encode() < stop]
-        for key, entries in _entries(inside, fam, wanted).items():
-            out.setdefault(key, []).extend(entries)
-        if len(inside) < len(page.contents):
-            return out
-        if not page.is_truncated or page.next_after is None:
-            break
-        after = page.next_after
-    return out
-
-
-def _common_prefix(first: str, last: str) -> str:
-    """The longest string prefix of every key between `first` and `last`."""
-    n = 0
-    while n < min(len(first), len(last)) and first[n] == last[n]:
-        n += 1
-    return first[:n]
