@@ -25,9 +25,9 @@ from s3gate.approvals.routes import api_routes
 from s3gate.approvals.rules import ApprovalsPart
 from s3gate.approvals.service import ApprovalService
 from s3gate.approvals.store import HoldStore
-from s3gate.audit.builders import policy_bundle
-from s3gate.audit.log import AuditLog, replica_id
 from s3gate.audit.routes import keys_endpoint
+from s3gate.audit.write.builders import policy_bundle
+from s3gate.audit.write.log import AuditLog, replica_id
 from s3gate.config import ConfigError, Settings
 from s3gate.gateway import Gateway
 from s3gate.handlers import HANDLERS

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from s3gate import errors
 from s3gate.accesslog import AccessLog
 from s3gate.approvals.service import ApprovalService
-from s3gate.audit.log import AuditLog
+from s3gate.audit.write.log import AuditLog
 from s3gate.auditing import RequestAudit, record_sts
 from s3gate.authn import Authenticator, RawRequest
 from s3gate.config import Settings

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from s3gate.audit.builders import RequestEvent
 from s3gate.audit.commands import parse_duration, parse_since, register
 from s3gate.audit.events import MaskingSummary, PrincipalInfo
 from s3gate.audit.keys import load_private
-from s3gate.audit.log import AuditLog
+from s3gate.audit.write.builders import RequestEvent
+from s3gate.audit.write.log import AuditLog
 from s3gate.upstream.s3 import S3Upstream
 from tests.unit.audit.helpers import Store, batch_key, put, settings
 from tests.unit.upstream.s3.fixtures import settings_for

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from s3gate import errors
-from s3gate.audit import spool as spool_module
-from s3gate.audit.segments import Position, frame, list_segments, segment_path
-from s3gate.audit.spool import Spool
+from s3gate.audit.write import spool as spool_module
+from s3gate.audit.write.segments import Position, frame, list_segments, segment_path
+from s3gate.audit.write.spool import Spool
 
 
 class CountingFsync:
@@ -247,9 +247,9 @@ async def test_unwritable_directory_raises_service_unavailable(tmp_path: Path) -
 _READ_ONLY_CHILD = """
 import asyncio, os, sys
 from s3gate import errors
-from s3gate.audit.segments import Position
+from s3gate.audit.write.segments import Position
 from pathlib import Path
-from s3gate.audit.spool import Spool
+from s3gate.audit.write.spool import Spool
 
 async def main() -> str:
     spool = Spool(Path(sys.argv[1]))

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 
-from s3gate.audit.shipment import Shipments
+from s3gate.audit.write.shipment import Shipments
 
 log = logging.getLogger("s3gate.audit")
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s3gate import errors
-from s3gate.audit.recovery import Recovery, recover
-from s3gate.audit.segments import (
+from s3gate.audit.write.recovery import Recovery, recover
+from s3gate.audit.write.segments import (
     Position,
     SegmentWriter,
     frame,

@@ -24,14 +24,14 @@ from datetime import datetime
 from s3gate.audit import batch as batches
 from s3gate.audit import canonical, manifest
 from s3gate.audit.bucket import put_bytes
-from s3gate.audit.chaintail import BucketChain
 from s3gate.audit.events import AuditEvent
 from s3gate.audit.keys import KeyRing
 from s3gate.audit.layout import Layout
-from s3gate.audit.segments import Position
 from s3gate.audit.settings import AuditSettings
-from s3gate.audit.spool import Spool
-from s3gate.audit.state import Pending, ShipState, StateStore
+from s3gate.audit.write.chaintail import BucketChain
+from s3gate.audit.write.segments import Position
+from s3gate.audit.write.spool import Spool
+from s3gate.audit.write.state import Pending, ShipState, StateStore
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate.audit")
