@@ -23,7 +23,7 @@ from s3gate.policy.loader import BundlePart
 from s3gate.policy.source import BundleError
 from s3gate.transform import commands as mask_commands
 from s3gate.transform import keycommands as token_key_commands
-from s3gate.transform.tokens import TokenKeyError, TokenKeys, generate_json
+from s3gate.transform.tokenkeys import TokenKeyError, TokenKeys, generate_json
 
 
 def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = ()) -> None:

@@ -36,8 +36,8 @@ from s3gate.policy.decision import Decision
 from s3gate.policy.model import PER_ITEM_OPERATIONS, RequestContext
 from s3gate.policy.store import PolicyStore
 from s3gate.s3 import acl, conditions, cors
+from s3gate.s3.listtokens import ListTokens
 from s3gate.s3.operations import Operation, describe, resolve, split_target, virtual_host_bucket
-from s3gate.s3.tokens import ListTokens
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate")

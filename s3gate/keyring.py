@@ -14,8 +14,8 @@ import logging
 import os
 
 from s3gate.config import ConfigError, Settings
-from s3gate.s3.tokens import ListTokens, derive_key
-from s3gate.transform.tokens import TokenKeyError, TokenKeys, dev_keys
+from s3gate.s3.listtokens import ListTokens, derive_key
+from s3gate.transform.tokenkeys import TokenKeyError, TokenKeys, dev_keys
 
 log = logging.getLogger("s3gate")
 

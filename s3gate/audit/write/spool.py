@@ -55,7 +55,10 @@ def unavailable() -> errors.ServiceUnavailable:
     return errors.ServiceUnavailable("audit spool unavailable")
 
 
-class Spool:
+class AuditSpool:
+    """The durable local queue of audit events (not `masking.spool.Spool`,
+    which parks masked bodies)."""
+
     def __init__(
         self,
         directory: Path,
