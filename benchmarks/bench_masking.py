@@ -26,7 +26,7 @@ from pathlib import Path
 from s3gate.transform.engine import Masker
 from s3gate.transform.profile import Profile, load_profiles
 from s3gate.transform.settings import Limits
-from s3gate.transform.tokens import TokenKeys, generate_json
+from s3gate.transform.tokenkeys import TokenKeys, generate_json
 from tests.tracegen import generate
 
 MiB = 1024 * 1024

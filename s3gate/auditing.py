@@ -26,9 +26,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from s3gate import errors
-from s3gate.audit.builders import RequestEvent, sts_exchange
 from s3gate.audit.events import AuditEvent, MaskingSummary, PrincipalInfo
-from s3gate.audit.log import AuditLog
+from s3gate.audit.write.builders import RequestEvent, sts_exchange
+from s3gate.audit.write.log import AuditLog
 from s3gate.digests import OffloadedDigests
 from s3gate.handlers.keepalive import KeepAliveResponse
 from s3gate.handlers.outcome import Outcome, Tally

@@ -23,7 +23,7 @@ from s3gate.masking.checks import MaskingExamplesSuite
 from s3gate.masking.profiles import MaskingPart
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.source import BundleError
-from s3gate.transform.tokens import TokenKeyError, TokenKeys, generate_json
+from s3gate.transform.tokenkeys import TokenKeyError, TokenKeys, generate_json
 
 
 def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = ()) -> None:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from s3gate import errors
 from s3gate.accesslog import AccessLog
 from s3gate.approvals.service import ApprovalService
-from s3gate.audit.log import AuditLog
+from s3gate.audit.write.log import AuditLog
 from s3gate.auditing import RequestAudit, record_sts
 from s3gate.authn import Authenticator, RawRequest
 from s3gate.config import Settings
@@ -34,9 +34,9 @@ from s3gate.policy import enforce
 from s3gate.policy.store import PolicyStore
 from s3gate.s3 import acl, conditions, cors
 from s3gate.s3.errorpage import error_response
+from s3gate.s3.listtokens import ListTokens
 from s3gate.s3.operations import Operation, describe, resolve, split_target
 from s3gate.s3.sts import is_sts
-from s3gate.s3.tokens import ListTokens
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate")

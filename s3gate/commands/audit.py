@@ -21,9 +21,9 @@ from pathlib import Path
 
 from s3gate import errors
 from s3gate.audit import keys as keyfiles
-from s3gate.audit.reader import AuditReader, upstream_settings
-from s3gate.audit.show import Filters, render, timeline
-from s3gate.audit.verify import Verifier
+from s3gate.audit.verify.reader import AuditReader, upstream_settings
+from s3gate.audit.verify.show import Filters, render, timeline
+from s3gate.audit.verify.verifier import Verifier
 from s3gate.configbase import ConfigError
 from s3gate.upstream.s3 import S3Upstream
 

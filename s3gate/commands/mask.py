@@ -23,7 +23,7 @@ from s3gate import errors
 from s3gate.transform.engine import Masker
 from s3gate.transform.profile import ProfileError, load_profiles
 from s3gate.transform.settings import Limits
-from s3gate.transform.tokens import TokenKeyError, TokenKeys, dev_keys
+from s3gate.transform.tokenkeys import TokenKeyError, TokenKeys, dev_keys
 
 CHUNK = 1024 * 1024
 REFUSED = 3

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from s3gate.files import write_atomic
-from s3gate.transform.tokens import KID, TokenKeyError, TokenKeys, generate_json, new_key
+from s3gate.transform.tokenkeys import KID, TokenKeyError, TokenKeys, generate_json, new_key
 
 
 def _create(path: Path, text: str) -> None:

@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from s3gate import config, errors, keyring
+from s3gate import config, errors
+from s3gate.masking.keys import token_keys
 from s3gate.masking.profiles import PART, MaskingPart
 from s3gate.masking.views import ViewStore
 from s3gate.policy.guards import Guards
@@ -112,7 +113,9 @@ def _profile_sets(profiles: MaskingProfiles, wanted: list[str]) -> list[list[Pro
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
-    bundle = load_bundle(settings.policy, parts=[MaskingPart(keyring.token_keys(settings))])
+    bundle = load_bundle(
+        settings.policy, parts=[MaskingPart(token_keys(settings.masking, settings.data_dir))]
+    )
     loaded = bundle.extras.get(PART)
     if not isinstance(loaded, MaskingProfiles):
         print("s3gate: the policy bundle has no masking profiles", file=sys.stderr)

@@ -17,8 +17,8 @@ from s3gate.masking.service import MaskingService
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import AccessRequest, RequestContext
+from s3gate.s3.listtokens import ListTokens
 from s3gate.s3.operations import Operation
-from s3gate.s3.tokens import ListTokens
 from s3gate.sigv4.body import VerifiedBody
 from s3gate.transform.profile import Profile
 from s3gate.upstream.base import Body, Upstream

@@ -26,7 +26,7 @@ from s3gate.handlers.call import Call
 from s3gate.handlers.masked_writes import store_masked
 from s3gate.masking.metadata import mask_for_write
 from s3gate.masking.profiles import profiles_for
-from s3gate.masking.staging import StagedUpload
+from s3gate.masking.stagedparts import StagedUpload
 from s3gate.s3.model import PutResult
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile

@@ -23,7 +23,7 @@ from s3gate.transform.library import BUILTINS
 from s3gate.transform.operators import Operator
 from s3gate.transform.profile import Profile, _compiled
 from s3gate.transform.scanner import Entry, Scanner
-from s3gate.transform.tokens import TokenKeys
+from s3gate.transform.tokenkeys import TokenKeys
 
 # JSON escapes that could hide ASCII text from the raw-byte prefilter
 # (`\u0040` for "@", `\/` for "/"): a record holding one is looked at in full.

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from s3gate.audit.builders import RequestEvent
 from s3gate.audit.events import MaskingSummary, PrincipalInfo
 from s3gate.audit.keys import load_private
-from s3gate.audit.log import AuditLog
+from s3gate.audit.write.builders import RequestEvent
+from s3gate.audit.write.log import AuditLog
 from s3gate.commands.audit import parse_duration, parse_since, register
 from s3gate.upstream.s3 import S3Upstream
 from tests.unit.audit.helpers import Store, batch_key, put, settings

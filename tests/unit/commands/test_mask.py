@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from s3gate.commands import mask as commands
-from s3gate.transform.tokens import generate_json
+from s3gate.transform.tokenkeys import generate_json
 from tests.unit.transform.helpers import PROFILES_DIR
 
 

@@ -16,7 +16,7 @@ from s3gate.policy.cedar import Bundle
 from s3gate.policy.loader import load_bundle
 from s3gate.policy.settings import PolicySettings
 from s3gate.transform.settings import Limits
-from s3gate.transform.tokens import TokenKeys, generate_json
+from s3gate.transform.tokenkeys import TokenKeys, generate_json
 from s3gate.upstream.base import Body
 from s3gate.upstream.local import LocalUpstream
 from tests.unit.policy.helpers import POLICIES

@@ -8,7 +8,8 @@ crash anywhere in between re-uploads the same pending bytes on restart, so
 every acknowledged event ends in exactly one shipped batch, and the chain
 never holds two different manifests under one sequence number.
 
-When to ship is the loop's business (`shipper`).
+When to ship, and retrying, is the loop's business (`shipper.Shipper`, a
+`BatchSealer` with a background task); this module only seals and uploads.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from datetime import datetime
 from s3gate.audit import batch as batches
 from s3gate.audit import canonical, manifest
 from s3gate.audit.bucket import put_bytes
-from s3gate.audit.chaintail import BucketChain
 from s3gate.audit.events import AuditEvent
 from s3gate.audit.keys import KeyRing
 from s3gate.audit.layout import Layout
-from s3gate.audit.segments import Position
 from s3gate.audit.settings import AuditSettings
-from s3gate.audit.spool import Spool
-from s3gate.audit.state import Pending, ShipState, StateStore
+from s3gate.audit.write.chaintail import BucketChain
+from s3gate.audit.write.segments import Position
+from s3gate.audit.write.spool import AuditSpool
+from s3gate.audit.write.state import Pending, ShipState, StateStore
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate.audit")
@@ -39,12 +40,15 @@ log = logging.getLogger("s3gate.audit")
 Note = Callable[[AuditEvent], Awaitable[None]]
 
 
-class Shipments:
+class BatchSealer:
+    """Seals the spool's next events into the chain and uploads them: one
+    shipment per `ship_once`."""
+
     def __init__(
         self,
         settings: AuditSettings,
         upstream: Upstream,
-        spool: Spool,
+        spool: AuditSpool,
         store: StateStore,
         state: ShipState,
         keys: KeyRing,

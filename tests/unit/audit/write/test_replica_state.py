@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from s3gate import config
-from s3gate.audit.state import ShipState, StateStore
+from s3gate.audit.write.state import ShipState, StateStore
 
 
 def _load(data_dir: Path, replica: str) -> config.Settings:

@@ -28,11 +28,11 @@ from datetime import datetime
 from typing import Any
 
 from s3gate.audit import canonical, manifest
-from s3gate.audit.batchcheck import BatchChecker
 from s3gate.audit.keys import PublicKey
 from s3gate.audit.layout import BATCH_SUFFIX, MANIFEST_SUFFIX, sequence_of
-from s3gate.audit.reader import AuditReader
-from s3gate.audit.report import ReplicaSummary, Report
+from s3gate.audit.verify.batchcheck import BatchChecker
+from s3gate.audit.verify.reader import AuditReader
+from s3gate.audit.verify.report import ReplicaSummary, Report
 
 PREFETCH = 8
 # Missing manifests named one by one, up to this many per gap.

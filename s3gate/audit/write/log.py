@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from s3gate import errors
-from s3gate.audit.builders import system
 from s3gate.audit.events import AuditEvent, utc_now
 from s3gate.audit.keys import KeyRing, dev_key
 from s3gate.audit.settings import AuditSettings
-from s3gate.audit.shipper import Shipper
-from s3gate.audit.spool import Spool
-from s3gate.audit.state import StateStore
+from s3gate.audit.write.builders import system
+from s3gate.audit.write.shipper import Shipper
+from s3gate.audit.write.spool import AuditSpool
+from s3gate.audit.write.state import StateStore
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate.audit")
@@ -69,7 +69,7 @@ class AuditLog:
         self.replica_id = replica_id
         self.clock = clock
         self.directory = settings.directory(data_dir)
-        self.spool = Spool(
+        self.spool = AuditSpool(
             self.directory / "spool",
             segment_max_bytes=settings.segment_max_bytes,
             fsync=fsync,

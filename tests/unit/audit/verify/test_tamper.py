@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from s3gate.audit import canonical, manifest
 from s3gate.audit.keys import PublicKey, SigningKey
-from s3gate.audit.log import AuditLog
-from s3gate.audit.reader import AuditReader
-from s3gate.audit.report import Report
-from s3gate.audit.verify import Verifier
+from s3gate.audit.verify.reader import AuditReader
+from s3gate.audit.verify.report import Report
+from s3gate.audit.verify.verifier import Verifier
+from s3gate.audit.write.log import AuditLog
 from tests.unit.audit.helpers import (
     Clock,
     Store,

@@ -11,10 +11,10 @@ import pytest
 from starlette.requests import Request
 
 from s3gate.audit.keys import KeyFileError
-from s3gate.audit.log import AuditLog, replica_id
 from s3gate.audit.routes import keys_endpoint
-from s3gate.audit.segments import frame, list_segments, segment_path
 from s3gate.audit.settings import AuditSettings
+from s3gate.audit.write.log import AuditLog, replica_id
+from s3gate.audit.write.segments import frame, list_segments, segment_path
 from tests.unit.audit.helpers import (
     FailingDisk,
     Store,

@@ -12,8 +12,8 @@ from typing import Any
 from s3gate.audit import batch as batches
 from s3gate.audit import canonical
 from s3gate.audit.events import SCHEMA as EVENT_SCHEMA
-from s3gate.audit.reader import AuditReader
-from s3gate.audit.report import ReplicaSummary, Report
+from s3gate.audit.verify.reader import AuditReader
+from s3gate.audit.verify.report import ReplicaSummary, Report
 
 # Event ids remembered for duplicate detection (the most recent ones).
 SEEN_IDS = 1_000_000

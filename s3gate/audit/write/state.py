@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3gate.audit.segments import Position
+from s3gate.audit.write.segments import Position
 from s3gate.files import write_atomic
 
 STATE_FILE = "state.json"

@@ -1,6 +1,6 @@
 """The shipping loop: decides when to ship, and keeps trying.
 
-A shipment (`shipment.Shipments.ship_once`) happens when `batch_max_events`
+A shipment (`seal.BatchSealer.ship_once`) happens when `batch_max_events`
 events wait, when the oldest has waited `batch_max_seconds`, or — with
 nothing to ship — as a heartbeat after `heartbeat_seconds` without a manifest.
 Failures (bucket unreachable, chain conflict) leave the events in the spool
@@ -15,13 +15,13 @@ import logging
 import random
 import time
 
-from s3gate.audit.shipment import Shipments
+from s3gate.audit.write.seal import BatchSealer
 
 log = logging.getLogger("s3gate.audit")
 
 
-class Shipper(Shipments):
-    """`Shipments` plus the background task that runs them."""
+class Shipper(BatchSealer):
+    """`BatchSealer` plus the background task that runs its shipments."""
 
     # ---- loop -------------------------------------------------------------------
 

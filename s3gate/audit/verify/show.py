@@ -15,9 +15,9 @@ from typing import Any
 
 from s3gate.audit import canonical
 from s3gate.audit.keys import PublicKey
-from s3gate.audit.reader import AuditReader
-from s3gate.audit.report import Report
-from s3gate.audit.verify import BatchEvents, Verifier
+from s3gate.audit.verify.reader import AuditReader
+from s3gate.audit.verify.report import Report
+from s3gate.audit.verify.verifier import BatchEvents, Verifier
 
 
 @dataclass(frozen=True)

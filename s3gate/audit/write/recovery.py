@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3gate.audit import canonical
-from s3gate.audit.segments import (
+from s3gate.audit.write.segments import (
     Position,
     list_segments,
     scan,

@@ -22,17 +22,11 @@ from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from s3gate import errors
 
 PREFIX = "s3g2-"
 _NONCE = 12
-
-
-def derive_key(secret: bytes, purpose: bytes = b"s3gate list tokens v1") -> bytes:
-    return HKDF(algorithm=SHA256(), length=32, salt=None, info=purpose).derive(secret)
 
 
 class ListTokens:
@@ -42,6 +36,12 @@ class ListTokens:
     def __init__(self, keys: Mapping[str, bytes], active: str) -> None:
         self._aeads = {kid: AESGCM(key) for kid, key in keys.items()}
         self._active = active
+
+    @classmethod
+    def from_ring(cls, ring: tuple[Mapping[str, bytes], str] | None) -> ListTokens:
+        """Keys shared by the replicas (`identity.sharedkeys`), or without
+        them a key of this process only."""
+        return cls.ephemeral() if ring is None else cls(*ring)
 
     @classmethod
     def ephemeral(cls) -> ListTokens:

@@ -15,7 +15,7 @@ from s3gate.audit import canonical, manifest
 from s3gate.audit.bucket import get_bytes, list_keys, put_bytes
 from s3gate.audit.keys import KeyRing
 from s3gate.audit.layout import Layout
-from s3gate.audit.state import ShipState
+from s3gate.audit.write.state import ShipState
 from s3gate.upstream.base import Upstream
 
 _CLASH = (

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from s3gate.audit.log import AuditLog
+from s3gate.audit.write.log import AuditLog
 from s3gate.upstream.local import LocalUpstream
 from s3gate.upstream.s3 import S3Upstream
 from tests.unit.audit.helpers import (
@@ -33,8 +33,8 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from s3gate.audit.builders import RequestEvent
-    from s3gate.audit.log import AuditLog
+    from s3gate.audit.write.builders import RequestEvent
+    from s3gate.audit.write.log import AuditLog
     from s3gate.audit.settings import AuditSettings
     from s3gate.upstream.local import LocalUpstream
 
@@ -66,7 +66,7 @@ CHILD = textwrap.dedent(
 
 
 async def test_kill_dash_nine_loses_no_acknowledged_event(tmp_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[3]
+    repo = Path(__file__).resolve().parents[4]
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(tmp_path)],
         stdout=subprocess.PIPE,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from s3gate import errors
-from s3gate.masking.staging import StagedUpload, Staging
+from s3gate.masking.stagedparts import StagedUpload
+from s3gate.masking.staging import Staging
 from s3gate.s3.model import Conditions
 from s3gate.upstream.base import Body
 from s3gate.upstream.local import LocalUpstream

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from s3gate.audit.segments import SegmentWriter, frame, read_frames, segment_path
+from s3gate.audit.write.segments import SegmentWriter, frame, read_frames, segment_path
 
 
 def _frames(n: int) -> bytes:

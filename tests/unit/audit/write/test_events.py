@@ -8,9 +8,9 @@ from dataclasses import fields
 from datetime import UTC, datetime
 
 from s3gate import errors
-from s3gate.audit import builders
-from s3gate.audit.builders import RequestEvent
 from s3gate.audit.events import SCHEMA, AuditEvent, MaskingSummary, PrincipalInfo
+from s3gate.audit.write import builders
+from s3gate.audit.write.builders import RequestEvent
 from s3gate.identity.principal import Credential, Principal
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

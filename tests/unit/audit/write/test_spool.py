@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from s3gate import errors
-from s3gate.audit import spool as spool_module
-from s3gate.audit.segments import Position, frame, list_segments, segment_path
-from s3gate.audit.spool import Spool
+from s3gate.audit.write import spool as spool_module
+from s3gate.audit.write.segments import Position, frame, list_segments, segment_path
+from s3gate.audit.write.spool import AuditSpool
 
 
 class CountingFsync:
@@ -36,14 +36,14 @@ def payload(n: int) -> bytes:
 START = Position(0, 0)
 
 
-async def read_all(spool: Spool, start: Position = START) -> list[bytes]:
+async def read_all(spool: AuditSpool, start: Position = START) -> list[bytes]:
     payloads, _, _ = await spool.read(start, 1_000_000)
     return payloads
 
 
 async def test_concurrent_appends_share_fsyncs(tmp_path: Path) -> None:
     fsync = CountingFsync()
-    spool = Spool(tmp_path, fsync=fsync)
+    spool = AuditSpool(tmp_path, fsync=fsync)
     await spool.open(Position(0, 0))
     await asyncio.gather(*(spool.append(payload(n)) for n in range(500)))
     assert fsync.calls <= 3  # one group (sometimes split once while the first syncs)
@@ -61,7 +61,7 @@ async def test_appends_under_steady_load_are_grouped(tmp_path: Path) -> None:
             time.sleep(0.005)
 
     slow_fsync = SlowFsync()
-    spool = Spool(tmp_path, fsync=slow_fsync)
+    spool = AuditSpool(tmp_path, fsync=slow_fsync)
     await spool.open(Position(0, 0))
 
     async def client(c: int) -> None:
@@ -76,7 +76,7 @@ async def test_appends_under_steady_load_are_grouped(tmp_path: Path) -> None:
 
 async def test_append_returns_only_after_the_sync(tmp_path: Path) -> None:
     synced: list[int] = []
-    spool = Spool(tmp_path, fsync=lambda fd: synced.append(fd))
+    spool = AuditSpool(tmp_path, fsync=lambda fd: synced.append(fd))
     await spool.open(Position(0, 0))
     await spool.append(payload(1))
     assert synced  # the future resolved after the (injected) sync ran
@@ -84,12 +84,12 @@ async def test_append_returns_only_after_the_sync(tmp_path: Path) -> None:
 
 
 async def test_reopen_after_crash_keeps_every_acknowledged_event(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
+    spool = AuditSpool(tmp_path)
     await spool.open(Position(0, 0))
     for n in range(10):
         await spool.append(payload(n))
     # No close(): the process "dies" here. A new spool on the same directory:
-    again = Spool(tmp_path)
+    again = AuditSpool(tmp_path)
     recovery = await again.open(Position(0, 0))
     assert recovery.events == 10 and recovery.torn_bytes == 0
     await again.append(payload(10))  # appends go to a fresh segment
@@ -100,7 +100,7 @@ async def test_reopen_after_crash_keeps_every_acknowledged_event(tmp_path: Path)
 
 
 async def test_torn_tail_is_cut_and_complete_events_kept(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
+    spool = AuditSpool(tmp_path)
     await spool.open(Position(0, 0))
     for n in range(3):
         await spool.append(payload(n))
@@ -109,7 +109,7 @@ async def test_torn_tail_is_cut_and_complete_events_kept(tmp_path: Path) -> None
     whole = path.stat().st_size
     with open(path, "ab") as f:
         f.write(frame(payload(99))[:-7])  # a crash in the middle of a write
-    again = Spool(tmp_path)
+    again = AuditSpool(tmp_path)
     recovery = await again.open(Position(0, 0))
     assert recovery.events == 3
     assert recovery.torn_bytes > 0
@@ -119,7 +119,7 @@ async def test_torn_tail_is_cut_and_complete_events_kept(tmp_path: Path) -> None
 
 
 async def test_damage_in_the_middle_skips_only_the_damaged_frame(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
+    spool = AuditSpool(tmp_path)
     await spool.open(Position(0, 0))
     for n in range(3):
         await spool.append(payload(n))
@@ -129,7 +129,7 @@ async def test_damage_in_the_middle_skips_only_the_damaged_frame(tmp_path: Path)
     second = data.index(b"\n") + 1
     data[second + 20] ^= 0x01  # flip a bit inside the second event
     path.write_bytes(bytes(data))
-    again = Spool(tmp_path)
+    again = AuditSpool(tmp_path)
     recovery = await again.open(Position(0, 0))
     assert recovery.corrupt_frames == 1 and recovery.torn_bytes == 0
     assert await read_all(again) == [payload(0), payload(2)]
@@ -140,7 +140,7 @@ async def test_zero_filled_block_before_good_frames(tmp_path: Path) -> None:
     """A file system may zero-fill a lost block; frames after it survive."""
     path = segment_path(tmp_path, 1)
     path.write_bytes(frame(payload(0)) + b"\0" * 64 + frame(payload(1)))
-    spool = Spool(tmp_path)
+    spool = AuditSpool(tmp_path)
     recovery = await spool.open(Position(0, 0))
     assert recovery.events == 2
     assert await read_all(spool) == [payload(0), payload(1)]
@@ -156,7 +156,7 @@ async def test_disk_full_raises_service_unavailable_then_recovers(tmp_path: Path
             raise OSError(errno.ENOSPC, "No space left on device")
         return os.write(fd, data)
 
-    spool = Spool(tmp_path, write=write)
+    spool = AuditSpool(tmp_path, write=write)
     await spool.open(Position(0, 0))
     with pytest.raises(errors.ServiceUnavailable, match="audit spool unavailable"):
         await spool.append(payload(0))
@@ -166,7 +166,7 @@ async def test_disk_full_raises_service_unavailable_then_recovers(tmp_path: Path
     assert spool.last_error is None
     assert await read_all(spool) == [payload(1)]
     await spool.close()
-    again = Spool(tmp_path)
+    again = AuditSpool(tmp_path)
     recovery = await again.open(Position(0, 0))
     assert recovery.events == 1 and recovery.corrupt_frames == 0
     await again.close()
@@ -180,7 +180,7 @@ async def test_a_long_outage_leaves_no_trail_of_empty_segments(tmp_path: Path) -
             raise OSError(errno.ENOSPC, "No space left on device")
         return os.write(fd, data)
 
-    spool = Spool(tmp_path, segment_max_bytes=1, write=write)  # a segment per group
+    spool = AuditSpool(tmp_path, segment_max_bytes=1, write=write)  # a segment per group
     await spool.open(Position(0, 0))
     await spool.append(payload(0))
     full = True
@@ -201,7 +201,7 @@ async def test_a_failed_segment_that_cannot_be_removed_is_kept(
     def write(fd: int, data: memoryview) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    spool = Spool(tmp_path, write=write)
+    spool = AuditSpool(tmp_path, write=write)
     await spool.open(Position(0, 0))
     # Removing the failed (empty) segment fails too.
     monkeypatch.setattr(spool_module, "segment_path", lambda d, n: tmp_path / "gone" / str(n))
@@ -217,7 +217,7 @@ async def test_failed_fsync_fails_the_whole_group(tmp_path: Path) -> None:
     def fsync(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    spool = Spool(tmp_path, fsync=fsync)
+    spool = AuditSpool(tmp_path, fsync=fsync)
     await spool.open(Position(0, 0))
     results = await asyncio.gather(
         *(spool.append(payload(n)) for n in range(5)), return_exceptions=True
@@ -231,7 +231,7 @@ async def test_unwritable_directory_raises_service_unavailable(tmp_path: Path) -
     """The spool directory becomes unusable (removed, replaced by a file:
     as good as a read-only mount even when the tests run as root)."""
     directory = tmp_path / "spool"
-    spool = Spool(directory)
+    spool = AuditSpool(directory)
     await spool.open(Position(0, 0))
     await spool.append(payload(0))
     await asyncio.to_thread(spool._close_writer)  # next append opens a new segment
@@ -247,12 +247,12 @@ async def test_unwritable_directory_raises_service_unavailable(tmp_path: Path) -
 _READ_ONLY_CHILD = """
 import asyncio, os, sys
 from s3gate import errors
-from s3gate.audit.segments import Position
+from s3gate.audit.write.segments import Position
 from pathlib import Path
-from s3gate.audit.spool import Spool
+from s3gate.audit.write.spool import AuditSpool
 
 async def main() -> str:
-    spool = Spool(Path(sys.argv[1]))
+    spool = AuditSpool(Path(sys.argv[1]))
     await spool.open(Position(0, 0))
     try:
         await spool.append(b'{"id":"e0","time":"2030-01-01T00:00:00.000000Z"}')
@@ -297,7 +297,7 @@ def _read_only_child(directory: Path) -> None:
 
 
 async def test_segments_rotate_and_shipped_ones_are_removed(tmp_path: Path) -> None:
-    spool = Spool(tmp_path, segment_max_bytes=4096)
+    spool = AuditSpool(tmp_path, segment_max_bytes=4096)
     await spool.open(Position(0, 0))
     for n in range(200):
         await spool.append(payload(n))
@@ -312,14 +312,14 @@ async def test_segments_rotate_and_shipped_ones_are_removed(tmp_path: Path) -> N
     assert end == spool.durable_position
     await spool.close()
     # Reopened from the shipped position, only the unshipped remain.
-    again = Spool(tmp_path, segment_max_bytes=4096)
+    again = AuditSpool(tmp_path, segment_max_bytes=4096)
     recovery = await again.open(position)
     assert recovery.events == 50
     await again.close()
 
 
 async def test_closed_spool_refuses_appends(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
+    spool = AuditSpool(tmp_path)
     await spool.open(Position(0, 0))
     await spool.close()
     with pytest.raises(errors.ServiceUnavailable):
@@ -327,7 +327,7 @@ async def test_closed_spool_refuses_appends(tmp_path: Path) -> None:
 
 
 async def test_oldest_age_tracks_unshipped_events(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
+    spool = AuditSpool(tmp_path)
     await spool.open(Position(0, 0))
     assert spool.oldest_age() is None
     await spool.append(payload(0))

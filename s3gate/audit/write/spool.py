@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s3gate import errors
-from s3gate.audit.recovery import Recovery, recover
-from s3gate.audit.segments import (
+from s3gate.audit.write.recovery import Recovery, recover
+from s3gate.audit.write.segments import (
     Position,
     SegmentWriter,
     frame,
@@ -55,7 +55,10 @@ def unavailable() -> errors.ServiceUnavailable:
     return errors.ServiceUnavailable("audit spool unavailable")
 
 
-class Spool:
+class AuditSpool:
+    """The durable local queue of audit events (not `masking.spool.Spool`,
+    which parks masked bodies)."""
+
     def __init__(
         self,
         directory: Path,
