@@ -18,8 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
 
-from s3gate import errors, keyring
+from s3gate import errors
 from s3gate.accesslog import AccessLog
+from s3gate.approvals.keys import approval_keys, approval_web_keys
 from s3gate.approvals.notify import Notifier, WebhookSettings
 from s3gate.approvals.routes import api_routes
 from s3gate.approvals.rules import ApprovalsPart
@@ -28,9 +29,9 @@ from s3gate.approvals.store import HoldStore
 from s3gate.approvals.web.cookies import CookieSealer
 from s3gate.approvals.web.pages import WebPages
 from s3gate.approvals.web.signin import SignIn
-from s3gate.audit.builders import policy_bundle
-from s3gate.audit.log import AuditLog, replica_id
 from s3gate.audit.routes import keys_endpoint
+from s3gate.audit.write.builders import policy_bundle
+from s3gate.audit.write.log import AuditLog, replica_id
 from s3gate.config import ConfigError, Settings
 from s3gate.gateway import Gateway
 from s3gate.handlers import HANDLERS
@@ -39,13 +40,16 @@ from s3gate.identity.roles import RoleBook, RolesError
 from s3gate.identity.rolespart import PART as ROLES
 from s3gate.identity.rolespart import RolesPart
 from s3gate.identity.sessions import SessionSealer
+from s3gate.identity.sharedkeys import LIST_TOKENS, shared_keys
 from s3gate.identity.static_keys import StaticKeys
 from s3gate.identity.sts import StsService
+from s3gate.masking import keys as masking_keys
 from s3gate.masking.profiles import MaskingPart
 from s3gate.masking.service import MaskingService
 from s3gate.metrics import Metrics
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
+from s3gate.s3.listtokens import ListTokens
 from s3gate.status import (
     Readiness,
     StatusAccess,
@@ -73,7 +77,10 @@ def create_app(
     # Roles come with the policy bundle (reloaded with it) unless a roles file
     # is configured separately.
     roles_in_bundle = sealer is not None and settings.identity.roles_file is None
-    parts: list[BundlePart] = [MaskingPart(keyring.token_keys(settings)), ApprovalsPart()]
+    parts: list[BundlePart] = [
+        MaskingPart(masking_keys.token_keys(settings.masking, settings.data_dir)),
+        ApprovalsPart(),
+    ]
     if roles_in_bundle:
         parts.append(RolesPart([i.name for i in settings.identity.issuers]))
     # An invalid bundle at start-up stops the process (BundleError): there is
@@ -98,7 +105,7 @@ def create_app(
     masking = MaskingService(
         settings.masking,
         settings.data_dir,
-        *keyring.staging_keys(settings),
+        *masking_keys.staging_keys(settings.identity),
         view_index_cache_entries=settings.views.index_cache_entries,
     )
     metrics: Metrics | None = None
@@ -115,7 +122,7 @@ def create_app(
         store,
         CredentialResolver(StaticKeys(settings.static_keys), sealer),
         policies,
-        keyring.list_tokens(settings),
+        ListTokens.from_ring(shared_keys(settings.identity, LIST_TOKENS)),
         masking,
         AccessLog(settings.server.access_log, metrics),
         sts=sts,
@@ -329,7 +336,7 @@ def _approvals(
             )
         )
     return ApprovalService(
-        HoldStore(store, *keyring.approval_keys(settings)),
+        HoldStore(store, *approval_keys(settings.identity)),
         policies,
         masking,
         audit,
@@ -358,7 +365,7 @@ def _web_pages(
         conf,
         approvals,
         signin,
-        CookieSealer(*keyring.approval_web_keys(settings)),
+        CookieSealer(*approval_web_keys(settings.identity)),
         (lambda: sts.roles) if sts is not None else (lambda: None),
         audit,
     )

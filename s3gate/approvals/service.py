@@ -22,9 +22,9 @@ from s3gate.approvals.preview import preview
 from s3gate.approvals.release import Releaser, valid_votes
 from s3gate.approvals.rules import ApprovalRule, ApprovalRules, rules_of
 from s3gate.approvals.store import HoldStore
-from s3gate.audit.builders import approval as approval_event
 from s3gate.audit.events import Detail, PrincipalInfo
-from s3gate.audit.log import AuditLog
+from s3gate.audit.write.builders import approval as approval_event
+from s3gate.audit.write.log import AuditLog
 from s3gate.identity.principal import Principal
 from s3gate.masking.service import MaskingService
 from s3gate.masking.spool import Spool

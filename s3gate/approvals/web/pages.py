@@ -37,7 +37,7 @@ from s3gate.approvals.settings import ApprovalSettings
 from s3gate.approvals.web import guard, render
 from s3gate.approvals.web.cookies import CookieSealer, WebSession
 from s3gate.approvals.web.signin import SignIn
-from s3gate.audit.log import AuditLog
+from s3gate.audit.write.log import AuditLog
 from s3gate.identity.claims import WebIdentity
 from s3gate.identity.principal import Principal
 from s3gate.identity.roles import RoleBook
