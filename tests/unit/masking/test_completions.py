@@ -61,10 +61,12 @@ async def test_concurrent_claims_have_one_winner(store: LocalUpstream) -> None:
 
 
 async def test_a_live_lease_is_kept_an_expired_one_taken_over(store: LocalUpstream) -> None:
-    staging, upload = await staged(store, lease_seconds=0.2)
+    # A lease long enough that the checks on either side of the expiry run
+    # well inside it on a loaded CI box (0.2 s was not).
+    staging, upload = await staged(store, lease_seconds=1.5)
     assert await staging.claim(store, upload, "first") == 0
     assert await staging.claim(store, upload, "second") is None  # live
-    await asyncio.sleep(0.3)  # the holder died: nobody renewed
+    await asyncio.sleep(1.7)  # the holder died: nobody renewed
     assert await staging.claim(store, upload, "second") == 1
     assert await staging.claim(store, upload, "third") is None
 
