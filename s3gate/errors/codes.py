@@ -1,75 +1,10 @@
-"""Every error an S3 client can see: one class per S3 error code.
-
-Each class knows its code and HTTP status; the message is for humans and never
-carries secrets, signatures or matched content. `S3Error.to_xml` renders the
-standard S3 error document. Upstream errors that carry their own S3 code pass
-through as `UpstreamError`, keeping the upstream's code and status.
-"""
+"""One class per S3 error code the gateway answers, grouped as S3 documents
+them (authentication, body integrity, request shape, conditions, resources,
+service health)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-from xml.sax.saxutils import escape
-
-
-class S3Error(Exception):
-    code: ClassVar[str] = "InternalError"
-    status: ClassVar[int] = 500
-    default_message: ClassVar[str] = "We encountered an internal error. Please try again."
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        resource: str | None = None,
-        extra: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.message = message or self.default_message
-        self.resource = resource
-        self.extra = dict(extra or {})
-        self.headers = dict(headers or {})
-        super().__init__(f"{self.error_code}: {self.message}")
-
-    @property
-    def error_code(self) -> str:
-        return self.code
-
-    @property
-    def http_status(self) -> int:
-        return self.status
-
-    def to_xml(self, request_id: str, resource: str | None = None) -> bytes:
-        parts = [
-            '<?xml version="1.0" encoding="UTF-8"?>\n<Error>',
-            f"<Code>{escape(self.error_code)}</Code>",
-            f"<Message>{escape(self.message)}</Message>",
-        ]
-        res = self.resource if self.resource is not None else resource
-        if res:
-            parts.append(f"<Resource>{escape(res)}</Resource>")
-        for name, value in self.extra.items():
-            parts.append(f"<{name}>{escape(value)}</{name}>")
-        parts.append(f"<RequestId>{escape(request_id)}</RequestId>")
-        parts.append(f"<HostId>{escape(request_id)}</HostId></Error>")
-        return "".join(parts).encode()
-
-
-class UpstreamError(S3Error):
-    """An S3 error reported by the upstream store, passed through with its code."""
-
-    def __init__(self, code: str, status: int, message: str | None = None) -> None:
-        self._code = code
-        self._status = status
-        super().__init__(message or f"The upstream store answered {code}")
-
-    @property
-    def error_code(self) -> str:
-        return self._code
-
-    @property
-    def http_status(self) -> int:
-        return self._status
+from s3gate.errors.base import S3Error
 
 
 # Authentication and signing.
@@ -346,69 +281,6 @@ class BucketNotEmpty(S3Error):
     default_message = "The bucket you tried to delete is not empty"
 
 
-# Approvals (docs/approvals.md).
-class HeldForApproval(AccessDenied):
-    """A write kept in quarantine until approved. A 403, not a 2xx: an SDK
-    treats any 2xx PutObject as stored, and retries neither (AccessDenied is
-    not a retryable code), so the agent learns the truth at once and the
-    hold id to quote."""
-
-    def __init__(self, hold_id: str, rule: str, resource: str | None = None) -> None:
-        self.hold_id = hold_id
-        super().__init__(
-            f"Held for approval: the object is not stored until approval rule {rule!r} "
-            f"approves hold {hold_id}",
-            resource=resource,
-            extra={"HoldId": hold_id},
-            headers={"x-s3gate-hold-id": hold_id},
-        )
-
-
-class NoSuchHold(S3Error):
-    code = "NoSuchHold"
-    status = 404
-    default_message = "No pending approval has this id."
-
-
-class ApprovalNotAllowed(S3Error):
-    """Not an approver of this rule, self-approval, or a required reason missing."""
-
-    code = "ApprovalNotAllowed"
-    status = 403
-    default_message = "You may not decide this approval."
-
-
-class HoldChanged(S3Error):
-    """The hold changed since it was reviewed (content, bundle or state): review again."""
-
-    code = "HoldChanged"
-    status = 409
-    default_message = "The hold changed since it was reviewed; review it again."
-
-
-# The approvals web page (approvals/web/): HTML pages, not S3 documents, but
-# one class per refusal all the same.
-class SignInRequired(S3Error):
-    code = "SignInRequired"
-    status = 401
-    default_message = "Sign in to see approvals."
-
-
-class SignInFailed(S3Error):
-    """State, code, PKCE verifier, ID token or nonce refused (why: debug log)."""
-
-    code = "SignInFailed"
-    status = 403
-    default_message = "The sign-in could not be completed. Start again."
-
-
-class RequestForgery(S3Error):
-    """A state-changing request without this session's CSRF token or from another Origin."""
-
-    code = "RequestForgery"
-    status = 403
-    default_message = "The form is not from this page, or it is stale. Reload and try again."
-
 
 # Service health.
 class InternalError(S3Error):
@@ -428,15 +300,3 @@ class SlowDown(S3Error):
     status = 503
     default_message = "Please reduce your request rate."
 
-
-_BY_CODE: dict[str, type[S3Error]] = {
-    cls.code: cls for cls in S3Error.__subclasses__() if cls is not UpstreamError
-}
-
-
-def from_code(code: str, status: int, message: str | None = None) -> S3Error:
-    """Build the error for an S3 code reported by an upstream store."""
-    cls = _BY_CODE.get(code)
-    if cls is not None and cls.status == status:
-        return cls(message)
-    return UpstreamError(code, status, message)
