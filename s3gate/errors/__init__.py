@@ -11,9 +11,61 @@ The classes live in `base.py` (the root), `codes.py` (S3's codes) and
 
 from __future__ import annotations
 
-from s3gate.errors.approvals import HeldForApproval, NoSuchHold, ApprovalNotAllowed, HoldChanged, SignInRequired, SignInFailed, RequestForgery
+from s3gate.errors.approvals import (
+    ApprovalNotAllowed,
+    HeldForApproval,
+    HoldChanged,
+    NoSuchHold,
+    RequestForgery,
+    SignInFailed,
+    SignInRequired,
+)
 from s3gate.errors.base import S3Error, UpstreamError
-from s3gate.errors.codes import AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, RequestTimeTooSkewed, AuthorizationHeaderMalformed, AuthorizationQueryParametersError, ExpiredToken, InvalidToken, XAmzContentSHA256Mismatch, BadDigest, InvalidDigest, IncompleteBody, MissingContentLength, EntityTooLarge, EntityTooSmall, MaxMessageLengthExceeded, RequestTimeout, RequestHeaderTimeout, RequestHeaderSectionTooLarge, MetadataTooLarge, InvalidArgument, InvalidRequest, InvalidBucketName, KeyTooLongError, MalformedXML, InvalidRange, MethodNotAllowed, NotImplementedError_, AccessControlListNotSupported, CORSForbidden, CORSBadRequest, InvalidPart, InvalidPartOrder, PreconditionFailed, NotModified, NoSuchBucket, NoSuchKey, NoSuchUpload, BucketAlreadyOwnedByYou, BucketNotEmpty, InternalError, ServiceUnavailable, SlowDown
+from s3gate.errors.codes import (
+    AccessControlListNotSupported,
+    AccessDenied,
+    AuthorizationHeaderMalformed,
+    AuthorizationQueryParametersError,
+    BadDigest,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    CORSBadRequest,
+    CORSForbidden,
+    EntityTooLarge,
+    EntityTooSmall,
+    ExpiredToken,
+    IncompleteBody,
+    InternalError,
+    InvalidAccessKeyId,
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidDigest,
+    InvalidPart,
+    InvalidPartOrder,
+    InvalidRange,
+    InvalidRequest,
+    InvalidToken,
+    KeyTooLongError,
+    MalformedXML,
+    MaxMessageLengthExceeded,
+    MetadataTooLarge,
+    MethodNotAllowed,
+    MissingContentLength,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchUpload,
+    NotImplementedError_,
+    NotModified,
+    PreconditionFailed,
+    RequestHeaderSectionTooLarge,
+    RequestHeaderTimeout,
+    RequestTimeout,
+    RequestTimeTooSkewed,
+    ServiceUnavailable,
+    SignatureDoesNotMatch,
+    SlowDown,
+    XAmzContentSHA256Mismatch,
+)
 
 __all__ = [
     "AccessControlListNotSupported",
@@ -82,4 +134,3 @@ def from_code(code: str, status: int, message: str | None = None) -> S3Error:
     if cls is not None and cls.status == status:
         return cls(message)
     return UpstreamError(code, status, message)
-

@@ -69,4 +69,3 @@ class RequestForgery(S3Error):
     code = "RequestForgery"
     status = 403
     default_message = "The form is not from this page, or it is stale. Reload and try again."
-

@@ -281,7 +281,6 @@ class BucketNotEmpty(S3Error):
     default_message = "The bucket you tried to delete is not empty"
 
 
-
 # Service health.
 class InternalError(S3Error):
     code = "InternalError"
@@ -299,4 +298,3 @@ class SlowDown(S3Error):
     code = "SlowDown"
     status = 503
     default_message = "Please reduce your request rate."
-
