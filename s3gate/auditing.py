@@ -22,15 +22,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from s3gate import errors
 from s3gate.audit.builders import RequestEvent, sts_exchange
-from s3gate.audit.events import MaskingSummary, PrincipalInfo
+from s3gate.audit.events import Detail, MaskingSummary, PrincipalInfo
 from s3gate.audit.log import AuditLog
 from s3gate.digests import OffloadedDigests
+from s3gate.handlers.call import MAX_VERSION_ID
 from s3gate.handlers.keepalive import KeepAliveResponse
 from s3gate.handlers.sts import StsOutcome
 from s3gate.identity.principal import Principal
@@ -48,6 +50,7 @@ class RequestAudit:
             user_agent=request.headers.get("user-agent"),
             range=request.headers.get("range"),
         )
+        self.event.details.update(_versions(request))
 
     async def require_spool(self) -> None:
         """Fail closed before acting if events cannot currently be kept."""
@@ -201,3 +204,18 @@ async def record_sts(
 
 def _str(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _versions(request: Request) -> dict[str, Detail]:
+    """The object versions a request names: `version_id` (versionId of a
+    GET, HEAD or DELETE), `copy_source_version_id` (of a copy source).
+    Bounded as the handlers bound them; an invalid one is refused there."""
+    out: dict[str, Detail] = {}
+    version = request.query_params.get("versionId")
+    if version:
+        out["version_id"] = version[:MAX_VERSION_ID]
+    source = request.headers.get("x-amz-copy-source", "")
+    _, sep, query = source.partition("?versionId=")
+    if sep and query:
+        out["copy_source_version_id"] = unquote(query)[:MAX_VERSION_ID]
+    return out

@@ -24,7 +24,7 @@ from s3gate.authn import Authenticator, RawRequest
 from s3gate.config import Settings
 from s3gate.handlers import BODY_OPERATIONS, HANDLERS
 from s3gate.handlers.call import Call
-from s3gate.handlers.objects import parse_copy_source
+from s3gate.handlers.objects import parse_copy_source, requested_version
 from s3gate.handlers.sts import answer_sts_request, is_sts_request
 from s3gate.identity.principal import Principal
 from s3gate.identity.resolver import CredentialResolver
@@ -277,6 +277,7 @@ class Gateway:
             tls=request.url.scheme == "https",
             presigned=authn.presigned,
             now=self.clock(),
+            version_id=requested_version(op.name, raw.query, raw.headers),
         )
         decision = self._decide(bundle, principal, op, raw, context, audit, request_id)
         if decision is not None:

@@ -26,6 +26,15 @@ if TYPE_CHECKING:  # approvals imports the masking layer, which imports this
     from s3gate.approvals.service import ApprovalService
 
 XML_TYPE = "application/xml"
+# S3's version ids are opaque, up to 1024 bytes (AWS's are 32 characters).
+MAX_VERSION_ID = 1024
+
+
+def check_version_id(value: str) -> str:
+    """A version id as a client sent it: non-empty, printable, bounded."""
+    if not value or len(value) > MAX_VERSION_ID or not value.isprintable():
+        raise errors.InvalidArgument("Invalid version id specified")
+    return value
 
 
 @dataclass
@@ -130,6 +139,13 @@ class Call:
             return {}
         algorithm, value = self.body.verified_checksum
         return {f"x-amz-checksum-{algorithm.lower()}": value}
+
+    @property
+    def version_id(self) -> str | None:
+        """The `versionId` of a GET, HEAD or DELETE, checked; None without one."""
+        if "versionId" not in self.query:
+            return None
+        return check_version_id(self.query["versionId"])
 
     @property
     def checksum_mode(self) -> bool:

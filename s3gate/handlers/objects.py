@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import unquote
 
@@ -9,7 +10,7 @@ from starlette.responses import Response
 
 from s3gate import errors
 from s3gate.handlers.bodies import object_response
-from s3gate.handlers.call import Call, empty_response, xml_response
+from s3gate.handlers.call import Call, check_version_id, empty_response, xml_response
 from s3gate.masking import reads as masked_reads
 from s3gate.masking import writes as masked_writes
 from s3gate.policy import model
@@ -42,12 +43,26 @@ async def put_object(call: Call) -> Response:
     return empty_response(headers=out)
 
 
+def requested_version(
+    operation: str, query: Mapping[str, str], headers: Mapping[str, str]
+) -> str | None:
+    """The version a request reads or deletes, for its policy context: the
+    `versionId` parameter, or a CopyObject's source version."""
+    if operation == "CopyObject" and "x-amz-copy-source" in headers:
+        return split_copy_source(headers["x-amz-copy-source"])[2]
+    return query.get("versionId") or None
+
+
 async def head_object(call: Call) -> Response:
     profiles = call.mask_profiles()
     if profiles:
         return await masked_reads.head_object(call, profiles)
     head = await call.upstream.head_object(
-        call.bucket, call.key, h.conditions(call.headers), checksum_mode=call.checksum_mode
+        call.bucket,
+        call.key,
+        h.conditions(call.headers),
+        checksum_mode=call.checksum_mode,
+        version_id=call.version_id,
     )
     out = h.object_headers(head)
     out.update(head.checksums)
@@ -65,6 +80,7 @@ async def get_object(call: Call) -> Response:
         byte_range=h.parse_range(call.headers.get("range")),
         conditions=h.conditions(call.headers),
         checksum_mode=call.checksum_mode,
+        version_id=call.version_id,
     )
     out = h.object_headers(stream.head)
     out["content-length"] = str(stream.content_length)
@@ -84,36 +100,66 @@ async def get_object(call: Call) -> Response:
 
 
 async def delete_object(call: Call) -> Response:
-    await call.upstream.delete_object(call.bucket, call.key)
+    if "x-amz-mfa" in call.headers:
+        raise errors.NotImplementedError_("s3gate does not implement MFA delete")
+    done = await call.upstream.delete_object(call.bucket, call.key, version_id=call.version_id)
     await call.masking.views.forget(call.upstream, call.bucket, call.key)
-    return empty_response(204)
+    out: dict[str, str] = {}
+    if done.version_id:
+        out["x-amz-version-id"] = done.version_id
+    if done.delete_marker:
+        out["x-amz-delete-marker"] = "true"
+    return empty_response(204, headers=out)
 
 
 async def delete_objects(call: Call) -> Response:
-    keys, quiet = xml.parse_delete(await call.read_xml())
-    for key in keys:
+    if "x-amz-mfa" in call.headers:
+        raise errors.NotImplementedError_("s3gate does not implement MFA delete")
+    items, quiet = xml.parse_delete(await call.read_xml())
+    for key, vid in items:
         if len(key.encode()) > MAX_KEY_BYTES:
             raise errors.KeyTooLongError()
-    requests = model.delete_requests(call.principal, call.bucket, keys, call.policy_context)
+        if vid is not None:
+            check_version_id(vid)
+    keys = [k for k, _ in items]
+    # Decided per key, with the version each entry names in the context.
+    requests = [
+        replace(r, context=replace(r.context, version_id=vid))
+        for r, (_, vid) in zip(
+            model.delete_requests(call.principal, call.bucket, keys, call.policy_context),
+            items,
+            strict=True,
+        )
+    ]
     allowed = call.allowed(requests)
-    permitted = [k for k, ok in zip(keys, allowed, strict=True) if ok]
+    permitted = [i for i, ok in zip(items, allowed, strict=True) if ok]
     done = (
-        {o.key: o for o in await call.upstream.delete_objects(call.bucket, permitted)}
+        dict(
+            zip(permitted, await call.upstream.delete_versions(call.bucket, permitted), strict=True)
+        )
         if permitted
         else {}
     )
     denied = DeleteOutcome("", "AccessDenied", "Access Denied")
     outcomes = [
-        done[k] if ok else replace(denied, key=k) for k, ok in zip(keys, allowed, strict=True)
+        done[i] if ok else replace(denied, key=i[0], version_id=i[1])
+        for i, ok in zip(items, allowed, strict=True)
     ]
+    for key in dict.fromkeys(k for (k, _), ok in zip(items, allowed, strict=True) if ok):
+        await call.masking.views.forget(call.upstream, call.bucket, key)
     return xml_response(xml.delete_result(outcomes, quiet))
 
 
-def parse_copy_source(value: str) -> tuple[str, str]:
-    """`x-amz-copy-source`: URL-encoded `[/]bucket/key`, no version id."""
-    path, _, query = value.partition("?")
-    if query:
-        raise errors.NotImplementedError_("s3gate does not implement versioned copy sources")
+def split_copy_source(value: str) -> tuple[str, str, str | None]:
+    """`x-amz-copy-source`: URL-encoded `[/]bucket/key`, optionally
+    `?versionId=…` (nothing else after the `?`)."""
+    path, sep, query = value.partition("?")
+    version: str | None = None
+    if sep:
+        name, eq, raw = query.partition("=")
+        if name != "versionId" or not eq or "&" in raw:
+            raise errors.InvalidArgument("Invalid copy source: only versionId may follow '?'")
+        version = check_version_id(unquote(raw))
     source = unquote(path).lstrip("/")
     bucket, sep, key = source.partition("/")
     if not sep or not key:
@@ -121,11 +167,17 @@ def parse_copy_source(value: str) -> tuple[str, str]:
     validate_bucket_name(bucket)
     if len(key.encode()) > MAX_KEY_BYTES:
         raise errors.KeyTooLongError()
+    return bucket, key, version
+
+
+def parse_copy_source(value: str) -> tuple[str, str]:
+    """The copy source's bucket and key (what the policy decides on)."""
+    bucket, key, _ = split_copy_source(value)
     return bucket, key
 
 
 async def copy_object(call: Call) -> Response:
-    src_bucket, src_key = parse_copy_source(call.headers["x-amz-copy-source"])
+    src_bucket, src_key, src_version = split_copy_source(call.headers["x-amz-copy-source"])
     directive = call.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise errors.InvalidArgument("Unknown metadata directive.")
@@ -134,11 +186,22 @@ async def copy_object(call: Call) -> Response:
     profiles = call.mask_profiles()
     if profiles:
         result = await masked_writes.copy_object(
-            call, profiles, (src_bucket, src_key), metadata, conditions
+            call, profiles, (src_bucket, src_key), metadata, conditions, src_version
         )
     else:
         result = await call.upstream.copy_object(
-            src_bucket, src_key, call.bucket, call.key, metadata=metadata, conditions=conditions
+            src_bucket,
+            src_key,
+            call.bucket,
+            call.key,
+            metadata=metadata,
+            conditions=conditions,
+            src_version_id=src_version,
         )
-    out = {"x-amz-copy-source-version-id": result.version_id} if result.version_id else None
+    # x-amz-version-id: the copy's own version; -copy-source-: the one read.
+    out: dict[str, str] = {}
+    if result.version_id:
+        out["x-amz-version-id"] = result.version_id
+    if src_version is not None:
+        out["x-amz-copy-source-version-id"] = src_version
     return xml_response(xml.copy_result(result.etag, h.iso_date(result.last_modified)), headers=out)

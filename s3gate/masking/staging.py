@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from s3gate import errors
 from s3gate.masking import sealed
 from s3gate.upstream.base import Body, Conditions, Metadata, PartInfo, PartsPage, Upstream
+from s3gate.upstream.purge import purge
 
 PREFIX = ".s3gate/mpu/"
 ID_PREFIX = "s3gm-"
@@ -169,7 +170,7 @@ class Staging:
         # A re-uploaded part: the markers of earlier uploads of it go.
         for old in await self._markers(upstream, upload, number):
             if old.marker != marker:
-                await upstream.delete_object(upload.bucket, old.marker)
+                await purge(upstream, upload.bucket, [old.marker])
         return f'"{etag}"'
 
     async def list_parts(
@@ -260,7 +261,7 @@ class Staging:
 
     async def release(self, upstream: Upstream, upload: StagedUpload, number: int) -> None:
         """Give the claim up without an outcome (a retryable failure)."""
-        await upstream.delete_object(upload.bucket, f"{upload.folder}lease-{number:05d}")
+        await purge(upstream, upload.bucket, [f"{upload.folder}lease-{number:05d}"])
 
     async def record_outcome(
         self, upstream: Upstream, upload: StagedUpload, outcome: Mapping[str, object]
@@ -297,8 +298,8 @@ class Staging:
         while True:
             page = await upstream.list_objects(upload.bucket, prefix=upload.folder, after=after)
             keys = [o.key for o in page.contents if o.key != done]
-            if keys:
-                await upstream.delete_objects(upload.bucket, keys)
+            if keys:  # every version: a versioned bucket keeps none of them
+                await purge(upstream, upload.bucket, keys)
             if not page.is_truncated or not page.contents:
                 return
             after = page.next_after
@@ -435,6 +436,6 @@ async def _delete_prefix(upstream: Upstream, bucket: str, prefix: str) -> None:
         page = await upstream.list_objects(bucket, prefix=prefix)
         keys = [o.key for o in page.contents]
         if keys:
-            await upstream.delete_objects(bucket, keys)
+            await purge(upstream, bucket, keys)
         if not page.is_truncated or not keys:
             return
