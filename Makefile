@@ -49,9 +49,10 @@ tools:
 	fi
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check s3gate tests
-	$(VENV)/bin/ruff format --check s3gate tests
+	$(VENV)/bin/ruff check s3gate tests benchmarks
+	$(VENV)/bin/ruff format --check s3gate tests benchmarks
 	$(VENV)/bin/mypy s3gate
+	$(VENV)/bin/lint-imports
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit

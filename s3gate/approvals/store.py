@@ -6,7 +6,7 @@
 
 No client can address `.s3gate/` (built-in policy guard), so only the gateway
 reads these. Everything is sealed with a key every replica derives from the
-shared session secret (keyring.approval_keys), bound to its bucket, id and
+shared session secret (approvals.keys.approval_keys), bound to its bucket, id and
 name, so an object moved, swapped or edited in the store fails to open.
 
 The request and content are written once (If-None-Match: *); the state is
@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from s3gate import errors
 from s3gate.approvals.model import HoldRequest, HoldState
 from s3gate.masking import sealed
-from s3gate.upstream.base import Body, Conditions, Upstream
+from s3gate.s3.model import Conditions
+from s3gate.upstream.base import Body, Upstream
 from s3gate.upstream.purge import purge
 
 PREFIX = ".s3gate/approvals/"

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
 from s3gate import errors
 from s3gate.config import Settings
+from s3gate.handlers.outcome import Tally
 from s3gate.identity.principal import Principal
 from s3gate.masking.profiles import profiles_for
 from s3gate.masking.service import MaskingService
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import AccessRequest, RequestContext
+from s3gate.s3.listtokens import ListTokens
 from s3gate.s3.operations import Operation
-from s3gate.s3.tokens import ListTokens
+from s3gate.s3.versionid import query_version
 from s3gate.sigv4.body import VerifiedBody
 from s3gate.transform.profile import Profile
 from s3gate.upstream.base import Body, Upstream
@@ -26,15 +28,6 @@ if TYPE_CHECKING:  # approvals imports the masking layer, which imports this
     from s3gate.approvals.service import ApprovalService
 
 XML_TYPE = "application/xml"
-# S3's version ids are opaque, up to 1024 bytes (AWS's are 32 characters).
-MAX_VERSION_ID = 1024
-
-
-def check_version_id(value: str) -> str:
-    """A version id as a client sent it: non-empty, printable, bounded."""
-    if not value or len(value) > MAX_VERSION_ID or not value.isprintable():
-        raise errors.InvalidArgument("Invalid version id specified")
-    return value
 
 
 @dataclass
@@ -55,8 +48,9 @@ class Call:
     decision: Decision | None
     list_tokens: ListTokens
     masking: MaskingService
-    # Filled in by handlers for the access log and audit.
-    stats: dict[str, object] = field(default_factory=dict)
+    # What the request came to, filled in as it runs, for the audit event, the
+    # access log and the metrics (handlers.outcome); never read for control flow.
+    tally: Tally
     # Where held writes go (None: `hold` and `@approval` only refuse).
     approvals: ApprovalService | None = None
 
@@ -107,7 +101,7 @@ class Call:
             raise errors.MissingContentLength()
         if length > self.settings.server.max_object_bytes:
             raise errors.EntityTooLarge(extra={"ProposedSize": str(length)})
-        self.stats["bytes_in"] = length
+        self.tally.bytes_in = length
         return length
 
     async def upstream_body(self) -> Body:
@@ -143,9 +137,7 @@ class Call:
     @property
     def version_id(self) -> str | None:
         """The `versionId` of a GET, HEAD or DELETE, checked; None without one."""
-        if "versionId" not in self.query:
-            return None
-        return check_version_id(self.query["versionId"])
+        return query_version(self.query)
 
     @property
     def checksum_mode(self) -> bool:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
-from urllib.parse import unquote
 
 from starlette.responses import Response
 
 from s3gate import errors
+from s3gate.handlers import masked_reads, masked_writes
 from s3gate.handlers.bodies import object_response
-from s3gate.handlers.call import Call, check_version_id, empty_response, xml_response
-from s3gate.masking import reads as masked_reads
-from s3gate.masking import writes as masked_writes
+from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.policy import model
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
-from s3gate.s3.operations import MAX_KEY_BYTES, validate_bucket_name
-from s3gate.upstream.base import DeleteOutcome
+from s3gate.s3.copysource import split_copy_source
+from s3gate.s3.model import DeleteOutcome
+from s3gate.s3.operations import MAX_KEY_BYTES
+from s3gate.s3.versionid import check_version_id
 
 
 async def put_object(call: Call) -> Response:
@@ -31,7 +30,7 @@ async def put_object(call: Call) -> Response:
         result = await call.upstream.put_object(
             call.bucket, call.key, await call.stored_as_sent(), metadata
         )
-        call.stats["sha256_stored"] = call.body.sha256_hex  # stored as received
+        call.tally.sha256_stored = call.body.sha256_hex  # stored as received
         etag = result.etag
         # The stored bytes are the client's: its verified checksum describes them.
         checksum = call.checksum_headers()
@@ -41,16 +40,6 @@ async def put_object(call: Call) -> Response:
     if result.version_id:
         out["x-amz-version-id"] = result.version_id
     return empty_response(headers=out)
-
-
-def requested_version(
-    operation: str, query: Mapping[str, str], headers: Mapping[str, str]
-) -> str | None:
-    """The version a request reads or deletes, for its policy context: the
-    `versionId` parameter, or a CopyObject's source version."""
-    if operation == "CopyObject" and "x-amz-copy-source" in headers:
-        return split_copy_source(headers["x-amz-copy-source"])[2]
-    return query.get("versionId") or None
 
 
 async def head_object(call: Call) -> Response:
@@ -90,7 +79,7 @@ async def get_object(call: Call) -> Response:
         out.update(stream.head.checksums)
     h.apply_overrides(out, call.query)
     return await object_response(
-        call.stats,
+        call.tally,
         stream.body,
         stream.content_length,
         status=stream.status,
@@ -148,32 +137,6 @@ async def delete_objects(call: Call) -> Response:
     for key in dict.fromkeys(k for (k, _), ok in zip(items, allowed, strict=True) if ok):
         await call.masking.views.forget(call.upstream, call.bucket, key)
     return xml_response(xml.delete_result(outcomes, quiet))
-
-
-def split_copy_source(value: str) -> tuple[str, str, str | None]:
-    """`x-amz-copy-source`: URL-encoded `[/]bucket/key`, optionally
-    `?versionId=…` (nothing else after the `?`)."""
-    path, sep, query = value.partition("?")
-    version: str | None = None
-    if sep:
-        name, eq, raw = query.partition("=")
-        if name != "versionId" or not eq or "&" in raw:
-            raise errors.InvalidArgument("Invalid copy source: only versionId may follow '?'")
-        version = check_version_id(unquote(raw))
-    source = unquote(path).lstrip("/")
-    bucket, sep, key = source.partition("/")
-    if not sep or not key:
-        raise errors.InvalidArgument("Copy Source must mention the source bucket and key")
-    validate_bucket_name(bucket)
-    if len(key.encode()) > MAX_KEY_BYTES:
-        raise errors.KeyTooLongError()
-    return bucket, key, version
-
-
-def parse_copy_source(value: str) -> tuple[str, str]:
-    """The copy source's bucket and key (what the policy decides on)."""
-    bucket, key, _ = split_copy_source(value)
-    return bucket, key
 
 
 async def copy_object(call: Call) -> Response:

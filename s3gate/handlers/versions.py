@@ -7,7 +7,7 @@ visible entry follows and resumes after its last *visible* entry, the
 gateway's internal prefixes are skipped in one step, and a position past a
 run of hidden keys is sealed. Visibility is per key, so a key's versions and
 delete markers are all shown or all hidden. A masked reader sees each
-version's own view size and ETag (`masking.listing.versions_as_seen`).
+version's own view size and ETag (`masked_listing.versions_as_seen`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import visibility
+from s3gate.handlers import masked_listing, visibility
 from s3gate.handlers.buckets import list_params
-from s3gate.handlers.call import Call, check_version_id, empty_response, xml_response
-from s3gate.masking import listing as masked_listing
+from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.s3 import xml
-from s3gate.upstream.versioning import VersionInfo
+from s3gate.s3.model import VersionInfo
+from s3gate.s3.versionid import check_version_id
 
 UPSTREAM_MAX_KEYS = 1000
 _LAST = "\U0010ffff"

@@ -16,7 +16,7 @@ bound is hit (a run of that many thousand hidden keys) is a page cut short
 with a sealed position; the residual signal is documented in
 docs/threat-model.md. Internal prefixes (`.s3gate/`) are skipped in one step.
 
-Resume positions are sealed unless the caller may see them (see `s3.tokens`)."""
+Resume positions are sealed unless the caller may see them (see `s3.listtokens`)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from s3gate.handlers.call import Call
 from s3gate.policy import model
 from s3gate.s3 import xml
-from s3gate.upstream.base import ListPage, ObjectInfo, UploadsPage
+from s3gate.s3.model import ListPage, ObjectInfo, UploadsPage
 
 # What one upstream listing call may return (S3's own cap).
 UPSTREAM_MAX_KEYS = 1000

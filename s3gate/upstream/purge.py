@@ -11,7 +11,8 @@ than a plain DeleteObjects would take.
 
 from __future__ import annotations
 
-from s3gate.upstream.base import DeleteOutcome, Upstream
+from s3gate.s3.model import DeleteOutcome
+from s3gate.upstream.base import Upstream
 
 # A purge lists the versions under the keys' common prefix; bounded, since the
 # gateway calls it on one upload's, one hold's or one key's folder.
