@@ -80,6 +80,8 @@ class ObjectHead:
     # The store's x-amz-checksum-* (and -type) headers, only when asked for
     # with checksum_mode; they describe the stored object, whole.
     checksums: Mapping[str, str] = field(default_factory=dict)
+    # The store's x-amz-object-lock-* headers of this version (s3.objectlock).
+    object_lock: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
