@@ -44,6 +44,7 @@ from s3gate import errors
 from s3gate.masking import sealed
 from s3gate.s3.model import Metadata, PartInfo, PartsPage, UploadInfo
 from s3gate.upstream.base import Body, Upstream
+from s3gate.upstream.purge import purge
 
 PREFIX = ".s3gate/mpu/"
 ID_PREFIX = "s3gm-"
@@ -220,7 +221,7 @@ class PartStore:
         # A re-uploaded part: the markers of earlier uploads of it go.
         for old in await self._markers(upstream, upload, number):
             if old.marker != marker:
-                await upstream.delete_object(upload.bucket, old.marker)
+                await purge(upstream, upload.bucket, [old.marker])
         return f'"{etag}"'
 
     async def list_parts(
@@ -389,6 +390,6 @@ async def _delete_prefix(upstream: Upstream, bucket: str, prefix: str) -> None:
         page = await upstream.list_objects(bucket, prefix=prefix)
         keys = [o.key for o in page.contents]
         if keys:
-            await upstream.delete_objects(bucket, keys)
+            await purge(upstream, bucket, keys)
         if not page.is_truncated or not keys:
             return
