@@ -151,6 +151,7 @@ def create_app(
             await audit.start()
             _audit_policy_reloads(policies, audit)
         await policies.start()  # watcher + SIGHUP
+        await masking.start()  # worker processes, off the loop
         sweeper = asyncio.create_task(_sweep_staged_uploads(masking, store))
         if sts is not None:
             await sts.validator.keys.warm()  # logs an unreachable issuer; not fatal
@@ -162,6 +163,7 @@ def create_app(
             if sts is not None:
                 await sts.close()
             await policies.stop()
+            await masking.stop()
             if audit is not None:
                 await audit.close()
             await store.close()

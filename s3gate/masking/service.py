@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from s3gate.masking.pool import MaskingPool
+from s3gate.masking.pooled import PooledMasker
 from s3gate.masking.spool import Spool
 from s3gate.masking.staging import Staging
 from s3gate.masking.views import ViewCache
@@ -26,7 +29,23 @@ class MaskingService:
             staging_keys, active_staging_key, settings.staged_upload_expiry_seconds
         )
         self._spool_dir = data_dir / "spool"
-        self.views = ViewCache(data_dir / "views", settings.view_cache_bytes, self.limits)
+        self.views = ViewCache(
+            data_dir / "views", settings.view_cache_bytes, self.limits, maskers=self.masker
+        )
+        workers = settings.workers
+        if workers is None:
+            workers = len(os.sched_getaffinity(0))
+        # The pool runs once `start()` has been awaited (app lifespan); until
+        # then, and with `masking.workers: 0`, masking runs inline.
+        self.pool: MaskingPool | None = MaskingPool(workers) if workers > 0 else None
+
+    async def start(self) -> None:
+        if self.pool is not None:
+            await self.pool.start()
+
+    async def stop(self) -> None:
+        if self.pool is not None:
+            await self.pool.stop()
 
     def masker(
         self,
@@ -35,7 +54,16 @@ class MaskingService:
         content_type: str | None,
         content_encoding: str | None,
         key: str,
-    ) -> Masker:
+    ) -> Masker | PooledMasker:
+        if self.pool is not None and self.pool.running:
+            return PooledMasker(
+                self.pool,
+                profiles,
+                content_type=content_type,
+                content_encoding=content_encoding,
+                key=key,
+                limits=self.limits,
+            )
         return Masker(
             profiles,
             content_type=content_type,

@@ -27,11 +27,13 @@ import logging
 import os
 import shutil
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from s3gate import errors
+from s3gate.masking.pooled import PooledMasker
 from s3gate.masking.spool import Spool
 from s3gate.transform.engine import Masker
 from s3gate.transform.profile import Profile
@@ -55,7 +57,15 @@ class View:
 
 
 class ViewCache:
-    def __init__(self, directory: Path, max_bytes: int, limits: Limits) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        max_bytes: int,
+        limits: Limits,
+        maskers: Callable[..., Masker | PooledMasker] | None = None,
+    ) -> None:
+        # The service's masker factory (the worker pool); inline without one.
+        self._maskers = maskers
         # Views of a previous run are not trusted (nor needed): start empty.
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
@@ -106,12 +116,11 @@ class ViewCache:
         profiles: Sequence[Profile],
     ) -> View:
         stream = await upstream.get_object(bucket, key, conditions=Conditions(if_match=head.etag))
-        masker = Masker(
+        masker = (self._maskers or partial(Masker, limits=self._limits))(
             profiles,
             content_type=head.metadata.get("content-type"),
             content_encoding=head.metadata.get("content-encoding"),
             key=key,
-            limits=self._limits,
         )
         spool = Spool(self._dir)
         try:

@@ -37,6 +37,10 @@ class MaskingSettings(Section):
     # uploads neither completed nor aborted are removed after this long.
     staged_upload_expiry_seconds: int = Field(default=7 * 86400, ge=3600)
 
+    # Masking worker processes (the engine runs beside the event loop); unset:
+    # the cores this process may use; 0: inline on the event loop.
+    workers: int | None = Field(default=None, ge=0, le=256)
+
     def limits(self) -> Limits:
         return Limits(
             max_record_bytes=self.max_record_bytes,
