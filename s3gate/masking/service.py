@@ -43,6 +43,11 @@ class MaskingService:
         if self.pool is not None:
             await self.pool.start()
 
+    async def warm(self, profiles: Sequence[Profile]) -> None:
+        """Compile these profiles' plans in every worker now (bundle load)."""
+        if self.pool is not None and self.pool.running:
+            await self.pool.warm(profiles)
+
     async def stop(self) -> None:
         if self.pool is not None:
             await self.pool.stop()
