@@ -21,7 +21,7 @@ must not store or send output of a run that raised.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 
 from s3gate import errors
 from s3gate.transform.charset import Decode, NotText, TextEncoding
@@ -231,3 +231,51 @@ class _Pipeline:
     def _encode(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
         for piece in pieces:
             yield from self._encoder().feed(piece)
+
+
+class MaskRun:
+    """The synchronous steps of `Masker.transform` for a worker process:
+    `feed` each chunk, then `finish` once. Same output, counts and errors as
+    `transform` (any non-S3 error becomes `MaskingFailed`); after an error the
+    run is dead."""
+
+    def __init__(self, masker: Masker) -> None:
+        self._masker = masker
+        self._pipeline: _Pipeline | None = None
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        return self._guard(lambda: self._step(chunk))
+
+    def finish(self) -> list[bytes]:
+        return self._guard(self._end)
+
+    def _step(self, chunk: bytes) -> list[bytes]:
+        masker = self._masker
+        if self._pipeline is None:
+            self._pipeline = _Pipeline(masker)
+        masker.summary.bytes_in += len(chunk)
+        out = list(self._pipeline.feed(chunk))
+        masker.summary.bytes_out += sum(len(piece) for piece in out)
+        return out
+
+    def _end(self) -> list[bytes]:
+        masker = self._masker
+        if self._pipeline is None:
+            self._pipeline = _Pipeline(masker)
+        out = list(self._pipeline.finish())
+        masker.summary.bytes_out += sum(len(piece) for piece in out)
+        if masker._ctx.held:
+            masker.summary.held = tuple(sorted(masker._ctx.held))
+            raise MaskingHeld(masker._ctx.held)
+        masker.summary.complete = True
+        return out
+
+    @staticmethod
+    def _guard(step: Callable[[], list[bytes]]) -> list[bytes]:
+        try:
+            return step()
+        except errors.S3Error:
+            raise
+        except Exception as exc:
+            log.error("masking failed: %s", type(exc).__name__)
+            raise MaskingFailed() from exc
