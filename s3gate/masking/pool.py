@@ -31,6 +31,9 @@ from s3gate.transform.profile import Profile
 
 log = logging.getLogger("s3gate.masking.pool")
 START_TIMEOUT = 60.0
+# Profile sets the gateway remembers a worker has unpickled; fewer than the
+# worker keeps (worker.PROFILE_SETS), so "known" is never wrong.
+KNOWN_SETS = 16
 _CRASHED = (wire.ERROR, -1, None, None)  # put on a run's queue when its worker dies
 
 
@@ -43,6 +46,7 @@ class _Worker:
         self.pool = pool
         self.index = index
         self.runs: dict[int, asyncio.Queue[tuple[object, ...]]] = {}
+        self.known: OrderedDict[str, None] = OrderedDict()  # profile sets it has
         self.process: BaseProcess | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -182,14 +186,24 @@ class MaskingPool:
         self._blobs.move_to_end(pkey)
         return pkey, blob
 
+    def blob_for(self, worker: _Worker, profiles: Sequence[Profile]) -> tuple[str, bytes | None]:
+        """The key of a profile set and its pickle, or None if `worker` has
+        it already (every window of an object would otherwise carry it)."""
+        pkey, blob = self.profiles(profiles)
+        known = pkey in worker.known
+        worker.known[pkey] = None
+        worker.known.move_to_end(pkey)
+        while len(worker.known) > KNOWN_SETS:
+            worker.known.popitem(last=False)
+        return pkey, None if known else blob
+
     async def warm(self, profiles: Sequence[Profile]) -> None:
         """Have every worker compile these profiles' plans now (bundle load)."""
-        if not profiles:
-            return
-        pkey, blob = self.profiles(profiles)
         for worker in self.workers:
-            with contextlib.suppress(WorkerGone):
-                await worker.send((wire.WARM, pkey, blob))
+            for profile in profiles:
+                pkey, blob = self.blob_for(worker, [profile])
+                with contextlib.suppress(WorkerGone):
+                    await worker.send((wire.WARM, pkey, blob))
 
     def pick(self) -> tuple[_Worker, int, asyncio.Queue[tuple[object, ...]]]:
         alive = [w for w in self.workers if w.alive]

@@ -22,13 +22,20 @@ from dataclasses import dataclass, fields
 from s3gate import errors
 from s3gate.transform.summary import MaskSummary
 
-# Open a run: (OPEN, run id, profiles key, pickled profiles, content type,
-# content encoding, object key, limits). Then FEED (run id, bytes) any number
-# of times and FINISH (run id), or ABORT (run id) to drop it.
+# Open a run: (OPEN, run id, profiles key, pickled profiles or None when the
+# worker has them, content type, content encoding, object key, limits). Then
+# FEED (run id, bytes) any number of times and FINISH (run id), or ABORT
+# (run id) to drop it. PROBE (run id) after a head: may the rest be cut into
+# windows? A WINDOW (run id, profiles key, pickled profiles or None, content
+# type, content encoding, object key, limits, bytes) is a one-shot run over
+# whole records of a plain JSONL body (`WindowRun`).
 OPEN, FEED, FINISH, ABORT, WARM = "open", "feed", "finish", "abort", "warm"
+PROBE, WINDOW = "probe", "window"
 # Replies: READY once at start; OUT (run id, bytes) per FEED; DONE (run id,
-# bytes, summary) for FINISH; ERROR (run id, error, summary) instead of either.
-READY, OUT, DONE, ERROR = "ready", "out", "done", "error"
+# bytes, summary) for FINISH and WINDOW; HELD (run id, bytes, summary, error)
+# for a FINISH whose run ends in a hold (the bytes go to quarantine); PLAIN
+# (run id, bool) for PROBE; ERROR (run id, error, summary) instead of any.
+READY, OUT, DONE, HELD, ERROR, PLAIN = "ready", "out", "done", "held", "error", "plain"
 _BIG = 0x7FFFFFFF
 
 
@@ -65,6 +72,20 @@ def copy_summary(source: MaskSummary, target: MaskSummary) -> None:
     reference to it from before the run)."""
     for f in fields(MaskSummary):
         setattr(target, f.name, getattr(source, f.name))
+
+
+def merge_summary(part: MaskSummary, into: MaskSummary) -> None:
+    """A window's counts added to the whole object's (parallel windows)."""
+    into.detectors.update(part.detectors)
+    into.rules.update(part.rules)
+    into.operators.update(part.operators)
+    into.records += part.records
+    into.records_masked += part.records_masked
+    into.records_malformed += part.records_malformed
+    into.bytes_in += part.bytes_in
+    into.bytes_out += part.bytes_out
+    into.blocked = tuple(sorted({*into.blocked, *part.blocked}))
+    into.held = tuple(sorted({*into.held, *part.held}))
 
 
 def encode(message: tuple[object, ...]) -> bytes:

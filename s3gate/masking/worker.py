@@ -16,7 +16,8 @@ from multiprocessing.connection import Connection
 
 from s3gate import errors
 from s3gate.masking import wire
-from s3gate.transform.engine import Masker, MaskRun
+from s3gate.transform.engine import Masker, MaskRun, WindowRun
+from s3gate.transform.errors import MaskingHeld
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 
@@ -47,23 +48,18 @@ class Worker:
             return
         rid = message[1]
         assert isinstance(rid, int)
-        if kind == wire.OPEN:
+        if kind == wire.WINDOW:
+            self._window(rid, message)
+        elif kind == wire.OPEN:
             _, _, pkey, blob, content_type, content_encoding, key, limits = message
-            try:
-                masker = Masker(
-                    self._profiles_of(str(pkey), blob),
-                    content_type=content_type,  # type: ignore[arg-type]
-                    content_encoding=content_encoding,  # type: ignore[arg-type]
-                    key=str(key),
-                    limits=limits,  # type: ignore[arg-type]
-                )
-            except Exception as exc:
-                log.error("masking failed: %s", type(exc).__name__)
-                self._send((wire.ERROR, rid, wire.pack_error(errors.InternalError()), None))
-                return
-            self._runs[rid] = (masker, MaskRun(masker))
+            masker = self._masker(rid, pkey, blob, content_type, content_encoding, key, limits)
+            if masker is not None:
+                self._runs[rid] = (masker, MaskRun(masker))
         elif kind == wire.ABORT:
             self._runs.pop(rid, None)
+        elif kind == wire.PROBE:
+            entry = self._runs.get(rid)
+            self._send((wire.PLAIN, rid, entry is not None and entry[1].plain_jsonl()))
         elif rid in self._runs:  # FEED / FINISH of a run that has not failed
             masker, run = self._runs[rid]
             try:
@@ -72,16 +68,58 @@ class Worker:
                     assert isinstance(data, bytes)
                     self._send((wire.OUT, rid, b"".join(run.feed(data))))
                 else:
-                    out = b"".join(run.finish())
                     del self._runs[rid]
+                    out = b"".join(run.finish())
                     self._send((wire.DONE, rid, out, masker.summary))
+            except MaskingHeld as exc:
+                held = b"".join(run.last)
+                self._send((wire.HELD, rid, held, masker.summary, wire.pack_error(exc)))
             except errors.S3Error as exc:
                 self._runs.pop(rid, None)
                 self._send((wire.ERROR, rid, wire.pack_error(exc), masker.summary))
 
+    def _window(self, rid: int, message: tuple[object, ...]) -> None:
+        _, _, pkey, blob, content_type, content_encoding, key, limits, data = message
+        masker = self._masker(rid, pkey, blob, content_type, content_encoding, key, limits)
+        if masker is None:
+            return
+        assert isinstance(data, bytes)
+        try:
+            out = WindowRun(masker).run(data)
+        except errors.S3Error as exc:
+            self._send((wire.ERROR, rid, wire.pack_error(exc), masker.summary))
+            return
+        self._send((wire.DONE, rid, out, masker.summary))
+
+    def _masker(
+        self,
+        rid: int,
+        pkey: object,
+        blob: object,
+        content_type: object,
+        content_encoding: object,
+        key: object,
+        limits: object,
+    ) -> Masker | None:
+        """A masker for run `rid`, or None after answering ERROR."""
+        try:
+            return Masker(
+                self._profiles_of(str(pkey), blob),
+                content_type=content_type,  # type: ignore[arg-type]
+                content_encoding=content_encoding,  # type: ignore[arg-type]
+                key=str(key),
+                limits=limits,  # type: ignore[arg-type]
+            )
+        except Exception as exc:
+            log.error("masking failed: %s", type(exc).__name__)
+            self._send((wire.ERROR, rid, wire.pack_error(errors.InternalError()), None))
+            return None
+
     def _profiles_of(self, pkey: str, blob: object) -> list[Profile]:
         cached = self._profiles.get(pkey)
         if cached is None:
+            # The gateway sends a set's pickle until it knows this worker has
+            # it (`MaskingPool.blob_for` remembers fewer sets than we keep).
             assert isinstance(blob, bytes)
             cached = pickle.loads(blob)  # noqa: S301 (the gateway)
             self._profiles[pkey] = cached
