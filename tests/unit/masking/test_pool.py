@@ -129,7 +129,12 @@ async def test_a_hold_in_a_later_window_is_raised_after_all_output() -> None:
     try:
         profiles = [PROFILES.get("write-strict")]
         kw = {"content_type": "application/x-ndjson", "content_encoding": None, "key": "t.jsonl"}
-        body = DENSE + b'{"m": "status of project nightjar?"}\n' + DENSE[:50_000].rsplit(b"\n", 1)[0] + b"\n"
+        body = (
+            DENSE
+            + b'{"m": "status of project nightjar?"}\n'
+            + DENSE[:50_000].rsplit(b"\n", 1)[0]
+            + b"\n"
+        )
         inline = Masker(profiles, limits=Limits(), **kw)  # type: ignore[arg-type]
         pooled = PooledMasker(p, profiles, limits=Limits(), **kw)  # type: ignore[arg-type]
         got: list[bytes] = []
