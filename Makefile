@@ -49,8 +49,8 @@ tools:
 	fi
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check s3gate tests
-	$(VENV)/bin/ruff format --check s3gate tests
+	$(VENV)/bin/ruff check s3gate tests benchmarks
+	$(VENV)/bin/ruff format --check s3gate tests benchmarks
 	$(VENV)/bin/mypy s3gate
 
 unit: $(STAMP)

@@ -51,7 +51,11 @@ def _gateway(
     workdir: Path, name: str, groups: tuple[str, ...] = ("admins",), **sections: Any
 ) -> Server:
     base: dict[str, Any] = {
-        "upstream": {"type": "local", "path": str(workdir / name), "create_buckets": ["bench", "audit"]},
+        "upstream": {
+            "type": "local",
+            "path": str(workdir / name),
+            "create_buckets": ["bench", "audit"],
+        },
     }
     base.update(sections)
     return start_gateway(workdir, None, base, groups=groups)

@@ -29,12 +29,16 @@ def free_port() -> int:
         return port
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_http(
+    url: str, proc: subprocess.Popen[bytes], timeout: float = 30, log: Path | None = None
+) -> None:
     http = urllib3.PoolManager()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            # The server's own words say why it stopped; the exit code alone does not.
+            tail = log.read_bytes()[-2000:].decode(errors="replace") if log else ""
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}\n{tail}")
         try:
             http.request("GET", url, timeout=1.0, retries=False)
             return
@@ -108,6 +112,8 @@ def start_gateway(
             "endpoint_url": upstream.endpoint,
             "access_key_id": {"value": upstream.access_key},
             "secret_access_key": {"value": upstream.secret_key},
+            # The gateway refuses to start without its audit bucket.
+            "create_buckets": ["audit"],
         },
         "static_keys": [
             {
@@ -128,7 +134,8 @@ def start_gateway(
     config = workdir / f"s3gate-{port}.yaml"
     config.write_text(yaml.safe_dump(settings))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3GATE_"))}
-    log = (workdir / f"s3gate-{port}.log").open("wb")
+    log_path = workdir / f"s3gate-{port}.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "s3gate", "serve", "--config", str(config)],
         stdout=log,
@@ -136,5 +143,5 @@ def start_gateway(
         env=env,
     )
     endpoint = f"http://127.0.0.1:{port}"
-    wait_http(f"{endpoint}/_s3gate/healthz", proc)
+    wait_http(f"{endpoint}/_s3gate/healthz", proc, log=log_path)
     return Server(endpoint, proc, key_id, secret)

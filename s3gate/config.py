@@ -20,11 +20,12 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from s3gate.approvals.settings import ApprovalSettings
 from s3gate.audit.settings import AuditSettings
 from s3gate.configbase import ConfigError, KiB, MiB, Secret, Section
-from s3gate.identity.settings import IdentitySettings
+from s3gate.identity.settings import IdentitySettings, StaticKey
 from s3gate.masking.settings import ViewSettings
 from s3gate.policy.settings import PolicySettings
 from s3gate.s3.cors import CorsRule
 from s3gate.transform.settings import MaskingSettings
+from s3gate.upstream.settings import UpstreamSettings
 
 __all__ = ["ConfigError", "MiB", "Secret", "Section", "Settings", "load"]
 
@@ -92,39 +93,6 @@ class ServerSettings(Section):
         if self.max_header_bytes > self.max_head_bytes:
             raise ValueError("max_header_bytes must not exceed max_head_bytes")
         return self
-
-
-class UpstreamSettings(Section):
-    type: Literal["s3", "local"] = "s3"
-    # s3: any S3 endpoint. Empty endpoint_url means AWS for `region`.
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    addressing_style: Literal["path", "virtual"] = "path"
-    access_key_id: Secret | None = None
-    secret_access_key: Secret | None = None
-    session_token: Secret | None = None
-    verify_tls: bool = True
-    ca_bundle: Path | None = None
-    connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    read_timeout_seconds: float = Field(default=60.0, gt=0)
-    pool_size: int = Field(default=64, ge=1)
-    # local: a persistent directory store.
-    path: Path = Path("./data/store")
-    # Buckets created at start-up when missing.
-    create_buckets: tuple[str, ...] = ()
-
-
-class PrincipalSettings(Section):
-    name: str
-    groups: tuple[str, ...] = ()
-
-
-class StaticKey(Section):
-    # As AWS allows access key ids: 16 to 128 letters and digits, case preserved
-    # (and compared exactly). Session key ids are the gateway's own (ASIA…).
-    access_key_id: str = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9]+$")
-    secret_access_key: Secret
-    principal: PrincipalSettings
 
 
 BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]

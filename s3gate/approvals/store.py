@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from s3gate import errors
 from s3gate.approvals.model import HoldRequest, HoldState
 from s3gate.masking import sealed
-from s3gate.upstream.base import Body, Conditions, Upstream
+from s3gate.s3.model import Conditions
+from s3gate.upstream.base import Body, Upstream
 
 PREFIX = ".s3gate/approvals/"
 _CREATE = Conditions(if_none_match="*")

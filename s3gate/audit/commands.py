@@ -24,7 +24,7 @@ from s3gate.audit import keys as keyfiles
 from s3gate.audit.reader import AuditReader, upstream_settings
 from s3gate.audit.show import Filters, render, timeline
 from s3gate.audit.verify import Verifier
-from s3gate.config import ConfigError
+from s3gate.configbase import ConfigError
 from s3gate.upstream.s3 import S3Upstream
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

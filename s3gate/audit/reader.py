@@ -19,8 +19,9 @@ from pathlib import Path
 from s3gate.audit import bucket as io
 from s3gate.audit.keys import KeyFileError, PublicKey, parse_public
 from s3gate.audit.layout import Layout
-from s3gate.config import Secret, UpstreamSettings
+from s3gate.configbase import Secret
 from s3gate.upstream.base import Upstream
+from s3gate.upstream.settings import UpstreamSettings
 
 
 def upstream_settings(

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.s3 import acl
-from s3gate.upstream.base import Conditions
+from s3gate.s3.model import Conditions
 
 
 async def get_object_acl(call: Call) -> Response:

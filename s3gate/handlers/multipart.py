@@ -14,8 +14,8 @@ from s3gate.handlers.keepalive import KeepAliveResponse
 from s3gate.masking import staged
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
+from s3gate.s3.model import PutResult
 from s3gate.sigv4.checksums import normalise_algorithm
-from s3gate.upstream.base import PutResult
 
 MAX_PART_NUMBER = 10000
 

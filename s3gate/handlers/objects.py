@@ -15,8 +15,8 @@ from s3gate.masking import writes as masked_writes
 from s3gate.policy import model
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
+from s3gate.s3.model import DeleteOutcome
 from s3gate.s3.operations import MAX_KEY_BYTES, validate_bucket_name
-from s3gate.upstream.base import DeleteOutcome
 
 
 async def put_object(call: Call) -> Response:

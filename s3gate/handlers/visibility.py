@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from s3gate.handlers.call import Call
 from s3gate.policy import model
 from s3gate.s3 import xml
-from s3gate.upstream.base import ListPage, ObjectInfo, UploadsPage
+from s3gate.s3.model import ListPage, ObjectInfo, UploadsPage
 
 # What one upstream listing call may return (S3's own cap).
 UPSTREAM_MAX_KEYS = 1000

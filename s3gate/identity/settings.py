@@ -202,3 +202,21 @@ class IdentitySettings(Section):
             except ConfigError as exc:
                 problems.append(f"{prefix}.session_keys.{i}.secret: {exc}")
         return problems
+
+
+# ---- Static keys (`static_keys:` at the top level of the YAML file) -----------
+# Long-lived access keys of service accounts; `identity.static_keys` builds
+# the credentials from them.
+
+
+class PrincipalSettings(Section):
+    name: str
+    groups: tuple[str, ...] = ()
+
+
+class StaticKey(Section):
+    # As AWS allows access key ids: 16 to 128 letters and digits, case preserved
+    # (and compared exactly). Session key ids are the gateway's own (ASIA…).
+    access_key_id: str = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9]+$")
+    secret_access_key: Secret
+    principal: PrincipalSettings

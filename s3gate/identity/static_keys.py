@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from s3gate.config import StaticKey
 from s3gate.identity.principal import Credential, Principal
+from s3gate.identity.settings import StaticKey
 
 
 class StaticKeys:

@@ -31,6 +31,7 @@ from s3gate.handlers.call import Call
 from s3gate.masking import views
 from s3gate.masking.profiles import profiles_for
 from s3gate.policy import model
+from s3gate.s3.model import ListPage, ObjectInfo
 from s3gate.transform.errors import (
     MaskingBlocked,
     MaskingHeld,
@@ -38,7 +39,7 @@ from s3gate.transform.errors import (
     UnreadableContent,
 )
 from s3gate.transform.profile import Profile
-from s3gate.upstream.base import ListPage, ObjectInfo, Upstream
+from s3gate.upstream.base import Upstream
 
 # What a profile answers for content it will not show: such keys have no view.
 REFUSALS = (MaskingBlocked, MaskingHeld, MaskLimitExceeded, UnreadableContent)

@@ -1,7 +1,7 @@
 """Metadata and content headers are content: the profiles inspect them.
 
 What a client stores with an object besides its bytes — user metadata
-(`x-amz-meta-*`) and the content headers S3 keeps (`upstream.base.
+(`x-amz-meta-*`) and the content headers S3 keeps (`s3.model.
 STORED_HEADERS`) — reaches the store and every reader. Under a `@mask`
 obligation they go through the same profiles as the body, on the way in
 (PutObject, CopyObject, CreateMultipartUpload) and on the way out (HEAD and
@@ -35,13 +35,13 @@ from urllib.parse import unquote_plus
 from s3gate import errors
 from s3gate.masking import headertext
 from s3gate.s3.headers import GATEWAY_META_PREFIX, MAX_USER_METADATA_BYTES
+from s3gate.s3.model import USER_META_PREFIX
 from s3gate.transform.errors import HeaderRefused, MaskingHeld
 from s3gate.transform.jsonvalue import mask_json_value
 from s3gate.transform.matcher import RunContext, find, scope_pairs
 from s3gate.transform.plan import Plan
 from s3gate.transform.summary import MaskSummary
 from s3gate.transform.text import detector_hits
-from s3gate.upstream.base import USER_META_PREFIX
 
 RESERVED_PREFIX = GATEWAY_META_PREFIX
 NAME_REFUSAL = "x-amz-meta-* (a metadata name)"

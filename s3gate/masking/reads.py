@@ -21,10 +21,9 @@ from s3gate.masking import clientmeta
 from s3gate.masking.metadata import mask_for_read
 from s3gate.masking.views import View, summary_from
 from s3gate.s3 import headers as h
-from s3gate.s3.conditions import check_conditions, resolve_range
+from s3gate.s3.model import ByteRange, check_conditions, resolve_range
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
-from s3gate.upstream.base import ByteRange
 
 
 def _headers(view: View, profiles: Sequence[Profile]) -> dict[str, str]:

@@ -27,10 +27,10 @@ from s3gate.masking.metadata import mask_for_write
 from s3gate.masking.profiles import profiles_for
 from s3gate.masking.staging import StagedUpload
 from s3gate.masking.writes import store_masked
+from s3gate.s3.model import PutResult
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary
-from s3gate.upstream.base import PutResult
 
 # The client can fix these (another part list) or nothing is left to do.
 _NOT_FINAL = (

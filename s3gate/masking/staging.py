@@ -50,7 +50,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from s3gate import errors
 from s3gate.masking import sealed
-from s3gate.upstream.base import Body, Conditions, Metadata, PartInfo, PartsPage, Upstream
+from s3gate.s3.model import Conditions, Metadata, PartInfo, PartsPage
+from s3gate.upstream.base import Body, Upstream
 
 PREFIX = ".s3gate/mpu/"
 ID_PREFIX = "s3gm-"

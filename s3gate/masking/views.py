@@ -44,11 +44,12 @@ from pathlib import Path
 from s3gate import errors
 from s3gate.masking.pooled import MaskerFactory
 from s3gate.masking.spool import Spool
+from s3gate.s3.model import Conditions, Metadata, ObjectHead
 from s3gate.transform.engine import Masker
 from s3gate.transform.profile import Profile
 from s3gate.transform.settings import Limits
 from s3gate.transform.summary import MaskSummary
-from s3gate.upstream.base import Conditions, Metadata, ObjectHead, Upstream
+from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate.masking")
 ROOT = ".s3gate/views/"

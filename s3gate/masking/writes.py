@@ -26,12 +26,12 @@ from s3gate.masking import clientmeta, materialise
 from s3gate.masking.metadata import mask_for_write
 from s3gate.masking.spool import Spool
 from s3gate.policy.cedar import Bundle
+from s3gate.s3.model import Conditions, CopyResult, Metadata, PutResult
 from s3gate.sigv4.checksums import Checksum, new_checksum
 from s3gate.transform.errors import MaskingHeld
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary
-from s3gate.upstream.base import Conditions, CopyResult, Metadata, PutResult
 
 if TYPE_CHECKING:  # only annotations: approvals.release imports this module
     from s3gate.handlers.call import Call

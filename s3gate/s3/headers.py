@@ -13,7 +13,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 from s3gate import errors
-from s3gate.upstream.base import ByteRange, Conditions, ObjectHead, is_stored_header
+from s3gate.s3.model import ByteRange, Conditions, ObjectHead, is_stored_header
 
 MAX_USER_METADATA_BYTES = 2048  # S3's limit for x-amz-meta-* names + values
 # User metadata only the gateway writes (its masking stamp): never taken from

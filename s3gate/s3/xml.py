@@ -16,13 +16,7 @@ from defusedxml import DefusedXmlException
 
 from s3gate import errors
 from s3gate.s3.headers import iso_date
-from s3gate.upstream.base import (
-    BucketInfo,
-    DeleteOutcome,
-    ListPage,
-    PartsPage,
-    UploadsPage,
-)
+from s3gate.s3.model import BucketInfo, DeleteOutcome, ListPage, PartsPage, UploadsPage
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from s3gate.config import UpstreamSettings
 from s3gate.upstream.base import Upstream
+from s3gate.upstream.settings import UpstreamSettings
 
 
 def build_upstream(settings: UpstreamSettings) -> Upstream:

@@ -2,8 +2,8 @@
 
 Handlers speak to an `Upstream` in typed values, never in upstream XML, so that
 the S3 front end (rendering, pagination tokens, policy filtering, masking) is
-the same whatever store is behind: a real S3 endpoint (`upstream.s3`) or the
-embedded local directory (`upstream.local`).
+the same whatever store is behind: a real S3 endpoint (`upstream/s3/`) or the
+embedded local directory (`upstream/local/`).
 
 Body contract, for every method that takes `body`: the upstream consumes the
 async iterator and must store *nothing* if the iterator raises before it is
@@ -19,103 +19,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
-# Metadata headers stored with an object and returned on GET/HEAD. Keys are
-# lower-case header names; user metadata keeps its `x-amz-meta-` prefix.
-STORED_HEADERS = frozenset(
-    {
-        "content-type",
-        "content-encoding",
-        "content-disposition",
-        "content-language",
-        "cache-control",
-        "expires",
-        "x-amz-website-redirect-location",
-        "x-amz-storage-class",
-        "x-amz-tagging",
-    }
+from s3gate.s3.model import (
+    BucketInfo,
+    ByteRange,
+    Conditions,
+    CopyResult,
+    DeleteOutcome,
+    ListPage,
+    Metadata,
+    ObjectHead,
+    PartsPage,
+    PutResult,
+    UploadsPage,
 )
-USER_META_PREFIX = "x-amz-meta-"
-
-Metadata = Mapping[str, str]
-
-
-def is_stored_header(name: str) -> bool:
-    return name in STORED_HEADERS or name.startswith(USER_META_PREFIX)
-
-
-@dataclass(frozen=True)
-class BucketInfo:
-    name: str
-    created: datetime
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """One entry of a listing."""
-
-    key: str
-    size: int
-    etag: str  # quoted, as S3 returns it: '"abc…"' or '"abc…-3"'
-    last_modified: datetime
-    storage_class: str = "STANDARD"
-
-
-@dataclass(frozen=True)
-class ListPage:
-    contents: list[ObjectInfo]
-    common_prefixes: list[str]
-    is_truncated: bool
-    # The last key or common prefix in this page, in listing order; the caller
-    # resumes with `after=next_after`. None when not truncated.
-    next_after: str | None = None
-
-
-@dataclass(frozen=True)
-class ObjectHead:
-    size: int  # size of the whole object
-    etag: str  # quoted
-    last_modified: datetime
-    metadata: Metadata = field(default_factory=dict)
-    version_id: str | None = None
-    parts_count: int | None = None
-    # The store's x-amz-checksum-* (and -type) headers, only when asked for
-    # with checksum_mode; they describe the stored object, whole.
-    checksums: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Conditions:
-    """Conditional request headers, as the client sent them (raw values)."""
-
-    if_match: str | None = None
-    if_none_match: str | None = None
-    if_modified_since: str | None = None
-    if_unmodified_since: str | None = None
-
-    def any(self) -> bool:
-        return any(
-            (self.if_match, self.if_none_match, self.if_modified_since, self.if_unmodified_since)
-        )
-
-
-@dataclass(frozen=True)
-class ByteRange:
-    """A validated single byte range. `end` is inclusive; None means to the end.
-
-    A suffix range (`bytes=-N`) has start None and end N (the suffix length)."""
-
-    start: int | None
-    end: int | None
-
-    def header(self) -> str:
-        if self.start is None:
-            return f"bytes=-{self.end}"
-        return f"bytes={self.start}-" + ("" if self.end is None else str(self.end))
 
 
 class ObjectStream:
@@ -148,57 +68,6 @@ class ObjectStream:
         closer, self._closer = self._closer, None
         if closer is not None:
             await closer()
-
-
-@dataclass(frozen=True)
-class PutResult:
-    etag: str  # quoted
-    version_id: str | None = None
-
-
-@dataclass(frozen=True)
-class CopyResult:
-    etag: str
-    last_modified: datetime
-    version_id: str | None = None
-
-
-@dataclass(frozen=True)
-class DeleteOutcome:
-    key: str
-    error_code: str | None = None  # None: deleted (or did not exist)
-    error_message: str | None = None
-
-
-@dataclass(frozen=True)
-class PartInfo:
-    part_number: int
-    etag: str
-    size: int
-    last_modified: datetime
-
-
-@dataclass(frozen=True)
-class PartsPage:
-    parts: list[PartInfo]
-    is_truncated: bool
-    next_part_number_marker: int | None = None
-
-
-@dataclass(frozen=True)
-class UploadInfo:
-    key: str
-    upload_id: str
-    initiated: datetime
-
-
-@dataclass(frozen=True)
-class UploadsPage:
-    uploads: list[UploadInfo]
-    common_prefixes: list[str]
-    is_truncated: bool
-    next_key_marker: str | None = None
-    next_upload_id_marker: str | None = None
 
 
 @dataclass(frozen=True)

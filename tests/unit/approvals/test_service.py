@@ -23,9 +23,10 @@ from s3gate.masking.service import MaskingService
 from s3gate.policy.model import RequestContext
 from s3gate.policy.settings import PolicySettings
 from s3gate.policy.store import PolicyStore
+from s3gate.s3.model import Conditions, Metadata, PutResult
 from s3gate.transform.settings import MaskingSettings
 from s3gate.transform.tokens import TokenKeys, generate_json
-from s3gate.upstream.base import Body, Conditions, Metadata, PutResult
+from s3gate.upstream.base import Body
 from s3gate.upstream.local import LocalUpstream
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
@@ -57,7 +58,7 @@ class Store(LocalUpstream):
         body: Body,
         metadata: Metadata,
         *,
-        conditions: Conditions = Conditions(),  # noqa: B008 - the protocol's default
+        conditions: Conditions = Conditions(),
     ) -> PutResult:
         if not key.startswith(PREFIX):
             if self.fail_next_target:

@@ -13,7 +13,7 @@ from s3gate.upstream.base import Upstream
 from s3gate.upstream.local import LocalUpstream
 from s3gate.upstream.s3 import S3Upstream
 from tests.unit.audit.helpers import Store
-from tests.unit.upstream.s3_fixtures import moto_endpoint, settings_for
+from tests.unit.upstream.s3.fixtures import moto_endpoint, settings_for
 
 __all__ = ["moto_endpoint"]
 

@@ -23,7 +23,8 @@ from s3gate.audit.reader import AuditReader
 from s3gate.audit.report import Report
 from s3gate.audit.settings import AuditSettings
 from s3gate.audit.verify import Verifier
-from s3gate.upstream.base import Body, Conditions, Metadata, PutResult, Upstream
+from s3gate.s3.model import Conditions, Metadata, PutResult
+from s3gate.upstream.base import Body, Upstream
 
 NO_CONDITIONS = Conditions()
 

@@ -21,7 +21,7 @@ from s3gate.audit.keys import load_private
 from s3gate.audit.log import AuditLog
 from s3gate.upstream.s3 import S3Upstream
 from tests.unit.audit.helpers import Store, batch_key, put, settings
-from tests.unit.upstream.s3_fixtures import settings_for
+from tests.unit.upstream.s3.fixtures import settings_for
 
 
 def run(argv: list[str]) -> int:

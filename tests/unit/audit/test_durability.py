@@ -27,7 +27,7 @@ from tests.unit.audit.helpers import (
     verify,
     wait_for,
 )
-from tests.unit.upstream.s3_fixtures import settings_for
+from tests.unit.upstream.s3.fixtures import settings_for
 
 CHILD = textwrap.dedent(
     """

@@ -19,7 +19,8 @@ from s3gate.audit import canonical
 from s3gate.audit import log as log_module
 from s3gate.audit.keys import generate, load_directory
 from s3gate.audit.log import AuditLog
-from s3gate.upstream.base import Body, Metadata, PutResult, Upstream
+from s3gate.s3.model import Metadata, PutResult
+from s3gate.upstream.base import Body, Upstream
 from tests.unit.audit.helpers import (
     FailingDisk,
     Faulty,

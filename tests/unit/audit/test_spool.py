@@ -6,6 +6,9 @@ import asyncio
 import errno
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -239,19 +242,58 @@ async def test_unwritable_directory_raises_service_unavailable(tmp_path: Path) -
     await spool.close()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-async def test_read_only_directory_raises_service_unavailable(tmp_path: Path) -> None:
-    directory = tmp_path / "spool"
-    directory.mkdir()
-    directory.chmod(0o500)
-    spool = Spool(directory)
+# Run in a child process that gives up root after its imports: root ignores
+# file permissions, and CI runs the suite as root.
+_READ_ONLY_CHILD = """
+import asyncio, os, sys
+from s3gate import errors
+from s3gate.audit.segments import Position
+from pathlib import Path
+from s3gate.audit.spool import Spool
+
+async def main() -> str:
+    spool = Spool(Path(sys.argv[1]))
+    await spool.open(Position(0, 0))
     try:
-        await spool.open(Position(0, 0))
-        with pytest.raises(errors.ServiceUnavailable):
-            await spool.append(payload(0))
+        await spool.append(b'{"id":"e0","time":"2030-01-01T00:00:00.000000Z"}')
+    except errors.ServiceUnavailable as exc:
+        return "ServiceUnavailable:" + exc.code
+    finally:
         await spool.close()
+    return "appended"
+
+if os.geteuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)
+print(asyncio.run(main()))
+"""
+
+
+def test_read_only_directory_raises_service_unavailable() -> None:
+    # Not under tmp_path: pytest's base folder is private to root, and the
+    # child must be able to reach the directory it is refused to write in.
+    with tempfile.TemporaryDirectory(prefix="s3gate-spool-") as top:
+        Path(top).chmod(0o755)
+        directory = Path(top) / "spool"
+        directory.mkdir()
+        _read_only_child(directory)
+
+
+def _read_only_child(directory: Path) -> None:
+    directory.chmod(0o555)  # the child (nobody, or an ordinary user) cannot write
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", _READ_ONLY_CHILD, str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     finally:
         directory.chmod(0o700)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "ServiceUnavailable:ServiceUnavailable"
+    assert list(directory.iterdir()) == []  # nothing written
 
 
 async def test_segments_rotate_and_shipped_ones_are_removed(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ import os
 import pytest
 
 from s3gate import errors
-from s3gate.config import PrincipalSettings, Secret, StaticKey
+from s3gate.configbase import Secret
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.sessions import SessionGrant, SessionSealer
+from s3gate.identity.settings import PrincipalSettings, StaticKey
 from s3gate.identity.static_keys import StaticKeys
 
 STATIC = StaticKeys(

@@ -11,7 +11,8 @@ import pytest
 
 from s3gate import errors
 from s3gate.masking.staging import StagedUpload, Staging
-from s3gate.upstream.base import Body, Conditions
+from s3gate.s3.model import Conditions
+from s3gate.upstream.base import Body
 from s3gate.upstream.local import LocalUpstream
 
 CREATE = Conditions(if_none_match="*")

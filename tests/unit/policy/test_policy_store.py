@@ -168,20 +168,34 @@ async def test_sighup_triggers_a_reload(tmp_path: Path) -> None:
         await store.stop()
 
 
-def test_sighup_outside_the_main_thread_is_skipped(tmp_path: Path) -> None:
+def test_sighup_outside_the_main_thread_is_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Off the main thread, signals cannot be handled: the store says so in
+    the log, installs nothing, and hands back a harmless remover, instead of
+    raising (which would stop an in-process test client's start)."""
     _, store = _store(tmp_path, watch=False)
+    before = signal.getsignal(signal.SIGHUP)
+    seen: list[object] = []
 
     def in_thread() -> None:
         loop = asyncio.new_event_loop()
         try:
             remove = store.install_sighup(loop)
             remove()
+            seen.append("returned")
+        except BaseException as exc:  # recorded, asserted below
+            seen.append(exc)
         finally:
             loop.close()
 
-    worker = threading.Thread(target=in_thread)
-    worker.start()
-    worker.join()
+    with caplog.at_level(logging.WARNING, logger="s3gate"):
+        worker = threading.Thread(target=in_thread)
+        worker.start()
+        worker.join()
+    assert seen == ["returned"]
+    assert signal.getsignal(signal.SIGHUP) == before
+    assert any("SIGHUP unavailable" in r.getMessage() for r in caplog.records)
 
 
 async def test_start_and_stop_with_the_watcher(tmp_path: Path) -> None:

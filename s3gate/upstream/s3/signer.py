@@ -28,7 +28,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
 from s3gate import errors
-from s3gate.config import ConfigError, UpstreamSettings
+from s3gate.configbase import ConfigError
+from s3gate.upstream.settings import UpstreamSettings
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()

@@ -8,8 +8,8 @@ import defusedxml.ElementTree as SafeET
 import pytest
 
 from s3gate import errors
-from s3gate.upstream import s3xml
-from s3gate.upstream.base import DeleteOutcome
+from s3gate.s3.model import DeleteOutcome
+from s3gate.upstream.s3 import xml as s3xml
 
 LIST_V2_URL = b"""<?xml version="1.0" encoding="UTF-8"?>
 <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">

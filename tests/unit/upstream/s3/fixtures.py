@@ -1,6 +1,6 @@
 """A real moto S3 server over HTTP, for the S3 upstream tests.
 
-Import the fixtures into a test module (`from tests.unit.upstream.s3_fixtures
+Import the fixtures into a test module (`from tests.unit.upstream.s3.fixtures
 import moto_endpoint, s3, bucket`). The server is moto's ThreadedMotoServer,
 run in a child process rather than a thread of the test process: a thread
 would share the GIL with the event loop under test and, worse, its
@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from s3gate.config import Secret, UpstreamSettings
+from s3gate.configbase import Secret
 from s3gate.upstream.s3 import S3Upstream
+from s3gate.upstream.settings import UpstreamSettings
 
 _SERVER = """
 import sys

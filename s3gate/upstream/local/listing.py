@@ -13,15 +13,8 @@ These functions block; they run on the store's database thread.
 from __future__ import annotations
 
 from s3gate import errors
-from s3gate.upstream.base import (
-    ListPage,
-    ObjectInfo,
-    PartInfo,
-    PartsPage,
-    UploadInfo,
-    UploadsPage,
-)
-from s3gate.upstream.local_index import Index, to_datetime
+from s3gate.s3.model import ListPage, ObjectInfo, PartInfo, PartsPage, UploadInfo, UploadsPage
+from s3gate.upstream.local.index import Index, to_datetime
 
 # Greater than every key that starts with what it is appended to.
 _PAST = b"\xff"

@@ -13,9 +13,10 @@ from email.utils import format_datetime
 import pytest
 
 from s3gate import errors
-from s3gate.upstream.base import Body, ByteRange, Conditions, ObjectStream
+from s3gate.s3.model import ByteRange, Conditions
+from s3gate.upstream.base import Body, ObjectStream
 from s3gate.upstream.s3 import S3Upstream
-from tests.unit.upstream.s3_fixtures import bucket, moto_endpoint, s3, settings_for
+from tests.unit.upstream.s3.fixtures import bucket, moto_endpoint, s3, settings_for
 
 __all__ = ["bucket", "moto_endpoint", "s3"]
 
@@ -212,7 +213,7 @@ async def test_copy_directives_and_conditions(s3: S3Upstream, bucket: str) -> No
         "content-type": "a/b",
     }
     # moto evaluates only x-amz-copy-source-if-none-match (the other three are
-    # sent, see test_s3_wire.py, but moto ignores them).
+    # sent, see test_wire.py, but moto ignores them).
     with pytest.raises(errors.PreconditionFailed):
         await s3.copy_object(
             bucket, "src key+", bucket, "x", conditions=Conditions(if_none_match=put.etag)

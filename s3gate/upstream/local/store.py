@@ -1,7 +1,7 @@
 """The local store's machinery: index thread, blob files, start-up lock and sweep.
 
 `Store` owns the SQLite index and the blob folders and offers the operations
-the S3 semantics are built from (`upstream.local`, `upstream.local_multipart`):
+the S3 semantics are built from (`local.upstream`, `local.multipart`):
 run an index call on the database thread, commit a mutation together with the
 blob files it creates or frees, open the current version of an object.
 
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from s3gate import errors
-from s3gate.upstream.local_blobs import BlobStore, in_thread, settled
-from s3gate.upstream.local_index import Index, ObjectRow
-from s3gate.upstream.local_uploads import reset_claims
+from s3gate.upstream.local.blobs import BlobStore, in_thread, settled
+from s3gate.upstream.local.index import Index, ObjectRow
+from s3gate.upstream.local.uploads import reset_claims
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

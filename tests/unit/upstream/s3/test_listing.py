@@ -10,8 +10,8 @@ import pytest
 
 from s3gate import errors
 from s3gate.upstream.base import Body
-from s3gate.upstream.s3 import S3Upstream, _start_after
-from tests.unit.upstream.s3_fixtures import bucket, moto_endpoint, s3
+from s3gate.upstream.s3.upstream import S3Upstream, _start_after
+from tests.unit.upstream.s3.fixtures import bucket, moto_endpoint, s3
 
 __all__ = ["bucket", "moto_endpoint", "s3"]
 

@@ -16,8 +16,8 @@ import sqlite3
 from dataclasses import dataclass
 
 from s3gate import errors
-from s3gate.upstream.base import Metadata
-from s3gate.upstream.local_index import (
+from s3gate.s3.model import Metadata
+from s3gate.upstream.local.index import (
     Index,
     ObjectRow,
     column,

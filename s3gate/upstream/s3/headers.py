@@ -1,7 +1,7 @@
 """Object headers both ways: what we send (stored metadata, conditions) and
 what we read back into an `ObjectHead`.
 
-Only the stored set (`base.STORED_HEADERS` and `x-amz-meta-*`) ever crosses in
+Only the stored set (`model.STORED_HEADERS` and `x-amz-meta-*`) ever crosses in
 either direction: a caller cannot smuggle another header upstream through
 `metadata`, and checksums, encryption or other response headers of the store
 never turn into object metadata.
@@ -14,8 +14,8 @@ from email.utils import parsedate_to_datetime
 
 import aiohttp
 
-from s3gate.upstream import s3xml
-from s3gate.upstream.base import Conditions, Metadata, ObjectHead, is_stored_header
+from s3gate.s3.model import Conditions, Metadata, ObjectHead, is_stored_header
+from s3gate.upstream.s3 import xml as s3xml
 
 
 def stored_headers(metadata: Metadata) -> dict[str, str]:

@@ -22,11 +22,11 @@ import aiohttp
 from yarl import URL
 
 from s3gate import errors
-from s3gate.config import UpstreamSettings
-from s3gate.upstream import s3xml
 from s3gate.upstream.base import Body
-from s3gate.upstream.s3addr import Addressing, Query
-from s3gate.upstream.signer import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer
+from s3gate.upstream.s3 import xml as s3xml
+from s3gate.upstream.s3.addressing import Addressing, Query
+from s3gate.upstream.s3.signer import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer
+from s3gate.upstream.settings import UpstreamSettings
 
 ERROR_BODY_LIMIT = 64 * 1024
 # A ListObjectsV2 page of 1000 url-encoded 1024-byte keys is ~4 MiB.

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from s3gate import errors
-from s3gate.upstream.base import Body, ByteRange, Conditions, ObjectStream, Upstream
+from s3gate.s3.model import ByteRange, Conditions
+from s3gate.upstream.base import Body, ObjectStream, Upstream
 from s3gate.upstream.local import LocalUpstream
 
 MiB = 1024 * 1024

@@ -9,8 +9,8 @@ the byte 0xFF, which gives cheap exclusive upper bounds for prefix scans.
 An `Index` is used from one thread only (the store's database thread). Every
 mutation runs in one `BEGIN IMMEDIATE` transaction and returns the blobs it
 made unreferenced, which the caller unlinks after the commit. This module
-holds the schema, buckets and objects; `local_uploads` the multipart rows and
-`local_listing` the paged scans, both through `Index.writing` / `Index.reading`.
+holds the schema, buckets and objects; `uploads` the multipart rows and
+`listing` the paged scans, both through `Index.writing` / `Index.reading`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from s3gate import errors
-from s3gate.s3.conditions import bare_etag
-from s3gate.upstream.base import Conditions, Metadata, ObjectHead
+from s3gate.s3.model import Conditions, Metadata, ObjectHead, bare_etag
 
 SCHEMA_VERSION = 1
 _SCHEMA = """

@@ -7,10 +7,8 @@ and `a/b`, unicode): an SQLite index maps keys to immutable blob files with
 random names. Writes are atomic and durable (temp file, fsync, rename, then
 the index commit); a body iterator that fails stores nothing.
 
-Module map: `local_rules` (S3 semantics: names, ranges, conditions),
-`local_blobs` (files), `local_index` (SQLite rows), `local_listing` (paged
-scans), `local_store` (threads, commit protocol, start-up sweep),
-`local_multipart` (multipart uploads). This module maps the protocol onto them.
+This module maps the protocol onto the package's other modules (the map is
+in the package docstring, `upstream/local/__init__.py`).
 """
 
 from __future__ import annotations
@@ -20,9 +18,7 @@ import time
 from pathlib import Path
 
 from s3gate import errors
-from s3gate.s3.conditions import check_conditions, resolve_range, write_conditions
-from s3gate.upstream.base import (
-    Body,
+from s3gate.s3.model import (
     BucketInfo,
     ByteRange,
     Conditions,
@@ -31,23 +27,26 @@ from s3gate.upstream.base import (
     ListPage,
     Metadata,
     ObjectHead,
-    ObjectStream,
     PartsPage,
     PutResult,
     UploadsPage,
+    check_conditions,
+    resolve_range,
+    write_conditions,
 )
-from s3gate.upstream.local_blobs import BlobReader, in_thread
-from s3gate.upstream.local_index import Index, ObjectRow, to_datetime
-from s3gate.upstream.local_listing import list_objects
-from s3gate.upstream.local_multipart import Multipart
-from s3gate.upstream.local_rules import (
+from s3gate.upstream.base import Body, ObjectStream
+from s3gate.upstream.local.blobs import BlobReader, in_thread
+from s3gate.upstream.local.index import Index, ObjectRow, to_datetime
+from s3gate.upstream.local.listing import list_objects
+from s3gate.upstream.local.multipart import Multipart
+from s3gate.upstream.local.rules import (
     encode_key,
     page_size,
     quote_etag,
     utf8,
     validate_bucket_name,
 )
-from s3gate.upstream.local_store import Store
+from s3gate.upstream.local.store import Store
 
 _NO_CONDITIONS = Conditions()
 # How often copy_object re-reads a source that is replaced while being linked.

@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, TypeVar
 from s3gate import errors
 from s3gate.files import sync_directory
 from s3gate.upstream.base import Body
-from s3gate.upstream.local_rules import decode_content_md5
+from s3gate.upstream.local.rules import decode_content_md5
 
 CHUNK = 1024 * 1024
 

@@ -16,7 +16,7 @@ import pytest
 from s3gate import errors
 from s3gate.upstream.base import Body
 from s3gate.upstream.s3 import S3Upstream
-from tests.unit.upstream.s3_fixtures import (
+from tests.unit.upstream.s3.fixtures import (
     RawRequest,
     RawServer,
     bucket,

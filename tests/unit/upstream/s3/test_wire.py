@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from s3gate import errors
-from s3gate.upstream.base import Body, Conditions
+from s3gate.s3.model import Conditions
+from s3gate.upstream.base import Body
 from s3gate.upstream.s3 import S3Upstream
-from tests.unit.upstream.s3_fixtures import (
+from tests.unit.upstream.s3.fixtures import (
     RawRequest,
     RawServer,
     http_response,

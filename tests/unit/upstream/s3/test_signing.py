@@ -12,9 +12,10 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 
 from s3gate import errors
-from s3gate.config import ConfigError, Secret, UpstreamSettings
-from s3gate.upstream.s3addr import Addressing, encode_query
-from s3gate.upstream.signer import EMPTY_SHA256, Signer
+from s3gate.configbase import ConfigError, Secret
+from s3gate.upstream.s3.addressing import Addressing, encode_query
+from s3gate.upstream.s3.signer import EMPTY_SHA256, Signer
+from s3gate.upstream.settings import UpstreamSettings
 
 ODD_KEYS = [
     "plain.txt",

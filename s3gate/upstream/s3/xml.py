@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape
 import defusedxml.ElementTree as SafeET
 
 from s3gate import errors
-from s3gate.upstream.base import (
+from s3gate.s3.model import (
     BucketInfo,
     CopyResult,
     DeleteOutcome,

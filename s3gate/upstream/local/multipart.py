@@ -14,20 +14,20 @@ import secrets
 import time
 
 from s3gate import errors
-from s3gate.s3.conditions import bare_etag
-from s3gate.upstream import local_uploads as uploads
-from s3gate.upstream.base import Body, Metadata, PartsPage, PutResult, UploadsPage
-from s3gate.upstream.local_index import ObjectRow
-from s3gate.upstream.local_listing import list_parts, list_uploads
-from s3gate.upstream.local_rules import (
+from s3gate.s3.model import Metadata, PartsPage, PutResult, UploadsPage, bare_etag
+from s3gate.upstream.base import Body
+from s3gate.upstream.local import uploads
+from s3gate.upstream.local.index import ObjectRow
+from s3gate.upstream.local.listing import list_parts, list_uploads
+from s3gate.upstream.local.rules import (
     encode_key,
     multipart_etag,
     page_size,
     quote_etag,
     utf8,
 )
-from s3gate.upstream.local_store import Store
-from s3gate.upstream.local_uploads import PartRow
+from s3gate.upstream.local.store import Store
+from s3gate.upstream.local.uploads import PartRow
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10000

@@ -5,7 +5,7 @@ the UTF-8 bytes): every byte except unreserved characters and `/` becomes
 `%XX`, so spaces, `+`, `%`, `?`, `#` and non-ASCII survive, and `a//b`, a
 leading `/` or a trailing `/` stay as they are (S3 does not normalise object
 paths). The URL we build is the URL we sign and the URL we send; nothing
-re-encodes it on the way (see `yarl.URL(..., encoded=True)` in s3http.py).
+re-encodes it on the way (see `yarl.URL(..., encoded=True)` in http.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
-from s3gate.config import ConfigError, UpstreamSettings
+from s3gate.configbase import ConfigError
+from s3gate.upstream.settings import UpstreamSettings
 
 # One query parameter; a None value is sent bare (`?uploads`, `?delete`).
 Query = Sequence[tuple[str, str | None]]

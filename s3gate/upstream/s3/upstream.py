@@ -1,8 +1,8 @@
 """`Upstream` over a real S3 endpoint (AWS, MinIO, Ceph RGW, moto …).
 
-Each method is one S3 call: build the request (s3addr), sign and send it
-(signer, s3http), turn the answer into the typed values of `base` (s3xml,
-s3headers). Request and response bodies stream; only XML is buffered, and
+Each method is one S3 call: build the request (`addressing`), sign and send
+it (`signer`, `http`), turn the answer into the typed values of `s3.model`
+(`xml`, `headers`). Request and response bodies stream; only XML is buffered, and
 only up to a limit.
 """
 
@@ -13,11 +13,7 @@ from urllib.parse import quote
 import aiohttp
 
 from s3gate import errors
-from s3gate.config import UpstreamSettings
-from s3gate.s3.conditions import write_conditions
-from s3gate.upstream import s3xml
-from s3gate.upstream.base import (
-    Body,
+from s3gate.s3.model import (
     BucketInfo,
     ByteRange,
     Conditions,
@@ -26,14 +22,17 @@ from s3gate.upstream.base import (
     ListPage,
     Metadata,
     ObjectHead,
-    ObjectStream,
     PartsPage,
     PutResult,
     UploadsPage,
+    write_conditions,
 )
-from s3gate.upstream.s3headers import condition_headers, object_head, stored_headers
-from s3gate.upstream.s3http import Transport, content_length, finish, raise_for, stream_body
-from s3gate.upstream.signer import Signer
+from s3gate.upstream.base import Body, ObjectStream
+from s3gate.upstream.s3 import xml as s3xml
+from s3gate.upstream.s3.headers import condition_headers, object_head, stored_headers
+from s3gate.upstream.s3.http import Transport, content_length, finish, raise_for, stream_body
+from s3gate.upstream.s3.signer import Signer
+from s3gate.upstream.settings import UpstreamSettings
 
 # S3 takes at most 1000 keys per DeleteObjects call.
 DELETE_BATCH = 1000

@@ -13,7 +13,7 @@ import hashlib
 import re
 
 from s3gate import errors
-from s3gate.s3.conditions import bare_etag
+from s3gate.s3.model import bare_etag
 
 MAX_KEY_BYTES = 1024
 MAX_PAGE = 1000
