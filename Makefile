@@ -52,6 +52,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check s3gate tests benchmarks
 	$(VENV)/bin/ruff format --check s3gate tests benchmarks
 	$(VENV)/bin/mypy s3gate
+	$(VENV)/bin/lint-imports
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit

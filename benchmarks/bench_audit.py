@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from s3gate.audit import batch as batches
-from s3gate.audit.builders import RequestEvent
 from s3gate.audit.events import PrincipalInfo
-from s3gate.audit.log import AuditLog
 from s3gate.audit.settings import AuditSettings
+from s3gate.audit.write.builders import RequestEvent
+from s3gate.audit.write.log import AuditLog
 from s3gate.upstream.base import Body, Metadata, PutResult, Upstream
 from s3gate.upstream.local import LocalUpstream
 

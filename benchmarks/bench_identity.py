@@ -31,12 +31,12 @@ from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import Key, OKPKey, RSAKey
 
-from s3gate.config import PrincipalSettings, Secret, StaticKey
+from s3gate.configbase import Secret
 from s3gate.identity.principal import Credential
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.roles import RoleBook
 from s3gate.identity.sessions import SessionGrant, SessionSealer
-from s3gate.identity.settings import IdentitySettings, IssuerSettings
+from s3gate.identity.settings import IdentitySettings, IssuerSettings, PrincipalSettings, StaticKey
 from s3gate.identity.static_keys import StaticKeys
 from s3gate.identity.sts import StsService
 

@@ -1,8 +1,10 @@
 """One structured JSON line per request, written when the response is done.
 
-Fields: request id, client address (`source_ip`), principal, access key id,
-operation, bucket, key, status, bytes in and out, duration, error code.
-Never secrets, tokens or signatures.
+Fields: the request's `Outcome` (handlers.outcome: request id, client address
+`source_ip`, principal, access key id, operation, bucket, key, policy,
+bytes in and out, digests, masking summary, error code; for STS the role
+asked for and the session granted), then status and duration.
+Never secrets, tokens, signatures or content.
 The same moment feeds the request metrics (`metrics.Metrics`), if enabled.
 """
 
@@ -16,19 +18,10 @@ import time
 from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.responses import Response
 
+from s3gate.handlers.outcome import Tally
 from s3gate.metrics import Metrics
 
 _log = logging.getLogger("s3gate.access")
-# Request stats that are content, not facts about the request: never logged.
-_CONTENT = frozenset({"body_out"})
-
-
-def _plain(value: object) -> object:
-    """Objects that describe themselves (e.g. a masking summary) as dicts."""
-    as_dict = getattr(value, "as_dict", None)
-    if callable(as_dict):
-        return as_dict()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 class AccessLog:
@@ -45,12 +38,11 @@ class AccessLog:
     def attach(
         self,
         response: Response,
-        entry: dict[str, object],
+        tally: Tally,
         started: float,
-        stats: dict[str, object] | None = None,
     ) -> None:
-        """Log once the body has been sent: `stats` (bytes out of a streamed
-        body) are only complete then."""
+        """Log once the body has been sent: the tally (bytes out of a streamed
+        body) is only complete then, so it is frozen then."""
         if not self.enabled and self.metrics is None:
             return
 
@@ -59,17 +51,15 @@ class AccessLog:
         # the GIL from the loop) cost a quarter of small-GET throughput.
         # Formatting a line and writing it to stdout is cheaper than the hop.
         async def write() -> None:
-            if stats:
-                entry.update({k: v for k, v in stats.items() if k not in _CONTENT})
+            outcome = tally.freeze()
             seconds = time.perf_counter() - started
-            entry["status"] = response.status_code
-            entry["duration_ms"] = round(seconds * 1000, 3)
             if self.metrics is not None:
-                self.metrics.request_done(entry, response.status_code, seconds)
+                self.metrics.request_done(outcome, response.status_code, seconds)
             if self.enabled:
-                _log.info(
-                    json.dumps({k: v for k, v in entry.items() if v is not None}, default=_plain)
-                )
+                line = outcome.log_fields()
+                line["status"] = response.status_code
+                line["duration_ms"] = round(seconds * 1000, 3)
+                _log.info(json.dumps(line))
 
         task = BackgroundTask(write)
         if response.background is None:

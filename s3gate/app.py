@@ -18,16 +18,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
 
-from s3gate import errors, keyring
+from s3gate import errors
 from s3gate.accesslog import AccessLog
+from s3gate.approvals.keys import approval_keys, approval_web_keys
 from s3gate.approvals.notify import Notifier, WebhookSettings
 from s3gate.approvals.routes import api_routes
 from s3gate.approvals.rules import ApprovalsPart
 from s3gate.approvals.service import ApprovalService
 from s3gate.approvals.store import HoldStore
-from s3gate.audit.builders import policy_bundle
-from s3gate.audit.log import AuditLog, replica_id
+from s3gate.approvals.web.cookies import CookieSealer
+from s3gate.approvals.web.pages import WebPages
+from s3gate.approvals.web.signin import SignIn
 from s3gate.audit.routes import keys_endpoint
+from s3gate.audit.write.builders import policy_bundle
+from s3gate.audit.write.log import AuditLog, replica_id
 from s3gate.config import ConfigError, Settings
 from s3gate.gateway import Gateway
 from s3gate.handlers import HANDLERS
@@ -36,14 +40,17 @@ from s3gate.identity.roles import RoleBook, RolesError
 from s3gate.identity.rolespart import PART as ROLES
 from s3gate.identity.rolespart import RolesPart
 from s3gate.identity.sessions import SessionSealer
+from s3gate.identity.sharedkeys import LIST_TOKENS, shared_keys
 from s3gate.identity.static_keys import StaticKeys
 from s3gate.identity.sts import StsService
+from s3gate.masking import keys as masking_keys
 from s3gate.masking.profiles import PART as MASKING_PART
 from s3gate.masking.profiles import MaskingPart
 from s3gate.masking.service import MaskingService
 from s3gate.metrics import Metrics
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
+from s3gate.s3.listtokens import ListTokens
 from s3gate.status import (
     Readiness,
     StatusAccess,
@@ -72,7 +79,10 @@ def create_app(
     # Roles come with the policy bundle (reloaded with it) unless a roles file
     # is configured separately.
     roles_in_bundle = sealer is not None and settings.identity.roles_file is None
-    parts: list[BundlePart] = [MaskingPart(keyring.token_keys(settings)), ApprovalsPart()]
+    parts: list[BundlePart] = [
+        MaskingPart(masking_keys.token_keys(settings.masking, settings.data_dir)),
+        ApprovalsPart(),
+    ]
     if roles_in_bundle:
         parts.append(RolesPart([i.name for i in settings.identity.issuers]))
     # An invalid bundle at start-up stops the process (BundleError): there is
@@ -97,7 +107,7 @@ def create_app(
     masking = MaskingService(
         settings.masking,
         settings.data_dir,
-        *keyring.staging_keys(settings),
+        *masking_keys.staging_keys(settings.identity),
         view_index_cache_entries=settings.views.index_cache_entries,
     )
     metrics: Metrics | None = None
@@ -108,12 +118,13 @@ def create_app(
             metrics.watch_refusals(refusals)
         metrics.watch_views(lambda: masking.views.counts)
     approvals = _approvals(settings, store, policies, masking, audit)
+    web = _web_pages(settings, approvals, sts, audit)
     gateway = Gateway(
         settings,
         store,
         CredentialResolver(StaticKeys(settings.static_keys), sealer),
         policies,
-        keyring.list_tokens(settings),
+        ListTokens.from_ring(shared_keys(settings.identity, LIST_TOKENS)),
         masking,
         AccessLog(settings.server.access_log, metrics),
         sts=sts,
@@ -185,6 +196,8 @@ def create_app(
                 hold_sweeper.cancel()
             if approvals is not None and approvals.notifier is not None:
                 await approvals.notifier.close()
+            if web is not None:
+                await web.signin.close()
             if sts is not None:
                 await sts.close()
             await policies.stop()
@@ -214,6 +227,7 @@ def create_app(
         *([Route("/_s3gate/metrics", metrics.endpoint, methods=["GET"])] if metrics else []),
         *([Route("/_s3gate/audit/keys", keys_endpoint(audit))] if audit is not None else []),
         *(api_routes(approvals, gateway.authenticator, audit) if approvals is not None else []),
+        *(web.routes() if web is not None else []),
         *extra_routes,
         # Every method (an ASGI endpoint; Starlette limits a function endpoint
         # to GET): one the S3 API does not define is answered by the
@@ -348,12 +362,38 @@ def _approvals(
             )
         )
     return ApprovalService(
-        HoldStore(store, *keyring.approval_keys(settings)),
+        HoldStore(store, *approval_keys(settings.identity)),
         policies,
         masking,
         audit,
         replica_id(settings.audit),
         notifier,
+    )
+
+
+def _web_pages(
+    settings: Settings,
+    approvals: ApprovalService | None,
+    sts: StsService | None,
+    audit: AuditLog | None,
+) -> WebPages | None:
+    """The approvals web page, when `approvals.web_*` configure it."""
+    conf = settings.approvals
+    if approvals is None or not conf.web_enabled:
+        return None
+    try:
+        # The STS validator's key cache, when there is one: one JWKS fetch
+        # schedule per issuer, whichever door the token came through.
+        signin = SignIn(conf, settings.identity, sts.validator.keys if sts is not None else None)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return WebPages(
+        conf,
+        approvals,
+        signin,
+        CookieSealer(*approval_web_keys(settings.identity)),
+        (lambda: sts.roles) if sts is not None else (lambda: None),
+        audit,
     )
 
 

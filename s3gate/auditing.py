@@ -20,19 +20,18 @@ is not changed by a request whose event could not be kept.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from s3gate import errors
-from s3gate.audit.builders import RequestEvent, sts_exchange
-from s3gate.audit.events import MaskingSummary, PrincipalInfo
-from s3gate.audit.log import AuditLog
+from s3gate.audit.events import AuditEvent, MaskingSummary, PrincipalInfo
+from s3gate.audit.write.builders import RequestEvent, sts_exchange
+from s3gate.audit.write.log import AuditLog
 from s3gate.digests import OffloadedDigests
 from s3gate.handlers.keepalive import KeepAliveResponse
-from s3gate.handlers.sts import StsOutcome
+from s3gate.handlers.outcome import Outcome, Tally
 from s3gate.identity.principal import Principal
 from s3gate.policy.decision import Decision
 from s3gate.s3.operations import Operation
@@ -74,19 +73,21 @@ class RequestAudit:
         )
 
     async def finish(
-        self, response: Response, stats: Mapping[str, Any], error: errors.S3Error | None
+        self, response: Response, tally: Tally, error: errors.S3Error | None
     ) -> Response:
-        """Record the request's event(s); returns the response to send."""
+        """Record the request's event(s); returns the response to send.
+        `tally` is the request's record so far (a kept-alive response's work
+        still runs: its completion event reads the tally again at the end)."""
         if self.log is None:
             return response
         ev = self.event
-        ev.bytes_in = stats.get("bytes_in")
-        ev.sha256_received = stats.get("sha256_received")
-        self._masked(stats)
-        stored = stats.get("sha256_stored")
+        outcome = tally.freeze()
+        ev.bytes_in = outcome.bytes_in
+        ev.sha256_received = outcome.sha256_received
+        self._masked(outcome)
         if isinstance(response, KeepAliveResponse) and error is None:
             await self.log.record(ev.decision())  # durable before the 200
-            response.before_final = lambda err: self._final(stats, err)
+            response.before_final = lambda err: self._final(tally.freeze(), err)
             return response
         if isinstance(response, StreamingResponse) and error is None:
             await self.log.record(ev.decision())  # durable before the first byte
@@ -94,38 +95,36 @@ class RequestAudit:
             return response
         # Answered in one go; a small object body was read whole (handlers.bodies),
         # so this one event also says what was returned.
-        body = stats.get("body_out")
-        returned = hashlib.sha256(body).hexdigest() if isinstance(body, bytes) else None
+        body = tally.body_out
+        returned = hashlib.sha256(body).hexdigest() if body is not None else None
         await self.log.record(
             ev.completion(
                 response.status_code,
                 error=error,
-                sha256_stored=stored,
-                bytes_out=stats.get("bytes_out") if returned is not None else None,
+                sha256_stored=outcome.sha256_stored,
+                bytes_out=outcome.bytes_out if returned is not None else None,
                 sha256_returned=returned,
             )
         )
         return response
 
-    def _masked(self, stats: Mapping[str, Any]) -> None:
-        summary = stats.get("mask_summary")
-        if isinstance(summary, MaskSummary):
+    def _masked(self, outcome: Outcome) -> None:
+        summary = outcome.mask_summary
+        if summary is not None:
             self.event.masking = _masking(summary)
             if summary.blocked:
                 self.event.outcome = "blocked"
             elif summary.held:
                 self.event.outcome = "held"
 
-    async def _final(self, stats: Mapping[str, Any], error: errors.S3Error | None) -> None:
+    async def _final(self, outcome: Outcome, error: errors.S3Error | None) -> None:
         """A kept-alive response's outcome, durable before its final document
         (the status already sent was 200; the event records the error's)."""
         assert self.log is not None
-        self._masked(stats)  # the work has run since the decision event
+        self._masked(outcome)  # the work has run since the decision event
         status = 200 if error is None else error.status
         await self.log.record(
-            self.event.completion(
-                status, error=error, sha256_stored=_str(stats.get("sha256_stored"))
-            )
+            self.event.completion(status, error=error, sha256_stored=outcome.sha256_stored)
         )
 
     async def _completing(
@@ -164,40 +163,38 @@ def _masking(summary: MaskSummary) -> MaskingSummary:
 
 async def record_sts(
     log: AuditLog | None,
-    request_id: str,
     request: Request,
-    outcome: StsOutcome,
+    outcome: Outcome,
     status: int,
 ) -> None:
     """An STS exchange, granted or refused (the token is never recorded)."""
     if log is None:
         return
+    await log.record(sts_event(outcome, request, status))
+
+
+def sts_event(outcome: Outcome, request: Request, status: int) -> AuditEvent:
+    """The `sts.exchange` event of an STS request's outcome: the principal
+    is the session granted (STS requests are unsigned), the role the one asked for."""
     allowed = outcome.error is None and status < 400
-    granted = outcome.principal
     principal = (
         PrincipalInfo(
-            subject=granted.subject,
-            access_key_id=granted.access_key_id,
+            subject=outcome.principal or "",
+            access_key_id=outcome.session_access_key_id,
             source="session",
-            issuer=granted.issuer,
-            role=granted.role,
+            issuer=outcome.issuer,
+            role=outcome.role,
         )
-        if granted is not None
+        if outcome.session_access_key_id is not None
         else None
     )
-    await log.record(
-        sts_exchange(
-            request_id,
-            allowed=allowed,
-            principal=principal,
-            role_arn=outcome.role_arn,
-            error_code=outcome.error,
-            status=status,
-            source_ip=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
-        )
+    return sts_exchange(
+        outcome.request_id,
+        allowed=allowed,
+        principal=principal,
+        role_arn=outcome.role_arn,
+        error_code=outcome.error,
+        status=status,
+        source_ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
     )
-
-
-def _str(value: object) -> str | None:
-    return None if value is None else str(value)

@@ -11,19 +11,20 @@ from pathlib import Path
 from starlette.routing import BaseRoute
 
 from s3gate import config, devmode
-from s3gate.approvals import commands as approval_commands
 from s3gate.approvals.rules import ApprovalsPart
-from s3gate.audit import commands as audit_commands
+from s3gate.commands import approvals as approval_commands
+from s3gate.commands import audit as audit_commands
+from s3gate.commands import mask as mask_commands
+from s3gate.commands import policy as policy_commands
+from s3gate.commands import tokenkeys as token_key_commands
+from s3gate.commands import views as view_commands
 from s3gate.identity import devissuer
-from s3gate.masking import commands as view_commands
+from s3gate.identity.devauthorize import DevAuthorizer
 from s3gate.masking.checks import MaskingExamplesSuite
 from s3gate.masking.profiles import MaskingPart
-from s3gate.policy import commands as policy_commands
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.source import BundleError
-from s3gate.transform import commands as mask_commands
-from s3gate.transform import keycommands as token_key_commands
-from s3gate.transform.tokens import TokenKeyError, TokenKeys, generate_json
+from s3gate.transform.tokenkeys import TokenKeyError, TokenKeys, generate_json
 
 
 def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = ()) -> None:
@@ -96,9 +97,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
     settings = devmode.dev_settings(data_dir, host, port)
     # The dev issuer's routes exist only here, never under `s3gate serve`.
     issuer = devissuer.load(data_dir, devissuer.issuer_url(host, port))
+    authorizer = DevAuthorizer(
+        issuer, {devissuer.WEB_CLIENT_ID: f"{devmode.web_url(host, port)}/callback"}
+    )
     devmode.record_started(data_dir, host, port)
     print(devmode.banner(data_dir, host, port), flush=True)
-    _run_server(settings, extra_routes=issuer.routes())
+    _run_server(settings, extra_routes=[*issuer.routes(), *authorizer.routes()])
     return 0
 
 

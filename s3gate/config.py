@@ -243,9 +243,9 @@ def _audit_state_problems(settings: Settings) -> list[str]:
     """A replica id that differs from the one whose chain the audit directory
     holds: refusing at load time names the key to fix (continuing the chain
     under another name would fork it)."""
-    # Imported here: s3gate.audit.log imports this module (through upstream).
-    from s3gate.audit.log import replica_id
-    from s3gate.audit.state import StateStore
+    # Imported here: s3gate.audit.write.log imports this module (through upstream).
+    from s3gate.audit.write.log import replica_id
+    from s3gate.audit.write.state import StateStore
 
     if not settings.audit.enabled:
         return []

@@ -175,6 +175,7 @@ def dev_settings(data_dir: Path, host: str, port: int) -> config.Settings:
             # A signing key generated once in the data folder; the dev chain's name.
             "audit": {"generate_key": True, "replica_id": "dev"},
             "identity": _identity(data_dir, host, port),
+            "approvals": approvals_web(host, port),
             "static_keys": [
                 {
                     "access_key_id": key.access_key_id,
@@ -191,6 +192,24 @@ def _identity(data_dir: Path, host: str, port: int) -> dict[str, Any]:
     # The roles come with the policy bundle (and reload with it).
     overrides.pop("roles_file", None)
     return overrides
+
+
+def web_url(host: str, port: int) -> str:
+    """The approvals page of a dev gateway."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/_s3gate/approvals"
+
+
+def approvals_web(host: str, port: int) -> dict[str, Any]:
+    """The web page signs in at the dev issuer (its code flow: devauthorize.py)."""
+    issuer = devissuer.issuer_url(host, port)
+    return {
+        "web_issuer": devissuer.NAME,
+        "web_client_id": devissuer.WEB_CLIENT_ID,
+        "web_redirect_url": f"{web_url(host, port)}/callback",
+        # Given, not discovered: the gateway would otherwise ask itself at start.
+        "web_authorization_endpoint": f"{issuer}/authorize",
+        "web_token_endpoint": f"{issuer}/token",
+    }
 
 
 def env_lines(data_dir: Path, host: str, port: int) -> list[str]:
@@ -227,6 +246,9 @@ def banner(data_dir: Path, host: str, port: int) -> str:
         "(the SDK exchanges it at the gateway's STS by itself):",
         "",
         *("  " + line for line in devissuer.example_lines(data_dir, host, port)),
+        "",
+        f"Approvals web page: {web_url(host, port)}",
+        "  (sign in at the dev issuer as any user; group `security` approves)",
         "",
     ]
     return "\n".join(lines)

@@ -18,31 +18,28 @@ from starlette.responses import Response
 from s3gate import errors
 from s3gate.accesslog import AccessLog
 from s3gate.approvals.service import ApprovalService
-from s3gate.audit.log import AuditLog
+from s3gate.audit.write.log import AuditLog
 from s3gate.auditing import RequestAudit, record_sts
 from s3gate.authn import Authenticator, RawRequest
 from s3gate.config import Settings
-from s3gate.handlers import BODY_OPERATIONS, HANDLERS
+from s3gate.handlers import BODY_OPERATIONS, HANDLERS, decide
+from s3gate.handlers.bodies import left_unread
 from s3gate.handlers.call import Call
-from s3gate.handlers.objects import parse_copy_source
-from s3gate.handlers.sts import answer_sts_request, is_sts_request
-from s3gate.identity.principal import Principal
+from s3gate.handlers.outcome import Tally
+from s3gate.handlers.sts import answer_sts_request
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.sts import StsService
 from s3gate.masking.service import MaskingService
-from s3gate.policy import denials, enforce
-from s3gate.policy.cedar import Bundle
-from s3gate.policy.decision import Decision
-from s3gate.policy.model import PER_ITEM_OPERATIONS, RequestContext
+from s3gate.policy import enforce
 from s3gate.policy.store import PolicyStore
 from s3gate.s3 import acl, conditions, cors
-from s3gate.s3.operations import Operation, describe, resolve, split_target, virtual_host_bucket
-from s3gate.s3.tokens import ListTokens
+from s3gate.s3.errorpage import error_response
+from s3gate.s3.listtokens import ListTokens
+from s3gate.s3.operations import Operation, describe, resolve, split_target
+from s3gate.s3.sts import is_sts
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate")
-GRANT_READS = frozenset({"GetObject", "HeadObject"})
-APPROVABLE = GRANT_READS | {"PutObject"}
 
 
 def new_request_id() -> str:
@@ -79,17 +76,17 @@ class Gateway:
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         request_id = new_request_id()
-        entry = _entry(request_id, request)
+        tally = _tally(request_id, request)
         if self._is_sts(request):
-            return await self._sts(request, request_id, entry, started)
+            return await self._sts(request, request_id, tally, started)
         if request.method == "OPTIONS":
-            return await self._preflight(request, request_id, entry, started)
+            return await self._preflight(request, request_id, tally, started)
         op: Operation | None = None
         call: Call | None = None
         error: errors.S3Error | None = None
         audit = RequestAudit(self.audit, request_id, request)
         try:
-            call = await self._prepare(request, request_id, entry, audit)
+            call = await self._prepare(request, request_id, tally, audit)
             op = call.op
             response = await HANDLERS[op.name](call)
         except errors.S3Error as exc:
@@ -99,11 +96,11 @@ class Gateway:
             error = errors.InternalError()
         if error is not None:
             if op is None:
-                self._identify_refused(request, entry, audit)
+                self._identify_refused(request, tally, audit)
             response = self._error(error, request, request_id, op)
-            entry["error"] = error.error_code
+            tally.error = error.error_code
         return await self._answer(
-            request, response, request_id, entry, started, audit, call, op, error
+            request, response, request_id, tally, started, audit, call, op, error
         )
 
     async def refuse(self, request: Request, error: errors.S3Error) -> Response:
@@ -112,12 +109,12 @@ class Gateway:
         S3 error is."""
         started = time.perf_counter()
         request_id = new_request_id()
-        entry = _entry(request_id, request)
-        entry["error"] = error.error_code
+        tally = _tally(request_id, request)
+        tally.error = error.error_code
         audit = RequestAudit(self.audit, request_id, request)
         response = self._error(error, request, request_id, None)
         return await self._answer(
-            request, response, request_id, entry, started, audit, None, None, error
+            request, response, request_id, tally, started, audit, None, None, error
         )
 
     async def _answer(
@@ -125,7 +122,7 @@ class Gateway:
         request: Request,
         response: Response,
         request_id: str,
-        entry: dict[str, object],
+        tally: Tally,
         started: float,
         audit: RequestAudit,
         call: Call | None,
@@ -133,23 +130,24 @@ class Gateway:
         error: errors.S3Error | None,
     ) -> Response:
         """The common end of every answer: audit event, headers, access log."""
-        stats: dict[str, object] = call.stats if call is not None else {}
         if call is not None:
-            stats["sha256_received"] = call.body.sha256_hex
+            tally.sha256_received = call.body.sha256_hex
         try:
-            response = await audit.finish(response, stats, error)
+            response = await audit.finish(response, tally, error)
         except errors.S3Error as exc:  # its event could not be kept: not answered
             if response.background is not None:
                 await response.background()  # releases an upstream stream
             response = self._error(exc, request, request_id, op)
-            entry["error"] = exc.error_code
-        if response.status_code >= 400 and _unread_body(request, call):
+            tally.error = exc.error_code
+        if response.status_code >= 400 and left_unread(
+            request.headers, call.body if call is not None else None
+        ):
             # The rest of the body is still on the connection; reading a
             # refused upload to its end could take gigabytes, so close. (After
             # the audit: an error it substitutes needs this as much.)
             response.headers["connection"] = "close"
-        bucket = entry.get("bucket")
-        if isinstance(bucket, str) and bucket in self.settings.cors:
+        bucket = tally.bucket
+        if bucket is not None and bucket in self.settings.cors:
             # Errors too: a browser app can only read what carries these.
             response.headers.update(
                 cors.response_headers(
@@ -158,11 +156,11 @@ class Gateway:
             )
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
-        self.access_log.attach(response, entry, started, stats)
+        self.access_log.attach(response, tally, started)
         return response
 
     async def _preflight(
-        self, request: Request, request_id: str, entry: dict[str, object], started: float
+        self, request: Request, request_id: str, tally: Tally, started: float
     ) -> Response:
         """A CORS preflight: unauthenticated (browsers send no credentials),
         answered from the bucket's configured rules alone; it grants nothing
@@ -178,49 +176,47 @@ class Gateway:
                 self.settings.server.virtual_host_domains,
             )
             op = Operation("PreflightCORS", bucket, key)
-            entry.update({"operation": op.name, "bucket": bucket, "key": key})
+            tally.target(op.name, bucket, key)
             audit.identify(op, None)
             rules = self.settings.cors.get(bucket) if bucket is not None else None
             response.headers.update(cors.preflight(rules, request.headers))
         except errors.S3Error as exc:
             error = exc
             response = self._error(exc, request, request_id, op)
-            entry["error"] = exc.error_code
+            tally.error = exc.error_code
         try:
-            response = await audit.finish(response, {}, error)
+            response = await audit.finish(response, tally, error)
         except errors.S3Error as exc:
             response = self._error(exc, request, request_id, op)
-            entry["error"] = exc.error_code
-        if _unread_body(request, None):
+            tally.error = exc.error_code
+        if left_unread(request.headers, None):
             response.headers["connection"] = "close"  # a preflight has no body to read
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
-        self.access_log.attach(response, entry, started, None)
+        self.access_log.attach(response, tally, started)
         return response
 
     async def _sts(
-        self, request: Request, request_id: str, entry: dict[str, object], started: float
+        self, request: Request, request_id: str, tally: Tally, started: float
     ) -> Response:
         # Unsigned by design: the web identity token is the credential.
         reply = await answer_sts_request(request, request_id, self.sts)
         response = reply.response
-        entry.update(reply.outcome.log_fields())
+        reply.outcome.record(tally)
         try:
-            await record_sts(self.audit, request_id, request, reply.outcome, response.status_code)
+            await record_sts(self.audit, request, tally.freeze(), response.status_code)
         except errors.S3Error as exc:
             response = self._error(exc, request, request_id, None)
-            entry["error"] = exc.error_code
+            tally.error = exc.error_code
         response.headers["x-amz-request-id"] = request_id
-        self.access_log.attach(response, entry, started, None)
+        self.access_log.attach(response, tally, started)
         return response
 
-    def _identify_refused(
-        self, request: Request, entry: dict[str, object], audit: RequestAudit
-    ) -> None:
+    def _identify_refused(self, request: Request, tally: Tally, audit: RequestAudit) -> None:
         """Operation, bucket and key of a request refused before they were
         resolved (NotImplemented, an invalid bucket name, …), as far as
         they can be told, for its access-log line and audit event."""
-        if "operation" in entry:
+        if tally.operation is not None:
             return
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         known = describe(
@@ -232,24 +228,22 @@ class Gateway:
             self.settings.server.virtual_host_domains,
         )
         if known is not None:
-            entry.update({"operation": known.name, "bucket": known.bucket, "key": known.key})
+            tally.target(known.name, known.bucket, known.key)
             audit.identify(known, None)
 
     def _is_sts(self, request: Request) -> bool:
-        """STS shares the S3 endpoint: a form POST to the root, or a root GET
-        with `Action` (never a virtual-hosted bucket request)."""
-        host = request.headers.get("host", "")
-        if virtual_host_bucket(host, self.settings.server.virtual_host_domains):
-            return False
-        return is_sts_request(
+        """STS shares the S3 endpoint (s3.sts)."""
+        return is_sts(
             request.method,
+            request.headers.get("host", ""),
             request.scope["path"],
             request.query_params,
             request.headers.get("content-type"),
+            self.settings.server.virtual_host_domains,
         )
 
     async def _prepare(
-        self, request: Request, request_id: str, entry: dict[str, object], audit: RequestAudit
+        self, request: Request, request_id: str, tally: Tally, audit: RequestAudit
     ) -> Call:
         raw = RawRequest.from_scope(request.scope, request.method)
         op = resolve(
@@ -260,14 +254,13 @@ class Gateway:
             raw.headers,
             self.settings.server.virtual_host_domains,
         )
-        entry.update({"operation": op.name, "bucket": op.bucket, "key": op.key})
+        tally.target(op.name, op.bucket, op.key)
         audit.identify(op, None)
         authn = self.authenticator.authenticate(raw, op, request.stream())
         principal, body = authn.principal, authn.body
         audit.identify(op, principal)
         await audit.require_spool()
-        entry["principal"] = principal.subject
-        entry["access_key_id"] = principal.access_key_id
+        tally.who(principal)
         bundle = self.policies.current()
         context = enforce.context_from_http(
             op.name,
@@ -278,16 +271,17 @@ class Gateway:
             presigned=authn.presigned,
             now=self.clock(),
         )
-        decision = self._decide(bundle, principal, op, raw, context, audit, request_id)
+        # A denial raises before anything upstream (handlers.decide).
+        decision = decide.authorize(bundle, principal, op, raw.headers, context)
         if decision is not None:
-            entry["policy"] = decision.describe()
-            if decision.obligations.approvals and op.name in GRANT_READS:
-                assert self.approvals is not None and op.bucket is not None
-                # Refused unless an approved grant covers it; its audit event
-                # (naming the grant) is durable before anything is read.
-                entry["approval"] = await self.approvals.authorize_read(
-                    principal, op.bucket, op.key or "", decision, request_id
-                )
+            audit.decided(decision)
+            decide.require_allowed(
+                decision, op, request_id, self.settings.policy.denial_detail, self.approvals
+            )
+            tally.decision = decision
+            tally.approval = await decide.read_grant(
+                decision, op, principal, request_id, self.approvals
+            )
         if op.name in acl.ACL_HEADER_OPERATIONS:
             acl.check_headers(raw.headers)  # nothing but the private ACL
         if op.name in conditions.CONDITIONAL_WRITES:
@@ -309,81 +303,21 @@ class Gateway:
             list_tokens=self.list_tokens,
             masking=self.masking,
             approvals=self.approvals,
+            tally=tally,
         )
-
-    def _decide(
-        self,
-        bundle: Bundle,
-        principal: Principal,
-        op: Operation,
-        raw: RawRequest,
-        context: RequestContext,
-        audit: RequestAudit,
-        request_id: str,
-    ) -> Decision | None:
-        """The operation's decision; a denial raises before anything upstream.
-        Per-item operations (DeleteObjects, ListBuckets) are decided per item
-        by their handlers, on the same bundle and context."""
-        if op.name in PER_ITEM_OPERATIONS:
-            return None
-        assert op.bucket is not None
-        copy_source = None
-        if op.name == "CopyObject":
-            copy_source = parse_copy_source(raw.headers["x-amz-copy-source"])
-        decision = enforce.authorize(
-            bundle, principal, op.name, op.bucket, op.key, context, copy_source=copy_source
-        )
-        audit.decided(decision)
-        if not decision.allowed:
-            # The class of reason for the client; the policy ids stay in the audit trail.
-            detail = self.settings.policy.denial_detail
-            raise errors.AccessDenied(
-                denials.message(decision, request_id, detail), resource=op.resource
-            )
-        if decision.obligations.approvals and not (
-            op.name in APPROVABLE and self.approvals is not None
-        ):
-            # Only a PutObject can wait in quarantine, only GET/HEAD can use a
-            # read grant (docs/approvals.md).
-            raise errors.AccessDenied(
-                "This request requires approval, which is only available for PutObject "
-                "and for GetObject/HeadObject under a read grant",
-                resource=op.resource,
-            )
-        return decision
 
     def _error(
         self, exc: errors.S3Error, request: Request, request_id: str, op: Operation | None
     ) -> Response:
-        status = exc.http_status
-        headers = dict(exc.headers)
-        if request.method == "HEAD" or status == 304:
-            return Response(b"", status_code=status, headers=headers)
         resource = op.resource if op is not None else request.url.path
-        return Response(
-            exc.to_xml(request_id, resource),
-            status_code=status,
-            media_type="application/xml",
-            headers=headers,
-        )
+        return error_response(exc, request.method, request_id, resource)
 
 
-def _entry(request_id: str, request: Request) -> dict[str, object]:
-    """The access-log entry's first fields. The client address is the peer's,
+def _tally(request_id: str, request: Request) -> Tally:
+    """The request's record, first fields. The client address is the peer's,
     or the one a trusted proxy forwarded (`server.forwarded_allow_ips`)."""
-    return {
-        "request_id": request_id,
-        "method": request.method,
-        "source_ip": request.client.host if request.client else None,
-    }
-
-
-def _unread_body(request: Request, call: Call | None) -> bool:
-    headers = request.headers
-    declared = headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
-    if not declared:
-        return False
-    if call is None:
-        return True
-    length = call.body.length
-    return length is None or call.body.bytes_received < length
+    return Tally(
+        request_id=request_id,
+        method=request.method,
+        source_ip=request.client.host if request.client else None,
+    )

@@ -23,6 +23,8 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from s3gate.handlers.outcome import Outcome
+
 # Small objects take milliseconds, large ones minutes.
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 STS_OPERATIONS = frozenset({"sts:AssumeRoleWithWebIdentity"})
@@ -54,15 +56,14 @@ class Metrics:
             "s3gate_sent_bytes", "Body bytes sent to clients.", registry=self.registry
         )
 
-    def request_done(self, entry: Mapping[str, object], status: int, seconds: float) -> None:
-        """One answered request, from its access-log entry."""
-        operation = entry.get("operation")
-        label = operation if isinstance(operation, str) and operation in self._known else "other"
+    def request_done(self, outcome: Outcome, status: int, seconds: float) -> None:
+        """One answered request, from its outcome."""
+        operation = outcome.operation
+        label = operation if operation is not None and operation in self._known else "other"
         self.requests.labels(label, str(status)).inc()
         self.duration.labels(label).observe(seconds)
-        for key, counter in (("bytes_in", self.received), ("bytes_out", self.sent)):
-            value = entry.get(key)
-            if isinstance(value, int) and value > 0:
+        for value, counter in ((outcome.bytes_in, self.received), (outcome.bytes_out, self.sent)):
+            if value is not None and value > 0:
                 counter.inc(value)
 
     def watch_refusals(self, counts: Mapping[str, int]) -> None:

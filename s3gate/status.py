@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from s3gate import errors
 from s3gate.accesslog import AccessLog
 from s3gate.authn import Authenticator, RawRequest
+from s3gate.handlers.outcome import Tally
 from s3gate.policy import enforce
 from s3gate.policy.store import PolicyStore
 from s3gate.s3.operations import Operation
@@ -91,31 +92,26 @@ def status(check: Check, access: StatusAccess) -> Callable[[Request], Awaitable[
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         request_id = secrets.token_hex(8).upper()
-        entry: dict[str, object] = {
-            "request_id": request_id,
-            "method": request.method,
-            "operation": OPERATION,
-        }
+        tally = Tally(request_id, request.method, operation=OPERATION)
         try:
-            _authorize(request, access, entry)
+            _authorize(request, access, tally)
             result = await check()
             body = {"status": "ready" if result.ready else "unavailable", **result.details}
             response: Response = JSONResponse(body, 200)
         except errors.S3Error as exc:
-            entry["error"] = exc.error_code
+            tally.error = exc.error_code
             response = _error(exc, request_id)
         response.headers["x-amz-request-id"] = request_id
-        access.access_log.attach(response, entry, started, None)
+        access.access_log.attach(response, tally, started)
         return response
 
     return endpoint
 
 
-def _authorize(request: Request, access: StatusAccess, entry: dict[str, object]) -> None:
+def _authorize(request: Request, access: StatusAccess, tally: Tally) -> None:
     raw = RawRequest.from_scope(request.scope, request.method)
     authn = access.authenticator.authenticate(raw, Operation(OPERATION), request.stream())
-    entry["principal"] = authn.principal.subject
-    entry["access_key_id"] = authn.principal.access_key_id
+    tally.who(authn.principal)
     context = enforce.context_from_http(
         "HeadBucket",
         headers=raw.headers,
@@ -131,7 +127,7 @@ def _authorize(request: Request, access: StatusAccess, entry: dict[str, object])
     if not decision.allowed:
         raise errors.AccessDenied(
             "Access Denied: the gateway status is shown to principals allowed HeadBucket on "
-            f"the audit bucket (request id {entry['request_id']})",
+            f"the audit bucket (request id {tally.request_id})",
             resource=STATUS_PATH,
         )
 

@@ -8,6 +8,10 @@ and env dumps; a false-positive set (UUIDs, hashes, timestamps, versions,
 order numbers, base64 blobs, …) sits everywhere and must survive masking.
 
 Deterministic for a seed. `Corpus.lines()` streams; `generate()` collects.
+A *dense* corpus (`min_values=5`, every record carrying at least five
+labelled values: the shape of support-bot and tool-call traces) is what the
+engine benchmark's worst case is measured on; `min_values=0` (the default)
+gives exactly the corpus the tests were written against.
 """
 
 from __future__ import annotations
@@ -161,6 +165,9 @@ class Gen:
     def __init__(self, seed: int, labels: Labels) -> None:
         self.r = random.Random(seed)
         self.labels = labels
+        # Dense mode: the first text of a record gathers snippets until the
+        # record holds this many labelled values (see `_text`).
+        self.record_need = 0
 
     def _s(self, kind: str, value: str) -> str:
         self.labels.secrets.append((kind, value))
@@ -369,6 +376,11 @@ def _text(g: Gen, pii: bool, words: int) -> str:
     if pii:
         parts.append(_sensitive_text(g))
         parts.append(g.prose(words // 3))
+    while len(g.labels.secrets) < g.record_need:
+        # Dense mode: short prose between further values (tool-call traces).
+        parts.append(_sensitive_text(g))
+        parts.append(g.prose(words // 6))
+    g.record_need = 0
     return " ".join(parts)
 
 
@@ -446,6 +458,8 @@ def langsmith_run(g: Gen, pii: bool) -> dict[str, object]:
     outputs: dict[str, object] = {"output": g.prose(70)}
     if pii and g.r.random() < 0.4:
         error = _sensitive_text(g)
+        if g.record_need:  # dense mode: the output carries the rest
+            outputs["output"] = _text(g, True, 50)
     elif pii:
         outputs["output"] = _text(g, True, 50)
     return {
@@ -471,6 +485,9 @@ class Corpus:
     seed: int = 7
     pii_rate: float = 0.1  # fraction of records carrying labelled values
     labels: Labels = field(default_factory=Labels)
+    # Dense mode: every record carries at least this many labelled values
+    # (pii_rate is then ignored: every record carries some).
+    min_values: int = 0
 
     def lines(self, count: int | None = None) -> Iterator[bytes]:
         """JSONL lines (with "\\n"); endless when count is None."""
@@ -478,13 +495,19 @@ class Corpus:
         i = 0
         while count is None or i < count:
             shape = SHAPES[i % len(SHAPES)]
-            record = shape(g, g.r.random() < self.pii_rate)
+            pii = g.r.random() < self.pii_rate
+            if self.min_values:
+                pii = True
+                g.record_need = len(g.labels.secrets) + self.min_values
+            record = shape(g, pii)
             yield json.dumps(record).encode() + b"\n"
             i += 1
 
 
-def generate(count: int, seed: int = 7, pii_rate: float = 0.1) -> tuple[bytes, Labels]:
-    corpus = Corpus(seed, pii_rate)
+def generate(
+    count: int, seed: int = 7, pii_rate: float = 0.1, *, min_values: int = 0
+) -> tuple[bytes, Labels]:
+    corpus = Corpus(seed, pii_rate, min_values=min_values)
     data = b"".join(corpus.lines(count))
     return data, corpus.labels
 

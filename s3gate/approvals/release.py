@@ -33,7 +33,7 @@ from s3gate.approvals.store import HoldStore
 from s3gate.identity.principal import Principal
 from s3gate.masking.profiles import profiles_for
 from s3gate.masking.service import MaskingService
-from s3gate.masking.writes import HeldCatcher, finish_metadata
+from s3gate.masking.stamp import HeldCatcher, finish_metadata
 from s3gate.policy import enforce
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.model import RequestContext

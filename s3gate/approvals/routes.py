@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from s3gate import errors
 from s3gate.approvals.service import ApprovalService
-from s3gate.audit.log import AuditLog
+from s3gate.audit.write.log import AuditLog
 from s3gate.authn import Authenticator, RawRequest
 from s3gate.identity.principal import Principal
 from s3gate.s3.operations import Operation

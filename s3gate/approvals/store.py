@@ -6,7 +6,7 @@
 
 No client can address `.s3gate/` (built-in policy guard), so only the gateway
 reads these. Everything is sealed with a key every replica derives from the
-shared session secret (keyring.approval_keys), bound to its bucket, id and
+shared session secret (approvals.keys.approval_keys), bound to its bucket, id and
 name, so an object moved, swapped or edited in the store fails to open.
 
 The request and content are written once (If-None-Match: *); the state is

@@ -10,19 +10,20 @@ request holds in memory small whatever the concurrency.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from s3gate import errors
+from s3gate.handlers.outcome import Tally
+from s3gate.sigv4.body import VerifiedBody
 
 BUFFERED_MAX = 64 * 1024
 
 
 async def object_response(
-    stats: dict[str, Any],
+    tally: Tally,
     pieces: AsyncIterator[bytes],
     length: int,
     *,
@@ -31,7 +32,7 @@ async def object_response(
     close: Callable[[], Awaitable[None]],
 ) -> Response:
     """`length` bytes from `pieces`; `close` releases the source either way.
-    Sets `bytes_out` (and `body_out` when buffered) in the request's `stats`."""
+    Sets `bytes_out` (and `body_out` when buffered) in the request's `tally`."""
     if length <= BUFFERED_MAX:
         try:
             body = b"".join([piece async for piece in pieces])
@@ -39,10 +40,9 @@ async def object_response(
             await close()
         if len(body) != length:
             raise errors.InternalError("The upstream store sent a body of the wrong length")
-        stats["bytes_out"] = length
-        stats["body_out"] = body
+        tally.returned_whole(body)
         return Response(body, status_code=status, headers=headers)
-    stats["bytes_out"] = 0
+    tally.bytes_out = 0
 
     # Wrapped in a coroutine function: Starlette runs whatever it does not
     # recognise as one (an async generator's `aclose`, say) in a worker
@@ -51,7 +51,7 @@ async def object_response(
         await close()
 
     return StreamingResponse(
-        _relay(pieces, stats, close),
+        _relay(pieces, tally, close),
         status_code=status,
         headers=headers,
         background=BackgroundTask(release),
@@ -59,7 +59,7 @@ async def object_response(
 
 
 async def _relay(
-    pieces: AsyncIterator[bytes], stats: dict[str, Any], close: Callable[[], Awaitable[None]]
+    pieces: AsyncIterator[bytes], tally: Tally, close: Callable[[], Awaitable[None]]
 ) -> AsyncIterator[bytes]:
     sent = 0
     try:
@@ -67,5 +67,19 @@ async def _relay(
             sent += len(piece)
             yield piece
     finally:
-        stats["bytes_out"] = sent
+        tally.bytes_out = sent
         await close()
+
+
+def left_unread(headers: Mapping[str, str], body: VerifiedBody | None) -> bool:
+    """Whether a request's body is still (partly) on the connection after its
+    answer: declared, and not read to its end (`body` None: never read). The
+    gateway then closes the connection rather than read a refused upload of
+    perhaps gigabytes to its end."""
+    declared = headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
+    if not declared:
+        return False
+    if body is None:
+        return True
+    length = body.length
+    return length is None or body.bytes_received < length

@@ -7,9 +7,8 @@ import asyncio
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import visibility
+from s3gate.handlers import masked_listing, visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
-from s3gate.masking import listing as masked_listing
 from s3gate.policy import model
 from s3gate.s3 import xml
 from s3gate.s3.operations import validate_bucket_name

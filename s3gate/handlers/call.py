@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
 from s3gate import errors
 from s3gate.config import Settings
+from s3gate.handlers.outcome import Tally
 from s3gate.identity.principal import Principal
 from s3gate.masking.profiles import profiles_for
 from s3gate.masking.service import MaskingService
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import AccessRequest, RequestContext
+from s3gate.s3.listtokens import ListTokens
 from s3gate.s3.operations import Operation
-from s3gate.s3.tokens import ListTokens
 from s3gate.sigv4.body import VerifiedBody
 from s3gate.transform.profile import Profile
 from s3gate.upstream.base import Body, Upstream
@@ -46,8 +47,9 @@ class Call:
     decision: Decision | None
     list_tokens: ListTokens
     masking: MaskingService
-    # Filled in by handlers for the access log and audit.
-    stats: dict[str, object] = field(default_factory=dict)
+    # What the request came to, filled in as it runs, for the audit event, the
+    # access log and the metrics (handlers.outcome); never read for control flow.
+    tally: Tally
     # Where held writes go (None: `hold` and `@approval` only refuse).
     approvals: ApprovalService | None = None
 
@@ -98,7 +100,7 @@ class Call:
             raise errors.MissingContentLength()
         if length > self.settings.server.max_object_bytes:
             raise errors.EntityTooLarge(extra={"ProposedSize": str(length)})
-        self.stats["bytes_in"] = length
+        self.tally.bytes_in = length
         return length
 
     async def upstream_body(self) -> Body:

@@ -8,10 +8,9 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import visibility
+from s3gate.handlers import masked_multipart, visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.handlers.keepalive import KeepAliveResponse
-from s3gate.masking import staged
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
 from s3gate.s3.model import PutResult
@@ -52,7 +51,7 @@ async def create_multipart_upload(call: Call) -> Response:
     checksum = _checksum_choice(call)
     profiles = call.mask_profiles()  # also checks that the named profiles exist
     if profiles:
-        upload_id = await staged.create(call, profiles, metadata)
+        upload_id = await masked_multipart.create(call, profiles, metadata)
     else:
         upload_id = await call.upstream.create_multipart_upload(call.bucket, call.key, metadata)
     return xml_response(
@@ -80,7 +79,7 @@ async def upload_part(call: Call) -> Response:
     else:
         body = await call.upstream_body()
         etag = await call.upstream.upload_part(call.bucket, call.key, upload_id, number, body)
-        call.stats["sha256_stored"] = call.body.sha256_hex  # stored as received
+        call.tally.sha256_stored = call.body.sha256_hex  # stored as received
         # The part is stored as sent: its verified checksum describes it.
         return empty_response(headers={"etag": etag, **call.checksum_headers()})
     return empty_response(headers={"etag": etag})
@@ -91,7 +90,7 @@ async def complete_multipart_upload(call: Call) -> Response:
     parts = xml.parse_complete(await call.read_xml())
     location = f"/{call.bucket}/{call.key}"
     if call.masking.staging.is_staged(upload_id):
-        work = asyncio.ensure_future(staged.complete(call, upload_id, parts))
+        work = asyncio.ensure_future(masked_multipart.complete(call, upload_id, parts))
         interval = call.settings.masking.complete_keepalive_seconds
         await asyncio.wait({work}, timeout=interval)
         if not work.done():

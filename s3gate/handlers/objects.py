@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from urllib.parse import unquote
 
 from starlette.responses import Response
 
 from s3gate import errors
+from s3gate.handlers import masked_reads, masked_writes
 from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call, empty_response, xml_response
-from s3gate.masking import reads as masked_reads
-from s3gate.masking import writes as masked_writes
 from s3gate.policy import model
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
+from s3gate.s3.copysource import parse_copy_source
 from s3gate.s3.model import DeleteOutcome
-from s3gate.s3.operations import MAX_KEY_BYTES, validate_bucket_name
+from s3gate.s3.operations import MAX_KEY_BYTES
 
 
 async def put_object(call: Call) -> Response:
@@ -30,7 +29,7 @@ async def put_object(call: Call) -> Response:
         result = await call.upstream.put_object(
             call.bucket, call.key, await call.stored_as_sent(), metadata
         )
-        call.stats["sha256_stored"] = call.body.sha256_hex  # stored as received
+        call.tally.sha256_stored = call.body.sha256_hex  # stored as received
         etag = result.etag
         # The stored bytes are the client's: its verified checksum describes them.
         checksum = call.checksum_headers()
@@ -74,7 +73,7 @@ async def get_object(call: Call) -> Response:
         out.update(stream.head.checksums)
     h.apply_overrides(out, call.query)
     return await object_response(
-        call.stats,
+        call.tally,
         stream.body,
         stream.content_length,
         status=stream.status,
@@ -107,21 +106,6 @@ async def delete_objects(call: Call) -> Response:
         done[k] if ok else replace(denied, key=k) for k, ok in zip(keys, allowed, strict=True)
     ]
     return xml_response(xml.delete_result(outcomes, quiet))
-
-
-def parse_copy_source(value: str) -> tuple[str, str]:
-    """`x-amz-copy-source`: URL-encoded `[/]bucket/key`, no version id."""
-    path, _, query = value.partition("?")
-    if query:
-        raise errors.NotImplementedError_("s3gate does not implement versioned copy sources")
-    source = unquote(path).lstrip("/")
-    bucket, sep, key = source.partition("/")
-    if not sep or not key:
-        raise errors.InvalidArgument("Copy Source must mention the source bucket and key")
-    validate_bucket_name(bucket)
-    if len(key.encode()) > MAX_KEY_BYTES:
-        raise errors.KeyTooLongError()
-    return bucket, key
 
 
 async def copy_object(call: Call) -> Response:

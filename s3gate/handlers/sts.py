@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
+from s3gate.handlers.outcome import Tally
 from s3gate.identity import sts_xml
 from s3gate.identity.principal import Principal
 from s3gate.identity.sts import StsService
@@ -35,7 +36,6 @@ MAX_FORM_BYTES = 64 * 1024
 MAX_FIELDS = 64
 ACTION = "AssumeRoleWithWebIdentity"
 API_VERSION = "2011-06-15"
-FORM_TYPE = "application/x-www-form-urlencoded"
 _NAME = re.compile(r"[A-Za-z0-9.]{1,64}")
 # The bounds STS itself puts on RoleArn: a longer or shorter value is not
 # recorded (it is refused as a ValidationError anyway).
@@ -52,41 +52,17 @@ class StsOutcome:
     principal: Principal | None = None  # the new session's principal, if granted
     error: str | None = None  # the STS error code, if refused
 
-    def log_fields(self) -> dict[str, object]:
-        """The access-log fields of this outcome."""
-        fields: dict[str, object] = {"operation": self.operation}
-        if self.error is not None:
-            fields["error"] = self.error
+    def record(self, tally: Tally) -> None:
+        """Into the request's record (its audit event and access-log line)."""
+        tally.operation, tally.error, tally.role_arn = self.operation, self.error, self.role_arn
         if self.principal is not None:
-            fields.update(
-                {
-                    "principal": self.principal.subject,
-                    "issuer": self.principal.issuer,
-                    "role": self.principal.role,
-                    "session_access_key_id": self.principal.access_key_id,
-                }
-            )
-        return fields
+            tally.session(self.principal)
 
 
 @dataclass(frozen=True)
 class StsReply:
     response: Response
     outcome: StsOutcome
-
-
-def is_sts_request(
-    method: str, path: str, query: Mapping[str, str], content_type: str | None
-) -> bool:
-    """Whether a path-style request to the root is STS rather than S3. Call it
-    only when the Host does not name a bucket (virtual-hosted style)."""
-    if path != "/":
-        return False
-    if method == "GET":
-        return "Action" in query
-    if method == "POST":
-        return (content_type or "").split(";", 1)[0].strip().lower() == FORM_TYPE
-    return False
 
 
 async def read_sts_params(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
@@ -128,12 +104,12 @@ async def serve_sts(
     request: Request,
     request_id: str,
     service: StsService | None,
-    entry: dict[str, object] | None = None,
+    tally: Tally | None = None,
 ) -> Response:
-    """`answer_sts_request`, with the outcome's access-log fields put in `entry`."""
+    """`answer_sts_request`, with the outcome recorded in `tally`."""
     reply = await answer_sts_request(request, request_id, service)
-    if entry is not None:
-        entry.update(reply.outcome.log_fields())
+    if tally is not None:
+        reply.outcome.record(tally)
     return reply.response
 
 
@@ -141,7 +117,7 @@ async def answer_sts_request(
     request: Request, request_id: str, service: StsService | None
 ) -> StsReply:
     """Read the parameters of an STS request and answer it (for the gateway,
-    after `is_sts_request`)."""
+    after `s3.sts.is_sts`)."""
     try:
         params = await read_sts_params(request)
     except StsError as exc:
@@ -161,12 +137,12 @@ async def handle_sts(
     params: Mapping[str, str],
     request_id: str,
     service: StsService | None,
-    entry: dict[str, object] | None = None,
+    tally: Tally | None = None,
 ) -> Response:
-    """`answer_sts`, with the outcome's access-log fields put in `entry`."""
+    """`answer_sts`, with the outcome recorded in `tally`."""
     reply = await answer_sts(params, request_id, service)
-    if entry is not None:
-        entry.update(reply.outcome.log_fields())
+    if tally is not None:
+        reply.outcome.record(tally)
     return reply.response
 
 

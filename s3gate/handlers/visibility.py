@@ -16,7 +16,7 @@ bound is hit (a run of that many thousand hidden keys) is a page cut short
 with a sealed position; the residual signal is documented in
 docs/threat-model.md. Internal prefixes (`.s3gate/`) are skipped in one step.
 
-Resume positions are sealed unless the caller may see them (see `s3.tokens`)."""
+Resume positions are sealed unless the caller may see them (see `s3.listtokens`)."""
 
 from __future__ import annotations
 

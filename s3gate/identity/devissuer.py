@@ -39,6 +39,8 @@ PATH = "/_s3gate/dev-oidc"
 # The fully specified EdDSA name (RFC 9864): the dev issuer allows only it.
 ALG = "Ed25519"
 SESSION_KEY_ID = "dev1"
+# The approvals web page's client id at the dev issuer (its ID tokens' audience).
+WEB_CLIENT_ID = "s3gate-approvals"
 SELECTED_CLAIMS = ("team", "email")
 _TTL = re.compile(r"([0-9]+)([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -94,10 +96,16 @@ class DevIssuer:
         return {
             "issuer": self.url,
             "jwks_uri": f"{self.url}/jwks.json",
+            # The code flow (devauthorize.py) for the approvals web page.
+            "authorization_endpoint": f"{self.url}/authorize",
+            "token_endpoint": f"{self.url}/token",
+            "code_challenge_methods_supported": ["S256"],
+            "grant_types_supported": ["authorization_code"],
+            "token_endpoint_auth_methods_supported": ["none"],
             "id_token_signing_alg_values_supported": [ALG],
-            "response_types_supported": ["id_token"],
+            "response_types_supported": ["code", "id_token"],
             "subject_types_supported": ["public"],
-            "claims_supported": ["sub", "aud", "exp", "iat", "nbf", "iss", "groups"],
+            "claims_supported": ["sub", "aud", "exp", "iat", "nbf", "iss", "groups", "nonce"],
         }
 
     def mint_token(

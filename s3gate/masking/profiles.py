@@ -18,7 +18,7 @@ from s3gate import errors
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.source import BundleError, PolicyInfo, Problem
 from s3gate.transform.profile import MaskingProfiles, Profile, ProfileError, profiles_from_texts
-from s3gate.transform.tokens import TokenKeys
+from s3gate.transform.tokenkeys import TokenKeys
 
 log = logging.getLogger("s3gate.masking")
 PART = "masking"

@@ -28,6 +28,9 @@ _INLINE_WRITE = 256 * 1024
 
 
 class Spool:
+    """One masked body parked on disk (not `audit.write.spool.AuditSpool`,
+    the durable queue of audit events)."""
+
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="spool-", dir=directory)

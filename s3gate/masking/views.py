@@ -13,7 +13,7 @@ gateway's internal prefix, which no client can address or list:
   masking (content type and encoding);
 - `<md5>-<length>`: the view's own MD5 (its ETag) and size, in the key, so that
   a listing learns them with one upstream LIST for a whole page of keys
-  (`masking.listing`) instead of a request per key.
+  (`handlers.masked_listing`, `masking.viewscan`) instead of a request per key.
 
 So every replica reads the same view, HEAD and GET and listings agree, a
 ranged GET is served by the store, and a changed object or profile is simply

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from email.utils import format_datetime
 
 from s3gate import errors
+from s3gate.s3.dates import format_http_date
 from s3gate.s3.model import ByteRange, Conditions, ObjectHead, is_stored_header
 
 MAX_USER_METADATA_BYTES = 2048  # S3's limit for x-amz-meta-* names + values
@@ -97,10 +97,6 @@ def without_aws_chunked(value: str) -> str | None:
     return rest or None
 
 
-def http_date(when: datetime) -> str:
-    return format_datetime(when.replace(microsecond=0), usegmt=True)
-
-
 def iso_date(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
@@ -109,7 +105,7 @@ def object_headers(head: ObjectHead) -> dict[str, str]:
     """Headers describing an object (GET and HEAD), without Content-Length."""
     out = {
         "etag": head.etag,
-        "last-modified": http_date(head.last_modified),
+        "last-modified": format_http_date(head.last_modified),
         "accept-ranges": "bytes",
     }
     out.update(head.metadata)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import datetime
 
 from s3gate import errors
+from s3gate.s3.dates import format_http_date, parse_http_date
 
 # Metadata headers stored with an object and returned on GET/HEAD. Keys are
 # lower-case header names; user metadata keeps its `x-amz-meta-` prefix.
@@ -205,20 +205,6 @@ def _unsatisfiable(rng: ByteRange, size: int) -> errors.InvalidRange:
 # ---- Conditions --------------------------------------------------------------
 
 
-def parse_http_date(value: str | None) -> datetime | None:
-    """An HTTP date as an aware UTC datetime; None when absent or unparsable
-    (an unparsable date makes the condition be ignored, per RFC 7232)."""
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
-
-
 def etag_matches(header: str, etag: str) -> bool:
     """Whether an If-Match / If-None-Match list names `etag` (quotes optional)."""
     want = bare_etag(etag)
@@ -261,7 +247,7 @@ def _failed(condition: str) -> errors.PreconditionFailed:
 def _not_modified(etag: str, last_modified: datetime) -> errors.NotModified:
     # A 304 still carries the validators (RFC 7232 §4.1), as S3 sends them.
     return errors.NotModified(
-        headers={"ETag": etag, "Last-Modified": format_datetime(last_modified, usegmt=True)}
+        headers={"ETag": etag, "Last-Modified": format_http_date(last_modified)}
     )
 
 

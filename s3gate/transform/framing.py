@@ -10,11 +10,11 @@ chunked. A line longer than `max_record_bytes` refuses the object.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from s3gate.transform.errors import MaskLimitExceeded
+from s3gate.transform.jsoncheck import is_json
 from s3gate.transform.jsonl import mask_jsonl_block
 from s3gate.transform.jsonvalue import mask_json_value
 from s3gate.transform.matcher import RunContext
@@ -129,9 +129,7 @@ class DocumentStage:
         if not doc.strip():
             yield doc
             return
-        try:
-            json.loads(doc)
-        except ValueError:
+        if not is_json(doc):
             ctx.summary.records = doc.count(b"\n") + (0 if doc.endswith(b"\n") else 1)
             yield mask_jsonl_block(doc, ctx)
             return

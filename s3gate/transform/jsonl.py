@@ -9,11 +9,11 @@ Blank lines pass through.
 
 from __future__ import annotations
 
-import json
-
 from s3gate.transform.errors import MaskingBlocked
+from s3gate.transform.jsoncheck import is_json
 from s3gate.transform.jsonvalue import mask_json_value
 from s3gate.transform.matcher import RunContext
+from s3gate.transform.plan import ENTRY_KEY
 from s3gate.transform.text import mask_segment
 
 MALFORMED_RULE = "content:malformed-json"
@@ -46,14 +46,19 @@ def mask_jsonl_block(block: bytes, ctx: RunContext) -> bytes:
             stop = size if stop < 0 else stop
         record_hits: list[tuple[int, int]] = []
         structural = plan.always_dirty
+        keyed = False
         while i < n and hits[i][1] - 1 <= stop:
             det = entry_detector[hits[i][0]]
             if det >= 0:
                 record_hits.append((det, hits[i][1] - start))
+            elif det == ENTRY_KEY:
+                keyed = True
             else:
                 structural = True
             i += 1
-        masked = mask_record(block[start:stop], record_hits, ctx, structural=structural)
+        masked = mask_record(
+            block[start:stop], record_hits, ctx, structural=structural, keyed=keyed
+        )
         if masked is not None:
             out.append(block[pos:start])
             out.append(masked)
@@ -66,17 +71,21 @@ def mask_jsonl_block(block: bytes, ctx: RunContext) -> bytes:
 
 
 def mask_record(
-    record: bytes, hits: list[tuple[int, int]], ctx: RunContext, *, structural: bool = True
+    record: bytes,
+    hits: list[tuple[int, int]],
+    ctx: RunContext,
+    *,
+    structural: bool = True,
+    keyed: bool = False,
 ) -> bytes | None:
     """One record masked, or None if unchanged. `hits` are (detector, end)
-    with ends relative to the record."""
+    with ends relative to the record; `keyed`: a key-held-secret prefilter
+    hit it (and `structural` is False unless something else did)."""
     if not record.strip():
         return None
-    try:
-        json.loads(record)
-    except ValueError:
+    if not is_json(record):
         return _malformed(record, hits, ctx)
-    masked = mask_json_value(record, hits, ctx, structural=structural)
+    masked = mask_json_value(record, hits, ctx, structural=structural, keyed=keyed)
     if masked is not None:
         ctx.summary.records_masked += 1
     return masked
@@ -93,9 +102,6 @@ def _malformed(record: bytes, hits: list[tuple[int, int]], ctx: RunContext) -> b
 def _validate_all(block: bytes, ctx: RunContext) -> None:
     """Profiles that refuse malformed JSON check every record, hit or not."""
     for line in block.split(b"\n"):
-        if line.strip():
-            try:
-                json.loads(line)
-            except ValueError:
-                ctx.summary.blocked = (MALFORMED_RULE,)
-                raise MaskingBlocked([MALFORMED_RULE]) from None
+        if line.strip() and not is_json(line):
+            ctx.summary.blocked = (MALFORMED_RULE,)
+            raise MaskingBlocked([MALFORMED_RULE])

@@ -12,22 +12,37 @@ from __future__ import annotations
 
 import re
 
-from s3gate.transform.jsonwalk import JsonMasker, decode_string, encode_string
+from s3gate.transform.fields import State
+from s3gate.transform.jsonwalk import JsonMasker, _Frame, decode_string, encode_string
 from s3gate.transform.matcher import RunContext, apply, find, scope_pairs
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# A string, and the colon that makes it a member's key (valid JSON only).
+_MEMBER = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"(?:[ \t\r\n]*(:)[ \t\r\n]*)?')
+# A scalar that is not a string (number, true, false, null).
+_BARE = re.compile(rb'[^\s{}\[\],:"]+')
 
 
 def mask_json_value(
-    raw: bytes, hits: list[tuple[int, int]], ctx: RunContext, *, structural: bool = True
+    raw: bytes,
+    hits: list[tuple[int, int]],
+    ctx: RunContext,
+    *,
+    structural: bool = True,
+    keyed: bool = False,
 ) -> bytes | None:
     """Mask one valid JSON value; None if unchanged. `structural=False`
     says only detector prefilters hit it (no key names, no escapes), which
-    allows the string-only fast path when nothing else needs the structure."""
+    allows the string-only fast path when nothing else needs the structure;
+    `keyed` that a key-held-secret prefilter hit it too (the keyed path)."""
     if not structural and _fast_path_ok(hits, ctx):
-        spans = _strings_with_hits(raw, hits)
-        if spans is not None:
-            return _mask_strings(raw, spans, ctx)
+        if keyed:
+            if ctx.plan.keyed_fast_path:
+                return _mask_keyed(raw, hits, ctx)
+        else:
+            spans = _strings_with_hits(raw, hits)
+            if spans is not None:
+                return _mask_strings(raw, spans, ctx)
     return JsonMasker(raw, hits, ctx).run()
 
 
@@ -90,3 +105,55 @@ def _mask_strings(
         return None
     out.append(raw[pos:])
     return b"".join(out)
+
+
+def _mask_keyed(raw: bytes, hits: list[tuple[int, int]], ctx: RunContext) -> bytes | None:
+    """The walk's output for a record that only detector prefilters and
+    key-held-secret prefilters (`"authorization":`) flagged, without the
+    walk's path and frame bookkeeping.
+
+    Under `Plan.keyed_fast_path` no field rule can apply to a record no
+    rule prefilter flagged (their keys are plain ASCII, so a key that
+    matches one shows in the raw bytes, unless it is written with an
+    escape: such a record takes the walk), so the walk's scope is the root
+    scope at every depth and its selector state accepts nothing. What is
+    left of the walk is what this does, with the walk's own methods, in
+    document order (so counts and the first refusal are the same): each key
+    masked by the detectors that hit it, each scalar value chosen for
+    (key-held secrets, numbers under keys that name them) or masked."""
+    plan = ctx.plan
+    strings: list[tuple[int, int, int]] = []  # (start, end, value start or -1)
+    i, n = 0, len(hits)
+    for m in _MEMBER.finditer(raw):
+        s = m.start()
+        if i < n and hits[i][1] <= s:
+            return JsonMasker(raw, hits, ctx).run()  # a hit outside every string
+        colon = m.start(1)
+        e = m.end() if colon < 0 else raw.rindex(b'"', s, colon) + 1
+        while i < n and hits[i][1] <= e:
+            i += 1
+        if colon >= 0 and plan.rules and (b"\\" in raw[s:e] or not raw[s:e].isascii()):
+            return JsonMasker(raw, hits, ctx).run()  # a key a rule might match
+        strings.append((s, e, m.end() if colon >= 0 else -1))
+    if i < n:
+        return JsonMasker(raw, hits, ctx).run()
+    walk = JsonMasker(raw, hits, ctx)
+    scope = plan.root_scope
+    nothing: State = frozenset()
+    frame = _Frame(True, nothing, scope)
+    key: str | None = None  # the key whose value is the next string
+    for s, e, value in strings:
+        if value < 0:
+            walk._value(s, e, 0x22, nothing, scope, key, None)
+            key = None
+            continue
+        frame.key, frame.dropping = None, False
+        walk._key(frame, s, e)
+        c = raw[value]
+        if c == 0x22:  # a string: the next one
+            key = frame.key
+        elif c not in b"{[":
+            bare = _BARE.match(raw, value)
+            assert bare is not None
+            walk._value(value, bare.end(), c, nothing, scope, frame.key, None)
+    return walk._splice() if walk.edits else None

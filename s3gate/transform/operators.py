@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from s3gate.transform.tokens import TokenKeys
+from s3gate.transform.tokenkeys import TokenKeys
 from s3gate.transform.validators import digits
 
 Kind = Literal["keep", "mask", "tokenize", "redact", "drop", "hold", "block"]

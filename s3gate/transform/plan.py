@@ -23,12 +23,14 @@ from s3gate.transform.library import BUILTINS
 from s3gate.transform.operators import Operator
 from s3gate.transform.profile import Profile, _compiled
 from s3gate.transform.scanner import Entry, Scanner
-from s3gate.transform.tokens import TokenKeys
+from s3gate.transform.tokenkeys import TokenKeys
 
 # JSON escapes that could hide ASCII text from the raw-byte prefilter
 # (`\u0040` for "@", `\/` for "/"): a record holding one is looked at in full.
 ESCAPE_PREFILTER = Prefilter(rb"\\u00[2-7][0-9A-Fa-f]|\\/")
-DETECTOR, DIRTY = "detector", "dirty"
+DETECTOR, DIRTY, KEY = "detector", "dirty", "key"
+# `Plan.entry_detector` for entries that are not a detector's own prefilter.
+ENTRY_DIRTY, ENTRY_KEY = -1, -2
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,25 @@ class Plan:
         )
         entries, self.always_dirty = self._entries(profiles)
         self.scanner = Scanner(entries)
-        # Entry index → detector index, or -1 for "just look at this record".
-        self.entry_detector = [idx if kind == DETECTOR else -1 for kind, idx in self.scanner.tags]
+        # Entry index → detector index; ENTRY_DIRTY for "walk this record",
+        # ENTRY_KEY for "a key that names a secret" (see `keyed_fast_path`).
+        self.entry_detector = [
+            idx if kind == DETECTOR else ENTRY_KEY if kind == KEY else ENTRY_DIRTY
+            for kind, idx in self.scanner.tags
+        ]
+        # Records flagged by key-held-secret prefilters (`"authorization":`)
+        # may take the keyed fast path instead of the walk when no such
+        # detector drops (a drop removes the member: the walk's job).
+        # A rule named in non-ASCII could match a key its (ASCII-caseless)
+        # prefilter does not flag: such plans always walk.
+        self.keyed_fast_path = (
+            self.string_only
+            and all(
+                self.detectors[i].operator.kind != "drop"
+                for i in (*self.json_key_detectors, *self.number_key_detectors)
+            )
+            and all(step.name.isascii() for steps in selectors for step in steps)
+        )
 
     def _compose_detectors(self, profiles: Sequence[Profile]) -> list[BoundDetector]:
         chosen: dict[str, tuple[Detector, Operator, str, bool]] = {}
@@ -124,7 +143,7 @@ class Plan:
                 entries.append(Entry(pf, (DETECTOR, bound.index)))
             key_pf = bound.detector.spec.json_key_prefilter
             if key_pf is not None:
-                entries.append(Entry(Prefilter(key_pf), (DIRTY, -1)))
+                entries.append(Entry(Prefilter(key_pf), (KEY, -1)))
             number_pf = bound.detector.spec.number_key_prefilter
             if number_pf is not None and number_pf not in number_keys:
                 # Shared by detectors (phone, us_ssn): one copy costs one pass.

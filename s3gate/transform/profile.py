@@ -32,7 +32,7 @@ from s3gate.transform.library import BUILTINS
 from s3gate.transform.operators import Operator
 from s3gate.transform.scanner import PrefilterError, check_expression
 from s3gate.transform.schema import DetectorModel, FieldModel, ProfileModel, TestModel, load_yaml
-from s3gate.transform.tokens import TokenKeys
+from s3gate.transform.tokenkeys import TokenKeys
 from s3gate.transform.validators import VALIDATORS
 
 

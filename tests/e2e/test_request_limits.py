@@ -27,7 +27,7 @@ from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from s3gate.audit.segments import unframe
+from s3gate.audit.write.segments import unframe
 from tests.e2e.conftest import IDENTITIES
 from tests.e2e.harness import REGION, Gateway, start_gateway
 from tests.e2e.rawsock import Answer, exchange, open_connections, request_head, rss_bytes

@@ -11,6 +11,7 @@ import time
 from starlette.responses import Response
 
 from s3gate.accesslog import AccessLog
+from s3gate.handlers.outcome import Tally
 from s3gate.metrics import Metrics
 
 
@@ -31,9 +32,9 @@ async def test_the_line_is_written_on_the_loop_thread_with_the_stats() -> None:
     logger.addHandler(capture)
     try:
         response = Response(b"hello")
-        entry: dict[str, object] = {"request_id": "R1", "operation": "GetObject"}
-        stats: dict[str, object] = {"bytes_out": 5, "body_out": b"hello"}
-        log.attach(response, entry, time.perf_counter(), stats)
+        tally = Tally("R1", "GET", operation="GetObject")
+        tally.returned_whole(b"hello")
+        log.attach(response, tally, time.perf_counter())
         assert response.background is not None
         await response.background()
     finally:
@@ -50,7 +51,8 @@ async def test_the_line_is_written_on_the_loop_thread_with_the_stats() -> None:
 async def test_metrics_without_the_log() -> None:
     metrics = Metrics({"PutObject"})
     response = Response(b"", status_code=403)
-    AccessLog(False, metrics).attach(response, {"operation": "PutObject"}, time.perf_counter())
+    tally = Tally("R2", "PUT", operation="PutObject")
+    AccessLog(False, metrics).attach(response, tally, time.perf_counter())
     assert response.background is not None
     await response.background()
     assert metrics.requests.labels("PutObject", "403")._value.get() == 1
@@ -58,5 +60,5 @@ async def test_metrics_without_the_log() -> None:
 
 def test_neither_log_nor_metrics_adds_nothing() -> None:
     response = Response(b"")
-    AccessLog(False, None).attach(response, {}, time.perf_counter())
+    AccessLog(False, None).attach(response, Tally("R3", "GET"), time.perf_counter())
     assert response.background is None

@@ -19,6 +19,7 @@ import pytest
 from starlette.requests import Request
 
 from s3gate.handlers import HANDLERS
+from s3gate.handlers.outcome import Outcome
 from s3gate.metrics import STS_OPERATIONS, Metrics
 from tests.helmchart import CHART, MINIMAL, ROOT, _yaml, objects, values
 from tests.promtext import samples
@@ -55,7 +56,9 @@ class _Everything(Mapping[str, Any]):
 def _exported() -> dict[str, set[str]]:
     """sample name → its label names, as s3gate's /_s3gate/metrics shows them."""
     metrics = Metrics(HANDLERS)
-    metrics.request_done({"operation": "GetObject", "bytes_in": 1, "bytes_out": 1}, 200, 0.01)
+    metrics.request_done(
+        Outcome("R", "GET", operation="GetObject", bytes_in=1, bytes_out=1), 200, 0.01
+    )
     metrics.watch(lambda: {"bundle_hash": HASH}, lambda: _Everything())
     metrics.watch_refusals({"RequestHeaderSectionTooLarge": 1})
     metrics.watch_views(lambda: {"write": 1, "read": 1, "found": 1})

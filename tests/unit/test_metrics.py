@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
+from s3gate.handlers.outcome import Outcome
 from s3gate.metrics import Metrics
 from tests.promtext import Samples, samples
 
@@ -35,7 +36,7 @@ def scrape(metrics: Metrics) -> Samples:
 )
 def test_operation_labels_are_bounded(operation: Any, label: str) -> None:
     metrics = Metrics({"GetObject", "PutObject"})
-    metrics.request_done({"operation": operation}, 503, 0.02)
+    metrics.request_done(Outcome("R", "GET", operation=operation), 503, 0.02)
     got = scrape(metrics)
     assert got[("s3gate_requests_total", (("operation", label), ("status", "503")))] == 1
     assert got[("s3gate_request_duration_seconds_count", (("operation", label),))] == 1
@@ -47,9 +48,11 @@ def test_operation_labels_are_bounded(operation: Any, label: str) -> None:
 
 def test_bytes_are_counted() -> None:
     metrics = Metrics({"PutObject", "GetObject"})
-    metrics.request_done({"operation": "PutObject", "bytes_in": 1000}, 200, 0.1)
-    metrics.request_done({"operation": "GetObject", "bytes_out": 300, "bytes_in": None}, 200, 0.1)
-    metrics.request_done({"operation": "GetObject", "bytes_out": 200}, 200, 0.1)
+    metrics.request_done(Outcome("R", "GET", operation="PutObject", bytes_in=1000), 200, 0.1)
+    metrics.request_done(
+        Outcome("R", "GET", operation="GetObject", bytes_out=300, bytes_in=None), 200, 0.1
+    )
+    metrics.request_done(Outcome("R", "GET", operation="GetObject", bytes_out=200), 200, 0.1)
     got = scrape(metrics)
     assert got[("s3gate_received_bytes_total", ())] == 1000
     assert got[("s3gate_sent_bytes_total", ())] == 500
@@ -87,7 +90,7 @@ def test_without_audit_only_policy_is_reported() -> None:
 
 def test_each_app_has_its_own_registry() -> None:
     one, two = Metrics({"GetObject"}), Metrics({"GetObject"})
-    one.request_done({"operation": "GetObject"}, 200, 0.01)
+    one.request_done(Outcome("R", "GET", operation="GetObject"), 200, 0.01)
     key = ("s3gate_requests_total", (("operation", "GetObject"), ("status", "200")))
     assert scrape(one)[key] == 1 and key not in scrape(two)
 

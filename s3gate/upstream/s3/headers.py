@@ -10,10 +10,10 @@ never turn into object metadata.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 
+from s3gate.s3.dates import parse_http_date
 from s3gate.s3.model import Conditions, Metadata, ObjectHead, is_stored_header
 from s3gate.upstream.s3 import xml as s3xml
 
@@ -32,15 +32,11 @@ def condition_headers(c: Conditions, prefix: str = "") -> dict[str, str]:
     return {prefix + name: value for name, value in pairs if value is not None}
 
 
-def http_date(value: str | None) -> datetime:
-    if value:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            pass
-        else:
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return datetime.now(UTC)
+def last_modified(value: str | None) -> datetime:
+    """The store's Last-Modified, read with the one HTTP-date parser; a
+    missing or invalid one is taken as "now", as before (fake stores in the
+    tests and some S3 servers omit it on a GET)."""
+    return parse_http_date(value) or datetime.now(UTC)
 
 
 def object_head(resp: aiohttp.ClientResponse, size: int) -> ObjectHead:
@@ -59,7 +55,7 @@ def object_head(resp: aiohttp.ClientResponse, size: int) -> ObjectHead:
     return ObjectHead(
         size=size,
         etag=s3xml.quoted_etag(h.get("ETag", "")),
-        last_modified=http_date(h.get("Last-Modified")),
+        last_modified=last_modified(h.get("Last-Modified")),
         metadata=metadata,
         version_id=h.get("x-amz-version-id"),
         parts_count=int(parts) if parts and parts.isdigit() else None,

@@ -25,7 +25,7 @@ from s3gate.policy.settings import PolicySettings
 from s3gate.policy.store import PolicyStore
 from s3gate.s3.model import Conditions, Metadata, PutResult
 from s3gate.transform.settings import MaskingSettings
-from s3gate.transform.tokens import TokenKeys, generate_json
+from s3gate.transform.tokenkeys import TokenKeys, generate_json
 from s3gate.upstream.base import Body
 from s3gate.upstream.local import LocalUpstream
 

@@ -16,13 +16,13 @@ from typing import Any
 from s3gate import errors
 from s3gate.audit import batch as batches
 from s3gate.audit.bucket import get_bytes, list_keys, put_bytes
-from s3gate.audit.builders import RequestEvent
 from s3gate.audit.keys import PublicKey, load_directory
-from s3gate.audit.log import AuditLog
-from s3gate.audit.reader import AuditReader
-from s3gate.audit.report import Report
 from s3gate.audit.settings import AuditSettings
-from s3gate.audit.verify import Verifier
+from s3gate.audit.verify.reader import AuditReader
+from s3gate.audit.verify.report import Report
+from s3gate.audit.verify.verifier import Verifier
+from s3gate.audit.write.builders import RequestEvent
+from s3gate.audit.write.log import AuditLog
 from s3gate.s3.model import Conditions, Metadata, PutResult
 from s3gate.upstream.base import Body, Upstream
 

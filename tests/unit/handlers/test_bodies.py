@@ -4,13 +4,13 @@ source always released, a short body never answered as if complete."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from starlette.responses import Response, StreamingResponse
 
 from s3gate import errors
 from s3gate.handlers.bodies import BUFFERED_MAX, object_response
+from s3gate.handlers.outcome import Tally
 
 
 class _Source:
@@ -26,9 +26,9 @@ class _Source:
         self.closed += 1
 
 
-async def _respond(pieces: list[bytes], length: int) -> tuple[Response, dict[str, Any], _Source]:
+async def _respond(pieces: list[bytes], length: int) -> tuple[Response, Tally, _Source]:
     source = _Source(pieces)
-    stats: dict[str, Any] = {}
+    stats = Tally("R", "GET")
     response = await object_response(
         stats,
         source.iterate(),
@@ -47,7 +47,7 @@ async def test_small_bodies_are_answered_whole(length: int) -> None:
     response, stats, source = await _respond(pieces, length)
     assert type(response) is Response
     assert response.body == body
-    assert stats["bytes_out"] == length and stats["body_out"] == body
+    assert stats.bytes_out == length and stats.body_out == body
     assert source.closed == 1
 
 
@@ -55,9 +55,9 @@ async def test_large_bodies_stream_and_count_what_was_sent() -> None:
     length = BUFFERED_MAX + 1
     response, stats, source = await _respond([b"x" * (length - 1), b"y"], length)
     assert isinstance(response, StreamingResponse)
-    assert "body_out" not in stats and stats["bytes_out"] == 0
+    assert stats.body_out is None and stats.bytes_out == 0
     sent = b"".join([bytes(p) async for p in response.body_iterator])  # type: ignore[misc]
-    assert len(sent) == length and stats["bytes_out"] == length
+    assert len(sent) == length and stats.bytes_out == length
     assert source.closed >= 1
 
 
@@ -75,7 +75,9 @@ async def test_the_source_is_released_when_reading_fails() -> None:
 
     source = Broken([])
     with pytest.raises(errors.ServiceUnavailable):
-        await object_response({}, source.iterate(), 100, status=200, headers={}, close=source.close)
+        await object_response(
+            Tally("R", "GET"), source.iterate(), 100, status=200, headers={}, close=source.close
+        )
     assert source.closed == 1
 
 
@@ -95,7 +97,7 @@ async def test_an_unsent_stream_releases_an_async_generator_source() -> None:
     source = pieces()
     await anext(source)  # started, as a store stream is once its headers are in
     response = await object_response(
-        {}, source, BUFFERED_MAX + 1, status=200, headers={}, close=source.aclose
+        Tally("R", "GET"), source, BUFFERED_MAX + 1, status=200, headers={}, close=source.aclose
     )
     assert response.background is not None
     await response.background()

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from s3gate import errors
-from s3gate.handlers.sts import handle_sts, is_sts_request, read_sts_params
+from s3gate.handlers.sts import handle_sts, read_sts_params
 from s3gate.identity import devissuer
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.roles import RoleBook
@@ -31,6 +31,7 @@ from s3gate.identity.sessions import SessionSealer
 from s3gate.identity.settings import IdentitySettings
 from s3gate.identity.static_keys import StaticKeys
 from s3gate.identity.sts import StsService
+from s3gate.s3.sts import is_sts_request
 from s3gate.sigv4.auth import parse_request_auth
 from s3gate.sigv4.verify import verify_request
 from tests.unit.identity.idp import free_port

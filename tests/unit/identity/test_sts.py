@@ -15,7 +15,8 @@ import pytest
 from botocore.parsers import QueryParser
 from starlette.requests import Request
 
-from s3gate.handlers.sts import handle_sts, is_sts_request, read_sts_params, serve_sts
+from s3gate.handlers.outcome import Tally
+from s3gate.handlers.sts import handle_sts, read_sts_params, serve_sts
 from s3gate.identity import sts_xml
 from s3gate.identity.roles import RoleBook
 from s3gate.identity.sessions import SessionSealer
@@ -30,6 +31,7 @@ from s3gate.identity.sts_errors import (
     StsError,
     ValidationError,
 )
+from s3gate.s3.sts import is_sts_request
 from tests.unit.identity.idp import AUDIENCE, SigningKey, sign, standard_claims
 
 ISSUER = "https://idp.example"
@@ -242,13 +244,15 @@ async def test_sts_not_configured() -> None:
 
 
 async def test_access_log_entry(service: StsService, keys: dict[str, SigningKey]) -> None:
-    entry: dict[str, object] = {}
-    await handle_sts(params(token(keys)), "REQ-5", service, entry)
+    tally = Tally("REQ-5", "POST")
+    await handle_sts(params(token(keys)), "REQ-5", service, tally)
+    entry = tally.freeze().log_fields()
     assert entry["operation"] == "sts:AssumeRoleWithWebIdentity"
     assert (entry["principal"], entry["role"], entry["issuer"]) == ("alice", "analyst", "corp")
     assert "error" not in entry
-    entry = {}
-    await handle_sts(params(token(keys, groups=["x"])), "REQ-6", service, entry)
+    tally = Tally("REQ-6", "POST")
+    await handle_sts(params(token(keys, groups=["x"])), "REQ-6", service, tally)
+    entry = tally.freeze().log_fields()
     assert entry["error"] == "AccessDenied"
 
 
@@ -325,13 +329,13 @@ async def test_read_params_refusals(body: bytes, length: bool) -> None:
 
 
 async def test_serve_sts(service: StsService, keys: dict[str, SigningKey]) -> None:
-    entry: dict[str, object] = {}
+    tally = Tally("R1", "POST")
     ok = await serve_sts(
-        _request("POST", urlencode(params(token(keys))).encode()), "R1", service, entry
+        _request("POST", urlencode(params(token(keys))).encode()), "R1", service, tally
     )
-    assert ok.status_code == 200 and entry["role"] == "analyst"
-    entry = {}
-    too_big = await serve_sts(_request("POST", b"a=" + b"x" * 70000), "R2", service, entry)
+    assert ok.status_code == 200 and tally.role == "analyst"
+    tally = Tally("R2", "POST")
+    too_big = await serve_sts(_request("POST", b"a=" + b"x" * 70000), "R2", service, tally)
     assert too_big.status_code == 400
     assert parse(bytes(too_big.body), 400)["Error"]["Code"] == "ValidationError"
-    assert entry["error"] == "ValidationError"
+    assert tally.error == "ValidationError"

@@ -17,8 +17,8 @@ from s3gate.masking.profiles import MaskingPart
 from s3gate.policy.loader import load_bundle
 from s3gate.policy.settings import PolicySettings
 from s3gate.policy.source import BundleError
-from s3gate.s3.tokens import ListTokens
-from s3gate.transform.tokens import TokenKeys, generate_json
+from s3gate.s3.listtokens import ListTokens
+from s3gate.transform.tokenkeys import TokenKeys, generate_json
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 KEY = AESGCM(AESGCM.generate_key(bit_length=256))

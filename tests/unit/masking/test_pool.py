@@ -18,7 +18,7 @@ from s3gate.transform.engine import Masker
 from s3gate.transform.errors import MaskingBlocked, MaskingHeld, UnsupportedCoding
 from s3gate.transform.profile import load_profiles
 from s3gate.transform.settings import Limits
-from s3gate.transform.tokens import TokenKeys
+from s3gate.transform.tokenkeys import TokenKeys
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies" / "masking"
 KEYS = TokenKeys({"k1": b"k" * 32}, "k1")

@@ -14,8 +14,8 @@ import pytest
 
 from s3gate import errors
 from s3gate.masking import views
-from s3gate.masking.listing import scan
 from s3gate.masking.views import ViewStore, family, folder, parse, version
+from s3gate.masking.viewscan import scan
 from s3gate.transform.settings import Limits
 from s3gate.upstream.base import Body
 from s3gate.upstream.local import LocalUpstream

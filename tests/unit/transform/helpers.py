@@ -10,7 +10,7 @@ from s3gate.transform.engine import Masker
 from s3gate.transform.profile import Profile, load_profiles, parse_profile
 from s3gate.transform.settings import Limits
 from s3gate.transform.summary import MaskSummary
-from s3gate.transform.tokens import TokenKeys
+from s3gate.transform.tokenkeys import TokenKeys
 
 REPO = Path(__file__).resolve().parents[3]
 PROFILES_DIR = REPO / "policies" / "masking"

@@ -11,7 +11,7 @@ import pytest
 from s3gate import errors
 from s3gate.transform.errors import MaskingBlocked, MaskLimitExceeded, UnreadableContent
 from s3gate.transform.settings import Limits
-from s3gate.transform.tokens import TokenKeys
+from s3gate.transform.tokenkeys import TokenKeys
 from tests.unit.transform.helpers import example, mask, mask_chunks, profile, split
 
 EMAIL = "alice.smith@example.com"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from s3gate.cli import main
-from s3gate.transform.tokens import TokenKeys
+from s3gate.transform.tokenkeys import TokenKeys
 
 
 def _keys(path: Path) -> TokenKeys:

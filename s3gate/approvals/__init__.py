@@ -1,0 +1,2 @@
+"""Human approvals: held writes in quarantine, break-glass read grants,
+their rules (policies/approvals.yaml) and notifications."""

@@ -1,0 +1,164 @@
+"""A listing page as a masked reader sees it: the views' Size and ETag.
+
+For every key of the page the caller's *read* of it is decided (GetObject, on
+the request's bundle). Where that read is masked, the entry shows the view's
+size and ETag — what HEAD and GET of it return — never the stored object's,
+whose MD5 and length would let the reader confirm a guess of a redacted value
+offline. LastModified is the stored object's, as on HEAD and GET.
+
+Where the read is not allowed at all (a principal that may list but not read,
+such as a writer syncing its own uploads), the entry is the stored one. Where
+the read is masked but the profile refuses the object (blocks binary
+content, say), there is no view and the entry is left out.
+
+Cost: the views' sizes and ETags are in their keys (see masking/views.py), so
+a page of keys under one profile family costs one upstream LIST of the view
+index (`views.listing_index_pages` at most), not a request per key; that LIST
+is started beside the listing's own (`prefetch`), so their round trips
+overlap; and what it said is remembered by the replica
+(`views.index_cache_entries`), so a repeat listing needs no index LIST. Keys the
+index scan does not cover are looked up one by one; keys without a view yet
+(written around the gateway) get one built, `views.listing_builds` at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from s3gate.handlers.call import Call
+from s3gate.masking import views, viewscan
+from s3gate.masking.profiles import profiles_for
+from s3gate.policy import model
+from s3gate.s3.model import ListPage, ObjectInfo
+from s3gate.transform.errors import (
+    MaskingBlocked,
+    MaskingHeld,
+    MaskLimitExceeded,
+    UnreadableContent,
+)
+from s3gate.transform.profile import Profile
+
+# What a profile answers for content it will not show: such keys have no view.
+REFUSALS = (MaskingBlocked, MaskingHeld, MaskLimitExceeded, UnreadableContent)
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """The view index where a listing starts, read while the listing is."""
+
+    family: str
+    entries: dict[str, list[views.Entry]]
+
+
+async def prefetch(call: Call, prefix: str, after: str | None) -> Prefetch | None:
+    """Speculatively, for a caller whose read of the listing's first key would
+    be masked: one LIST of the view index from the listing's position, run
+    beside the listing's own LIST so that the two round trips overlap. Only
+    entries of keys the page then shows are ever used (`as_seen`)."""
+    probe = after or prefix or "_"
+    request = model.requests_for(
+        call.principal, "GetObject", call.bucket, probe, call.policy_context
+    )
+    decision = call.bundle.decide(request[0])
+    if not (decision.allowed and decision.obligations.masks):
+        return None
+    fam = call.masking.views.family(profiles_for(call.bundle, decision.obligations.masks))
+    if call.masking.views.warm.get((call.bucket, fam, prefix)):
+        return None  # the last page here came from this replica's memory
+    base = f"{views.ROOT}{fam}/"
+    page = await call.upstream.list_objects(
+        call.bucket, prefix=base + prefix, after=base + after if after else None
+    )
+    return Prefetch(fam, viewscan.entries(page.contents, fam, None))
+
+
+async def as_seen(
+    call: Call, page: ListPage, prefix: str, ahead: Prefetch | None = None
+) -> ListPage:
+    if not page.contents:
+        return page
+    # One GetObject request per key: the first built by the model, the others
+    # differ from it only in the resource.
+    (first,) = model.requests_for(
+        call.principal, "GetObject", call.bucket, page.contents[0].key, call.policy_context
+    )
+    requests = [first] + [
+        replace(first, resource=model.Resource.object(call.bucket, o.key))
+        for o in page.contents[1:]
+    ]
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, decision in enumerate(call.bundle.decide_many(requests)):
+        if decision.allowed and decision.obligations.masks:
+            groups.setdefault(decision.obligations.masks, []).append(i)
+    if not groups:
+        return page
+    contents: list[ObjectInfo | None] = list(page.contents)
+    for masks, where in groups.items():
+        profiles = profiles_for(call.bundle, masks)
+        shown = await _views_of(call, profiles, [page.contents[i] for i in where], ahead, prefix)
+        for i, entry in zip(where, shown, strict=True):
+            contents[i] = entry
+    return replace(page, contents=[o for o in contents if o is not None])
+
+
+def _match(found: dict[str, list[views.Entry]], obj: ObjectInfo) -> views.Entry | None:
+    """The view of `obj`'s listed version, if exactly one is indexed (several:
+    the same bytes under other content types — then HEAD decides)."""
+    bare = obj.etag.strip('"')
+    matches = [e for e in found.get(obj.key, []) if e.version.partition(".")[0] == bare]
+    return matches[0] if len({e.version for e in matches}) == 1 else None
+
+
+async def _views_of(
+    call: Call,
+    profiles: Sequence[Profile],
+    objects: list[ObjectInfo],
+    ahead: Prefetch | None,
+    prefix: str,
+) -> list[ObjectInfo | None]:
+    """The entries as the caller sees them, in order; None: left out."""
+    store = call.masking.views
+    fam = store.family(profiles)
+    refs: list[views.ViewRef | None] = [
+        store.cached(call.bucket, fam, o.key, o.etag) for o in objects
+    ]
+    store.warm[(call.bucket, fam, prefix)] = all(r is not None for r in refs)
+    if any(r is None for r in refs):
+        found = dict(ahead.entries) if ahead is not None and ahead.family == fam else {}
+        unresolved = [o.key for o, r in zip(objects, refs, strict=True) if r is None]
+        if any(_match(found, objects[i]) is None for i, r in enumerate(refs) if r is None):
+            limit = call.settings.views.listing_index_pages
+            found.update(await viewscan.scan(call.upstream, call.bucket, fam, unresolved, limit))
+        for i, obj in enumerate(objects):
+            entry = _match(found, obj) if refs[i] is None else None
+            if entry is not None:
+                refs[i] = entry.ref
+                store.remember(call.bucket, fam, obj.key, obj.etag, entry.ref)
+    out: list[ObjectInfo | None] = [None] * len(objects)
+    for i, (obj, ref) in enumerate(zip(objects, refs, strict=True)):
+        if ref is not None:
+            store.counts["found"] += 1
+            out[i] = replace(obj, size=ref.length, etag=ref.etag)
+    gate = asyncio.Semaphore(call.settings.views.listing_builds)
+
+    async def one(i: int) -> None:
+        obj = objects[i]
+        if store.is_refused(call.bucket, fam, obj.key, obj.etag):
+            return
+        async with gate:
+            try:
+                view = await store.view(call.upstream, call.bucket, obj.key, profiles)
+            except REFUSALS:
+                # The profile refuses this object to this reader: it has no
+                # view, so no size or ETag to show; the entry is left out
+                # (its name the caller may see, which HEAD tells anyway).
+                store.refuse(call.bucket, fam, obj.key, obj.etag)
+                return
+        out[i] = replace(
+            objects[i], size=view.length, etag=view.etag, last_modified=view.head.last_modified
+        )
+
+    await asyncio.gather(*(one(i) for i, ref in enumerate(refs) if ref is None))
+    return out

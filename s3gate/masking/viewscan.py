@@ -1,0 +1,63 @@
+"""One range of the view index read in order: the view entries of many keys
+of one profile family in a few LISTs (see masking/views.py for the index's
+layout). Used by masked listings (handlers/masked_listing.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from s3gate.masking import views
+from s3gate.s3.model import ObjectInfo
+from s3gate.upstream.base import Upstream
+
+
+def entries(
+    listed: Sequence[ObjectInfo], fam: str, wanted: set[str] | None
+) -> dict[str, list[views.Entry]]:
+    """The view-index entries among listed keys (of `wanted` keys, or all)."""
+    out: dict[str, list[views.Entry]] = {}
+    for obj in listed:
+        entry = views.parse(obj.key, fam)
+        if entry is None or entry.ref.length != obj.size:
+            continue
+        if wanted is None or entry.key in wanted:
+            out.setdefault(entry.key, []).append(entry)
+    return out
+
+
+async def scan(
+    upstream: Upstream, bucket: str, fam: str, keys: list[str], max_calls: int
+) -> dict[str, list[views.Entry]]:
+    """Index entries of `keys` in family `fam`: one range of the view index,
+    from the first key's folder to past the last key's, read in order."""
+    if not keys:
+        return {}
+    wanted = set(keys)
+    ordered = sorted(keys, key=str.encode)
+    base = f"{views.ROOT}{fam}/"
+    # Every folder `base + k + "/"` with first <= k <= last sorts after
+    # `base + first` and before `base + last + "0"` ("/" < "0").
+    after: str | None = base + ordered[0]
+    stop = (base + ordered[-1] + "0").encode()
+    prefix = base + _common_prefix(ordered[0], ordered[-1])
+    out: dict[str, list[views.Entry]] = {}
+    for _ in range(max_calls):
+        page = await upstream.list_objects(bucket, prefix=prefix, after=after)
+        inside = [o for o in page.contents if o.key.encode() < stop]
+        for key, found in entries(inside, fam, wanted).items():
+            out.setdefault(key, []).extend(found)
+        if len(inside) < len(page.contents):
+            return out
+        if not page.is_truncated or page.next_after is None:
+            break
+        after = page.next_after
+    return out
+
+
+def _common_prefix(first: str, last: str) -> str:
+    """The longest string prefix of every key between `first` and `last`."""
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
