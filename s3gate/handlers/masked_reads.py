@@ -68,7 +68,9 @@ def _may_go_live(call: Call) -> bool:
 
 
 async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
-    view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
+    view = await call.masking.views.view(
+        call.upstream, call.bucket, call.key, profiles, call.version_id
+    )
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
     out = _headers(view.head, view.etag, profiles)
@@ -79,12 +81,14 @@ async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
 async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
     views = call.masking.views
     if _may_go_live(call):
-        found = await open_view(views, call.upstream, call.bucket, call.key, profiles)
+        found = await open_view(
+            views, call.upstream, call.bucket, call.key, profiles, call.version_id
+        )
         if isinstance(found, LiveView):
             return await _live(call, found, profiles)
         view = found
     else:
-        view = await views.view(call.upstream, call.bucket, call.key, profiles)
+        view = await views.view(call.upstream, call.bucket, call.key, profiles, call.version_id)
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
     out = _headers(view.head, view.etag, profiles)

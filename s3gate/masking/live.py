@@ -72,16 +72,22 @@ class _NotLive(Exception):
 
 
 async def open_view(
-    store: ViewStore, upstream: Upstream, bucket: str, key: str, profiles: Sequence[Profile]
+    store: ViewStore,
+    upstream: Upstream,
+    bucket: str,
+    key: str,
+    profiles: Sequence[Profile],
+    version_id: str | None = None,
 ) -> View | LiveView:
-    """The reader's view of `key`: from the store if it is there, else live
-    (see the module doc), else built first."""
+    """The reader's view of `key` (of its version `version_id` when given):
+    from the store if it is there, else live (see the module doc), else built
+    first."""
     if refusing_rules(profiles):
-        return await store.view(upstream, bucket, key, profiles)
+        return await store.view(upstream, bucket, key, profiles, version_id)
     names = tuple(p.name for p in profiles)
     fam = store.family(profiles)
     for _ in range(_RETRIES):
-        head = await upstream.head_object(bucket, key)
+        head = await upstream.head_object(bucket, key, version_id=version_id)
         ver = version(head.etag, head.metadata)
         found = await store.find(upstream, bucket, fam, key, ver)
         if found is not None:
@@ -89,7 +95,7 @@ async def open_view(
             store.remember(bucket, fam, key, head.etag, found)
             return View(head, found, names, MaskSummary(profiles=names, complete=True))
         ident = building_id(bucket, fam, key, ver)
-        tee = _Tee(store, upstream, bucket, key, head, fam, profiles)
+        tee = _Tee(store, upstream, bucket, key, head, fam, profiles, version_id)
         if not store.building(ident):  # no build of it running here: this one stores it
             tee.build(ident)
         try:
@@ -97,7 +103,7 @@ async def open_view(
         except errors.PreconditionFailed:
             continue  # the object changed between HEAD and GET: look again
         except _NotLive:
-            return await store.view(upstream, bucket, key, profiles)
+            return await store.view(upstream, bucket, key, profiles, version_id)
     raise errors.ServiceUnavailable("The object kept changing while its view was computed")
 
 
@@ -111,8 +117,12 @@ class _Tee:
         head: ObjectHead,
         fam: str,
         profiles: Sequence[Profile],
+        version_id: str | None,
     ) -> None:
         self._store = store
+        # An old version's view makes no other view go (the current one may
+        # still be read), as in `ViewStore.view`.
+        self._version_id = version_id
         self._upstream = upstream
         self._bucket = bucket
         self._key = key
@@ -142,7 +152,10 @@ class _Tee:
         when this body may not be streamed."""
         try:
             self._stream = await self._upstream.get_object(
-                self._bucket, self._key, conditions=Conditions(if_match=self._head.etag)
+                self._bucket,
+                self._key,
+                conditions=Conditions(if_match=self._head.etag),
+                version_id=self._version_id,
             )
             watch = EncodingWatch(self._head.metadata, self._key, self._store.limits)
             self._out = self._masker.transform(watch.watch(self._stream.body))
@@ -205,6 +218,8 @@ class _Tee:
         view = View(head, ref, self._names, summary, built=True)
         store.settle(self._ident, self._future, view)
         store.remember(self._bucket, self._fam, self._key, head.etag, ref)
+        if self._version_id is not None:
+            return view
         where = folder(self._fam, self._key)
         await store.prune(
             self._upstream, self._bucket, where, keep=version(head.etag, head.metadata)
