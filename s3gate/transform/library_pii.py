@@ -4,7 +4,7 @@ numbers, network identifiers."""
 from __future__ import annotations
 
 from s3gate.transform.detectors import DetectorSpec, Examples
-from s3gate.transform.library_patterns import _START, IBAN_COUNTRIES, P
+from s3gate.transform.library_patterns import _START, P
 
 # JSON keys that say "this number is a phone number": the words anywhere
 # (phoneNumber, mobile_2), short ones only as a word of their own (tel, fax,
@@ -165,8 +165,16 @@ PII_SPECS: tuple[DetectorSpec, ...] = (
             r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
             r"(?![A-Za-z0-9])"
         ),
-        # Led by the country code: a literal set is far cheaper than [A-Z]{2}.
-        prefilters=(P(rb"(?:" + IBAN_COUNTRIES + rb")[0-9]{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4}"),),
+        # Any two capitals after what may precede one in raw JSON (not a
+        # letter or digit: a byte that is not, or an escape such as `\n` or
+        # `\u00a0`). Measured (issue 13): the 80 country codes as a literal
+        # set cost the scan 15% on clean traces and flagged more records.
+        prefilters=(
+            P(
+                rb"(?:^|[^A-Za-z0-9]|\\[ntrbf]|\\u[0-9A-Fa-f]{4})"
+                rb"[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4}"
+            ),
+        ),
         validators=(("match", "iban"),),
         examples=Examples(
             positive=("IBAN DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432"),
