@@ -82,6 +82,8 @@ def _strings_by_quotes(
     pos = 0  # outside every string: 0, or just after a string's closing quote
     while i < n:
         last = hits[i][1] - 1  # the hit's last byte
+        if last >= len(raw):  # on the delimiter after the value (a number's)
+            return None
         quotes = raw.count(b'"', pos, last) - raw.count(b'\\"', pos, last)
         if quotes % 2:  # inside a string: it opened at the last bare quote
             s = raw.rindex(b'"', pos, last)

@@ -33,6 +33,8 @@ CASES: list[tuple[str, bytes, Hits, list[bytes] | None]] = [
     ("hit in a number", R1, [_at(R1, b"[1")], None),
     ("hit on a colon", R1, [_at(R1, b'"a":')], None),
     ("string then number", R1, [_at(R1, b"x\\"), _at(R1, b"[1")], None),
+    ("hit on the byte after a root number", b"4111111111111111", [(0, 17)], None),
+    ("hit on the byte after a root string", b'"x"', [(0, 4)], None),
     ("root string", b'"a \\"b\\" c"', [(0, 9)], [b'"a \\"b\\" c"']),
 ]
 
