@@ -81,3 +81,23 @@ def test_masked_through_the_engine() -> None:
     assert "alice@example.com" not in out.decode() and "bob@example.org" not in out.decode()
     assert masked["note"] == record["note"]
     assert masked["ok"].startswith("tok_")
+
+
+# Records whose sensitive values sit next to (or are spelled with) JSON
+# escapes, written by hand so the escapes are exactly these bytes.
+ESCAPED_RECORDS = [
+    ("after escaped quotes", rb'{"q": "\"x\" \"y\"", "to": "mail \"alice@example.com\" now"}'),
+    ("after a unicode escape", rb'{"n": "caf\u00e9 alice@example.com"}'),
+    ("spelled with \\u0040", rb'{"a": "x", "to": "alice\u0040example.com"}'),
+    ("spelled with \\u0041", rb'{"k": "\u0041KIAIOSFODNN7EXAMPLE"}'),
+    ("split by an escape", rb'{"k": "AKIAIOSF\u004fDNN7EXAMPLE"}'),
+    ("in a key after escapes", rb'{"\"q\"": 1, "alice@example.com": 2}'),
+]
+
+
+@pytest.mark.parametrize(("what", "raw"), ESCAPED_RECORDS)
+def test_values_beside_or_inside_escapes_are_masked(what: str, raw: bytes) -> None:
+    out, _ = mask(example("write-default"), raw + b"\n")
+    text = json.dumps(json.loads(out))
+    assert "alice@example.com" not in text and "AKIAIOSFODNN7EXAMPLE" not in text, what
+    assert "tok_" in text or "[REDACTED:" in text, what
