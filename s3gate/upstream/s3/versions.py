@@ -90,14 +90,22 @@ def parse_delete_versions(body: bytes, items: list[tuple[str, str | None]]) -> l
         )
         if vid is not None:  # also findable by key alone (a plain delete reported with an id)
             found.setdefault((key, None), found[(key, vid)])
+    # An Error may leave out the VersionId it refused (moto does, for a version
+    # Object Lock protects): it is then the error of that key's entries.
+    key_errors: dict[str, DeleteOutcome] = {}
     for e in _children(root, "Error"):
         key, vid = _text(e, "Key"), _text(e, "VersionId") or None
         found[(key, vid)] = DeleteOutcome(
             key, _text(e, "Code") or "InternalError", _text(e, "Message"), version_id=vid
         )
+        if vid is None:
+            key_errors[key] = found[(key, vid)]
     out = []
     for key, vid in items:
         got = found.get((key, vid))
+        if got is None and key in key_errors:
+            err = key_errors[key]
+            got = DeleteOutcome(key, err.error_code, err.error_message, version_id=vid)
         if got is None:
             got = DeleteOutcome(
                 key, "InternalError", "The upstream store did not report on this key", vid
