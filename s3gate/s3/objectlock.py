@@ -10,6 +10,13 @@ reaches the store; the sub-resources (`?retention`, `?legal-hold`,
 `?object-lock`) are not operations of the gateway at all (`NotImplemented`).
 What the store says about an object's lock — its mode, retain-until date and
 legal hold — is returned on GET and HEAD as the store sent it.
+
+`x-amz-bypass-governance-retention` is the exception: it is accepted and
+ignored. It only ever asks to loosen a lock, and the gateway never forwards a
+client's headers to the store, so dropping it leaves the lock in force, as S3
+treats a caller without `s3:BypassGovernanceRetention` (a locked version's
+delete is the store's AccessDenied). Refusing it instead broke every client
+that always sends it on deletes — ceph/s3-tests' bucket clean-up does.
 """
 
 from __future__ import annotations
@@ -29,8 +36,8 @@ _LOCK_PREFIX = "x-amz-object-lock-"
 # SDKs send it on every CreateBucket or DeleteObject).
 _SWITCHES = (
     "x-amz-bucket-object-lock-enabled",  # CreateBucket
-    "x-amz-bypass-governance-retention",  # deletes, PutObjectRetention
 )
+# Not here: x-amz-bypass-governance-retention, ignored (see the docstring).
 _LOCK_TOKEN_HEADER = "x-amz-bucket-object-lock-token"  # noqa: S105 - a header name
 
 
