@@ -3,7 +3,7 @@
 Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
-features-e2e, attack, views, masked-mpu; `audit-e2e` (part of features-e2e) and
+features-e2e, attack, views, masked-mpu, masking-pool; `audit-e2e` (part of features-e2e) and
 `views-list` (part of views) run alone on request.
 """
 
@@ -27,6 +27,7 @@ from benchmarks import (
     features_e2e,
     foundation,
     masked_mpu,
+    masking_pool,
     policy_e2e,
 )
 
@@ -57,6 +58,7 @@ EXTRA: dict[str, Section] = {
     "views-list": bench_views.listing_only,
 }
 SECTIONS["masked-mpu"] = masked_mpu.run
+SECTIONS["masking-pool"] = masking_pool.run
 
 
 def main(argv: list[str]) -> int:
