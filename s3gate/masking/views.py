@@ -50,6 +50,7 @@ from s3gate.transform.profile import Profile
 from s3gate.transform.settings import Limits
 from s3gate.transform.summary import MaskSummary
 from s3gate.upstream.base import Upstream
+from s3gate.upstream.purge import purge
 
 log = logging.getLogger("s3gate.masking")
 ROOT = ".s3gate/views/"
@@ -229,12 +230,20 @@ class ViewStore:
         return ref
 
     async def view(
-        self, upstream: Upstream, bucket: str, key: str, profiles: Sequence[Profile]
+        self,
+        upstream: Upstream,
+        bucket: str,
+        key: str,
+        profiles: Sequence[Profile],
+        version_id: str | None = None,
     ) -> View:
+        """The view of `key` (of its version `version_id` when given: an old
+        version's view is made from that version's bytes, and makes no other
+        view go, since the current one may still be read)."""
         names = tuple(p.name for p in profiles)
         fam = self.family(profiles)
         for _ in range(_RETRIES):
-            head = await upstream.head_object(bucket, key)
+            head = await upstream.head_object(bucket, key, version_id=version_id)
             ver = version(head.etag, head.metadata)
             found = await self.find(upstream, bucket, fam, key, ver)
             if found is not None:
@@ -248,7 +257,7 @@ class ViewStore:
             future: asyncio.Future[View] = asyncio.get_running_loop().create_future()
             self._building[ident] = future
             try:
-                view = await self._build(upstream, bucket, key, head, fam, profiles)
+                view = await self._build(upstream, bucket, key, head, fam, profiles, version_id)
             except errors.PreconditionFailed:
                 future.cancel()
                 continue  # the object changed between HEAD and GET: look again
@@ -283,11 +292,22 @@ class ViewStore:
         head: ObjectHead,
         fam: str,
         profiles: Sequence[Profile],
+        version_id: str | None = None,
     ) -> View:
-        stream = await upstream.get_object(bucket, key, conditions=Conditions(if_match=head.etag))
+        stream = await upstream.get_object(
+            bucket, key, conditions=Conditions(if_match=head.etag), version_id=version_id
+        )
         try:
             ref, summary = await self.store(
-                upstream, bucket, key, head.etag, head.metadata, fam, profiles, stream.body
+                upstream,
+                bucket,
+                key,
+                head.etag,
+                head.metadata,
+                fam,
+                profiles,
+                stream.body,
+                prune=version_id is None,
             )
         finally:
             await stream.aclose()
@@ -305,6 +325,7 @@ class ViewStore:
         source: AsyncIterator[bytes],
         *,
         when: str = "read",
+        prune: bool = True,
     ) -> tuple[ViewRef, MaskSummary]:
         """Mask `source` (the stored bytes of `key` at `etag`) into the view's
         place in the store, and remove that key's views of other versions."""
@@ -325,7 +346,8 @@ class ViewStore:
             stored.update(_summary_metadata(masker.summary))
             await upstream.put_object(bucket, ref.store_key, spool.body(), stored)
         self.counts[when] += 1
-        await self.prune(upstream, bucket, where, keep=ver)
+        if prune:
+            await self.prune(upstream, bucket, where, keep=ver)
         return ref, masker.summary
 
     def _inline(
@@ -376,8 +398,8 @@ class ViewStore:
                 if not page.is_truncated or page.next_after is None:
                     break
                 after = page.next_after
-            if stale:
-                await upstream.delete_objects(bucket, stale)
+            if stale:  # every version (a versioned bucket keeps deleted ones)
+                await purge(upstream, bucket, stale)
         except errors.S3Error as exc:
             log.warning("could not remove %d stale views: %s", len(stale), exc.code)
             return 0
