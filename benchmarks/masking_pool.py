@@ -4,6 +4,9 @@
   labelled values, `tests/tracegen.py`) through gateways with
   `masking.workers` 2, 1 and 0 (inline), alternating rounds (medians), and
   the ratio 2 workers / 1 worker;
+- CPU seconds per MiB of the gateway and its workers for those PUTs (what
+  the pool adds beside the engine; on a shared box this, not MiB/s, is the
+  stable figure);
 - p50/p99 latency of small requests (`/_s3gate/healthz` and a signed 4 KiB
   GET) from concurrent clients, idle and while a large masked PUT runs,
   with the pool (2 workers) and inline (0): the pool's promise is that one
@@ -23,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 from benchmarks.features_e2e import BENCH_POLICY, POLICIES
 from benchmarks.load import MiB, S3Client, median, session, timed
@@ -76,8 +80,27 @@ def _gateway(workdir: Path, name: str, policies: Path, workers: int) -> Server:
     )
 
 
-async def _put_rate(client: S3Client, pool: bytes, size: int, key: str) -> float:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a gateway and its masking workers."""
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def _put_rate(
+    client: S3Client, pool: bytes, size: int, key: str, cpu: list[float] | None = None
+) -> float:
+    pid = client.server.proc.pid
+    before = _cpu_seconds(pid)
     seconds = await timed(lambda: client.put("bench", key, _trace(pool, size), size))
+    if cpu is not None:
+        cpu.append((_cpu_seconds(pid) - before) / (size / MiB))
     return size / MiB / seconds
 
 
@@ -159,10 +182,15 @@ async def run(workdir: Path) -> dict[str, float]:
                 await client.put("bench", "plain/small.jsonl", SMALL_BODY, len(SMALL_BODY))
                 await _put_rate(client, pool, 2 * MiB, "warm.jsonl")  # plans compiled
             samples: dict[int, list[float]] = {w: [] for w in clients}
+            cpu: dict[int, list[float]] = {w: [] for w in clients}
             for _ in range(ROUNDS):
                 for w, client in clients.items():
-                    samples[w].append(await _put_rate(client, pool, size, "t.jsonl"))
+                    samples[w].append(await _put_rate(client, pool, size, "t.jsonl", cpu[w]))
             rate = {w: median(v) for w, v in samples.items()}
+            for w, label in ((2, "workers_2"), (1, "workers_1"), (0, "inline")):
+                # Gateway + workers CPU per MiB: what the pool costs beside
+                # the engine (pickling, IPC), independent of the box's load.
+                results[f"put_cpu_s_per_MiB_{label}"] = median(cpu[w])
             results["put_MiBps_workers_2"] = rate[2]
             results["put_MiBps_workers_1"] = rate[1]
             results["put_MiBps_inline"] = rate[0]
