@@ -1,6 +1,8 @@
 """The masking worker pool seen from outside: a worker killed while it masks
 a large PUT fails that request closed (500 InternalError, nothing stored)
-and is replaced (the next masked PUT succeeds); `s3gate serve` refuses to be
+and is replaced (the next masked PUT succeeds); one killed during a masked
+Complete turns its kept-alive 200 into an `<Error>`, and the retried
+Complete succeeds; `s3gate serve` refuses to be
 several server processes (docs/deployment.md, "Masking workers").
 
 The worker's pid comes from `/_s3gate/status` (`masking.pids`), the
@@ -24,10 +26,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import urllib3
 from botocore.exceptions import ClientError
 
 from tests.e2e import rawhttp
 from tests.e2e.harness import POLICIES, Gateway, free_port, start_gateway
+from tests.e2e.test_masked_complete import PART, dense, upload_parts
 from tests.e2e.test_masking import EXTRA_POLICIES, IDENTITIES, leaked
 from tests.tracegen import generate
 
@@ -49,7 +53,10 @@ def gw(
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
             raise
-    extra = {"policy": {"dir": str(policies)}, "masking": {"workers": 1}}
+    extra = {
+        "policy": {"dir": str(policies)},
+        "masking": {"workers": 1, "complete_keepalive_seconds": 0.2},
+    }
     gateway = start_gateway(folder, moto_endpoint, IDENTITIES, extra=extra)
     yield gateway
     gateway.stop()
@@ -172,6 +179,67 @@ def test_a_worker_killed_mid_put_fails_it_closed_and_is_replaced(gw: Gateway, di
     assert leaked(stored, small_labels) == []
     assert len(stored.splitlines()) == len(small.splitlines())
     assert leaked(data, labels)  # the killed body did carry secrets
+
+
+def test_a_worker_killed_mid_complete_is_an_error_document_and_a_retry_succeeds(
+    gw: Gateway, direct: Any
+) -> None:
+    """A masked CompleteMultipartUpload answers 200 at once and keeps the
+    connection alive with spaces while it masks; the worker killed after the
+    first space turns the rest into an S3 `<Error>` (InternalError), nothing
+    is stored, and the failure is not recorded as the upload's outcome: the
+    client's retry masks it again on the replacement and succeeds, once."""
+    prefix = f"t{uuid.uuid4().hex[:10]}/"
+    data, labels = dense(PART + MiB, seed=44)
+    key = prefix + "complete.jsonl"
+    writer = gw.client("writer")
+    uid, parts = upload_parts(writer, key, data)
+    [victim] = pool_status(gw)["pids"]
+    xml = (
+        "<CompleteMultipartUpload>"
+        + "".join(
+            f"<Part><PartNumber>{p['PartNumber']}</PartNumber><ETag>{p['ETag']}</ETag></Part>"
+            for p in parts
+        )
+        + "</CompleteMultipartUpload>"
+    )
+    body = xml.encode()
+    request = rawhttp.sign(
+        gw, "POST", f"/{BUCKET}/{key}?uploadId={uid}", body=body, identity="writer"
+    )
+    prepared = request.prepare()
+    response = urllib3.PoolManager().request(
+        "POST",
+        prepared.url,
+        body=body,
+        headers=dict(prepared.headers),
+        retries=False,
+        preload_content=False,
+        timeout=urllib3.Timeout(connect=10, read=60),
+    )
+    assert response.status == 200
+    # The XML declaration goes out at once, then a space every 0.2 s while
+    # the masking runs: the first space after it says masking is under way.
+    head = b""
+    while not (b"?>" in head and head.endswith(b" ") and head.rindex(b" ") > head.index(b"?>")):
+        byte = response.read(1)
+        assert byte and b"<Complete" not in head and b"<Error" not in head, head
+        head += byte
+    os.kill(victim, signal.SIGKILL)
+    rest = head + response.read()
+    assert b"<Error>" in rest and b"<Code>InternalError</Code>" in rest, rest[-400:]
+    with pytest.raises(ClientError):
+        direct.head_object(Bucket=BUCKET, Key=key)
+    wait_until(
+        "the replacement", lambda: (s := pool_status(gw))["alive"] == 1 and victim not in s["pids"]
+    )
+    again = writer.complete_multipart_upload(
+        Bucket=BUCKET, Key=key, UploadId=uid, MultipartUpload={"Parts": parts}
+    )
+    assert again["ETag"].endswith(f'-{len(parts)}"')
+    stored = direct.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert leaked(stored, labels) == [] and leaked(data, labels)
+    assert len(stored.splitlines()) == len(data.splitlines())
 
 
 @pytest.mark.parametrize(
