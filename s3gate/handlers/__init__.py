@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
-from s3gate.handlers import acl, buckets, multipart, objects
+from s3gate.handlers import acl, buckets, multipart, objects, tagging
 from s3gate.handlers.call import Call
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -36,6 +36,9 @@ HANDLERS: dict[str, Handler] = {
     "AbortMultipartUpload": multipart.abort_multipart_upload,
     "ListParts": multipart.list_parts,
     "ListMultipartUploads": multipart.list_multipart_uploads,
+    "GetObjectTagging": tagging.get_object_tagging,
+    "PutObjectTagging": tagging.put_object_tagging,
+    "DeleteObjectTagging": tagging.delete_object_tagging,
 }
 
 # Operations whose handler consumes the request body itself. For every other
@@ -49,5 +52,6 @@ BODY_OPERATIONS = frozenset(
         "CompleteMultipartUpload",
         "PutObjectAcl",
         "PutBucketAcl",
+        "PutObjectTagging",
     }
 )

@@ -7,7 +7,7 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import masked_reads, masked_writes
+from s3gate.handlers import masked_reads, masked_writes, tagging
 from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.policy import model
@@ -117,12 +117,16 @@ async def copy_object(call: Call) -> Response:
     conditions = h.conditions(call.headers, prefix="x-amz-copy-source-")
     profiles = call.mask_profiles()
     if profiles:
+        tags = await tagging.destination_tags(call, (src_bucket, src_key))
         result = await masked_writes.copy_object(
-            call, profiles, (src_bucket, src_key), metadata, conditions
+            call, profiles, (src_bucket, src_key), metadata, conditions, tags
         )
     else:
+        retags = await tagging.copy_tags(call, (src_bucket, src_key), metadata is not None)
+        untagged = None if metadata is None else tagging.with_tags(metadata, ())
         result = await call.upstream.copy_object(
-            src_bucket, src_key, call.bucket, call.key, metadata=metadata, conditions=conditions
+            src_bucket, src_key, call.bucket, call.key, metadata=untagged, conditions=conditions
         )
+        await tagging.retag(call, retags)
     out = {"x-amz-copy-source-version-id": result.version_id} if result.version_id else None
     return xml_response(xml.copy_result(result.etag, h.iso_date(result.last_modified)), headers=out)

@@ -39,6 +39,11 @@ ACTIONS: Mapping[str, ActionSpec] = {
     # ACL reads: the answer is always the private ACL, but it still tells the
     # caller the object exists, so it is a read of the object.
     "GetObjectAcl": ActionSpec("read", _OBJ),
+    # Tags are content of the object (inspected like its metadata): reading
+    # them is a read, changing or removing them a write (docs/policies.md).
+    "GetObjectTagging": ActionSpec("read", _OBJ),
+    "PutObjectTagging": ActionSpec("write", _OBJ),
+    "DeleteObjectTagging": ActionSpec("write", _OBJ),
     "PutObject": ActionSpec("write", _OBJ),
     "CreateMultipartUpload": ActionSpec("write", _OBJ),
     "UploadPart": ActionSpec("write", _OBJ),

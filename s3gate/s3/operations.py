@@ -139,6 +139,8 @@ def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping
         if method == "POST" and "delete" in query:
             return "DeleteObjects"
         raise errors.MethodNotAllowed()
+    if "tagging" in query and method in _TAGGING:
+        return _TAGGING[method]
     if method == "GET":
         if "acl" in query:
             return "GetObjectAcl"
@@ -163,6 +165,9 @@ def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping
     raise errors.MethodNotAllowed()
 
 
+# Object tagging (s3gate.handlers.tagging), one verb per method.
+_TAGGING = {"GET": "GetObjectTagging", "PUT": "PutObjectTagging", "DELETE": "DeleteObjectTagging"}
+
 # Sub-resources each operation may carry; anything else is not implemented.
 _SUBRESOURCES: dict[str, frozenset[str]] = {
     "GetBucketLocation": frozenset({"location"}),
@@ -178,6 +183,7 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
     "GetObjectAcl": frozenset({"acl"}),
     "PutObjectAcl": frozenset({"acl"}),
     "ListObjectVersions": frozenset({"versions", "version-id-marker"}),
+    **{name: frozenset({"tagging"}) for name in _TAGGING.values()},
 }
 
 # Operations that s3gate does not implement even though we can name them.

@@ -375,3 +375,4 @@ parse_xml = _parse
 local_name = _local
 children = _children
 text_of = _text
+element = _el

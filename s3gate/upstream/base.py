@@ -36,6 +36,7 @@ from s3gate.s3.model import (
     PutResult,
     UploadsPage,
 )
+from s3gate.s3.tagging import TagSet
 
 
 class ObjectStream:
@@ -230,3 +231,12 @@ class Upstream(Protocol):
         key_marker: str | None = None,
         upload_id_marker: str | None = None,
     ) -> UploadsPage: ...
+
+    # Object tags (the S3 upstream's ?tagging; the local store keeps them
+    # with the object's metadata). NoSuchKey when the object is missing.
+
+    async def get_object_tagging(self, bucket: str, key: str) -> TagSet: ...
+
+    async def put_object_tagging(self, bucket: str, key: str, tags: TagSet) -> None: ...
+
+    async def delete_object_tagging(self, bucket: str, key: str) -> None: ...

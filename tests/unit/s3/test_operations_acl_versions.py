@@ -21,6 +21,9 @@ ROWS = [
     ),
     ("PUT", b"/bkt", {}, "CreateBucket"),
     ("GET", b"/bkt/k", {}, "GetObject"),
+    ("GET", b"/bkt/k", {"tagging": ""}, "GetObjectTagging"),
+    ("PUT", b"/bkt/k", {"tagging": ""}, "PutObjectTagging"),
+    ("DELETE", b"/bkt/k", {"tagging": ""}, "DeleteObjectTagging"),
 ]
 
 
