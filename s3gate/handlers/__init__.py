@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
-from s3gate.handlers import acl, buckets, multipart, objects, tagging
+from s3gate.handlers import acl, buckets, multipart, objects, partcopy, tagging
 from s3gate.handlers.call import Call
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -32,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     "CopyObject": objects.copy_object,
     "CreateMultipartUpload": multipart.create_multipart_upload,
     "UploadPart": multipart.upload_part,
+    "UploadPartCopy": partcopy.upload_part_copy,
     "CompleteMultipartUpload": multipart.complete_multipart_upload,
     "AbortMultipartUpload": multipart.abort_multipart_upload,
     "ListParts": multipart.list_parts,

@@ -175,6 +175,7 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
     "DeleteObjects": frozenset({"delete"}),
     "ListParts": frozenset({"uploadId"}),
     "UploadPart": frozenset({"uploadId", "partNumber"}),
+    "UploadPartCopy": frozenset({"uploadId", "partNumber"}),
     "AbortMultipartUpload": frozenset({"uploadId"}),
     "CreateMultipartUpload": frozenset({"uploads"}),
     "CompleteMultipartUpload": frozenset({"uploadId"}),
@@ -187,7 +188,7 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
 }
 
 # Operations that s3gate does not implement even though we can name them.
-_UNSUPPORTED = frozenset({"UploadPartCopy"})
+_UNSUPPORTED: frozenset[str] = frozenset()
 
 
 def _plain(param: str) -> str:
@@ -248,8 +249,7 @@ def describe(
         name = _verb(method, key is not None, query, headers)
     except errors.S3Error:
         return Operation("Unknown", bucket, key)
-    # UploadPartCopy (unsupported) carries UploadPart's sub-resources.
-    allowed = _SUBRESOURCES.get(name.replace("UploadPartCopy", "UploadPart"), frozenset())
+    allowed = _SUBRESOURCES.get(name, frozenset())
     extra = sorted(p for p in query if _plain(p) not in _PLAIN_PARAMS and p not in allowed)
     # Client-chosen names: a few, short, so a log line stays a line.
     shown = [p[:_MAX_NAME_CHARS] for p in extra[:_MAX_NAMES]] + (

@@ -324,9 +324,6 @@ def test_presigned_get_with_plain_http(client: Any, bucket: str) -> None:
         ),
         lambda c, b: c.put_bucket_policy(Bucket=b, Policy="{}"),
         lambda c, b: c.get_bucket_versioning(Bucket=b),
-        lambda c, b: c.upload_part_copy(
-            Bucket=b, Key="k", UploadId="u", PartNumber=1, CopySource={"Bucket": b, "Key": "s"}
-        ),
     ],
 )
 def test_unimplemented_operations_answer_501(client: Any, bucket: str, call: Any) -> None:
