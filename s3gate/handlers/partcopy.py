@@ -31,7 +31,7 @@ from s3gate.masking.profiles import profiles_for
 from s3gate.policy import model
 from s3gate.s3 import headers as h
 from s3gate.s3 import partcopy
-from s3gate.s3.copysource import parse_copy_source
+from s3gate.s3.copysource import split_copy_source
 from s3gate.s3.model import ByteRange, check_conditions, resolve_range
 from s3gate.transform.profile import Profile
 from s3gate.upstream.base import Body, ObjectStream
@@ -48,7 +48,8 @@ async def upload_part_copy(call: Call) -> Response:
     upload_id = call.query.get("uploadId", "")
     if not upload_id:
         raise errors.NoSuchUpload()
-    source = parse_copy_source(call.headers["x-amz-copy-source"])
+    src_bucket, src_key, version = split_copy_source(call.headers["x-amz-copy-source"])
+    source = (src_bucket, src_key)
     wanted = partcopy.parse_range(call.headers.get(partcopy.RANGE_HEADER))
     read_profiles, write_profiles = _profiles(call, source)
     staging = call.masking.staging
@@ -59,7 +60,7 @@ async def upload_part_copy(call: Call) -> Response:
             "This upload was created without the masking your policy now requires; "
             "start a new upload"
         )
-    stream = await _open(call, source, read_profiles, wanted)
+    stream = await _open(call, source, version, read_profiles, wanted)
     try:
         if stream.content_length > call.settings.server.max_object_bytes:
             raise errors.EntityTooLarge(extra={"ProposedSize": str(stream.content_length)})
@@ -98,20 +99,22 @@ def _profiles(call: Call, source: tuple[str, str]) -> tuple[list[Profile], list[
 async def _open(
     call: Call,
     source: tuple[str, str],
+    version: str | None,
     profiles: Sequence[Profile],
     wanted: ByteRange | None,
 ) -> ObjectStream:
-    """The source bytes this principal may read, `wanted` range of them."""
+    """The source bytes this principal may read (of the source `version` when
+    the copy names one), `wanted` range of them."""
     conditions = h.conditions(call.headers, prefix="x-amz-copy-source-")
     bucket, key = source
     if not profiles:
         try:
             return await call.upstream.get_object(
-                bucket, key, byte_range=wanted, conditions=conditions
+                bucket, key, byte_range=wanted, conditions=conditions, version_id=version
             )
         except errors.NotModified as exc:  # every failed copy condition is a 412
             raise errors.PreconditionFailed() from exc
-    view = await call.masking.views.view(call.upstream, bucket, key, profiles)
+    view = await call.masking.views.view(call.upstream, bucket, key, profiles, version)
     call.tally.mask_summary = view.summary
     check_conditions(conditions, view.etag, view.head.last_modified, for_copy=True)
     if wanted is None and view.length == 0:

@@ -59,12 +59,15 @@ def requested(call: Call) -> TagSet | None:
     return tagging.parse_header(call.headers.get(tagging.HEADER, ""))
 
 
-async def destination_tags(call: Call, source: tuple[str, str]) -> TagSet:
-    """The tags the destination gets: the request's (REPLACE) or the source's."""
+async def destination_tags(
+    call: Call, source: tuple[str, str], version_id: str | None = None
+) -> TagSet:
+    """The tags the destination gets: the request's (REPLACE) or the source's
+    (the source version's, when the copy names one)."""
     chosen = requested(call)
     if chosen is not None:
         return chosen
-    return await call.upstream.get_object_tagging(*source)
+    return await call.upstream.get_object_tagging(*source, version_id=version_id)
 
 
 def with_tags(metadata: dict[str, str], tags: TagSet) -> dict[str, str]:
@@ -75,7 +78,9 @@ def with_tags(metadata: dict[str, str], tags: TagSet) -> dict[str, str]:
     return out
 
 
-async def copy_tags(call: Call, source: tuple[str, str], metadata_replaced: bool) -> TagSet | None:
+async def copy_tags(
+    call: Call, source: tuple[str, str], version_id: str | None, metadata_replaced: bool
+) -> TagSet | None:
     """For an unmasked copy, before it: the tags to set on the destination
     after the store's copy, or None when the store's own copy of the source's
     tags is right (both directives COPY). Otherwise the copy goes without
@@ -83,7 +88,7 @@ async def copy_tags(call: Call, source: tuple[str, str], metadata_replaced: bool
     (a store keeping tags in the metadata would lose them on REPLACE)."""
     if requested(call) is None and not metadata_replaced:
         return None
-    return await destination_tags(call, source)
+    return await destination_tags(call, source, version_id)
 
 
 async def retag(call: Call, tags: TagSet | None) -> None:
