@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from s3gate import errors
+from s3gate.s3 import tagging
 from s3gate.s3.dates import format_http_date
 from s3gate.s3.model import ByteRange, Conditions, ObjectHead, is_stored_header
 
@@ -76,6 +77,12 @@ def stored_metadata(headers: Mapping[str, str]) -> dict[str, str]:
             if stripped is None:
                 continue
             value = stripped
+        if name == tagging.HEADER:
+            # Checked against S3's limits on every write, and sent on in one
+            # canonical encoding (s3.tagging); an empty one is no tags.
+            value = tagging.header_value(tagging.parse_header(value))
+            if not value:
+                continue
         if name.startswith("x-amz-meta-"):
             user_bytes += len(name) - len("x-amz-meta-") + len(value.encode())
         out[name] = value

@@ -238,11 +238,23 @@ def initiate_multipart(bucket: str, key: str, upload_id: str) -> bytes:
     ).encode()
 
 
-def complete_multipart(location_url: str, bucket: str, key: str, etag: str) -> bytes:
+def complete_multipart(
+    location_url: str,
+    bucket: str,
+    key: str,
+    etag: str,
+    checksum: tuple[str, str, str] | None = None,
+) -> bytes:
+    """`checksum`: (algorithm, base64 value, COMPOSITE | FULL_OBJECT) of the
+    object stored, as `<ChecksumCRC32>` and `<ChecksumType>`."""
+    extra = ""
+    if checksum is not None:
+        algorithm, value, kind = checksum
+        extra = _el(f"Checksum{algorithm}", value) + _el("ChecksumType", kind)
     return (
         f'{HEAD}<CompleteMultipartUploadResult xmlns="{NS}">'
         f"{_el('Location', location_url)}{_el('Bucket', bucket)}{_el('Key', key)}"
-        f"{_el('ETag', etag)}</CompleteMultipartUploadResult>"
+        f"{_el('ETag', etag)}{extra}</CompleteMultipartUploadResult>"
     ).encode()
 
 
@@ -399,3 +411,4 @@ parse_xml = _parse
 local_name = _local
 children = _children
 text_of = _text
+element = _el
