@@ -1,0 +1,314 @@
+"""Record rules: checks a whole JSON record must pass (a JSON Schema,
+required fields, forbidden fields, detectors that must not be found), each
+with an action (`reject_record`, `block`, `hold`).
+
+This module compiles the rules of one profile (once, when the bundle loads)
+and judges one record; `records` applies them to a stream of records.
+
+A record is judged as the writer sent it, before masking (docs/masking.md,
+"Record rules"): masking changes types (a tokenized number is a string),
+removes members (`drop`) and replaces what detectors find, so a rule
+judged after it would see neither the writer's shape nor its findings.
+
+Malformed input has one defined outcome each: a record that is not JSON
+(including integers longer than Python's 4300-digit limit, which the engine
+also takes for not-JSON) fails every schema, required and forbidden rule —
+it cannot be shown to pass them — and detector rules read its text; JSON
+nested too deeply for the parser raises RecursionError, which the engine
+turns into its "nested too deeply" refusal of the whole object.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import fastjsonschema
+
+from s3gate.transform.detectors import Detector
+from s3gate.transform.fields import PathError, Step, parse_path
+from s3gate.transform.jsonnumbers import number_digits
+
+Action = Literal["reject_record", "block", "hold"]
+Check = Literal["schema", "required", "forbidden", "detectors"]
+# Strongest first: a block refuses the object whatever else a record did.
+ACTIONS: tuple[Action, ...] = ("block", "hold", "reject_record")
+
+
+class _NotJson:
+    """The parse of a record that is not JSON (its text is kept for detectors)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def parse_record(raw: bytes) -> Any:
+    """The record's JSON value, or `_NotJson`. Uses the standard library's
+    parser, as `jsoncheck.is_json` answers for it, so a record is JSON here
+    exactly when the masker takes it for JSON. RecursionError propagates."""
+    try:
+        return json.loads(raw)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, the digit limit
+        return _NotJson(raw.decode("utf-8", "replace"))
+
+
+class SchemaError(ValueError):
+    """A schema that cannot be used; the message says why."""
+
+
+class _RefusingHandlers(Mapping[str, Callable[[str], Any]]):
+    """fastjsonschema fetches a `$ref` it cannot resolve locally with urllib,
+    unless a handler for the URI's scheme is given: this mapping claims
+    every scheme and refuses each, so compiling never reaches the network
+    or the file system (`$ref`s are also checked to be local first)."""
+
+    def __getitem__(self, scheme: str) -> Callable[[str], Any]:
+        def refuse(uri: str) -> Any:
+            raise SchemaError(f"$ref {uri!r} is not in the schema (remote references are refused)")
+
+        return refuse
+
+    def __contains__(self, scheme: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+_MAX_SCHEMA_DEPTH = 64
+
+
+def _check_schema_value(value: Any, depth: int = 0) -> None:
+    """Plain JSON only (YAML could give dates or non-string keys), not
+    absurdly deep, and every `$ref` local to the schema."""
+    if depth > _MAX_SCHEMA_DEPTH:
+        raise SchemaError(f"nested deeper than {_MAX_SCHEMA_DEPTH} levels")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise SchemaError(f"key {k!r} is not a string")
+            if k == "$ref" and (not isinstance(v, str) or not v.startswith("#")):
+                raise SchemaError(
+                    f"$ref {v!r} is not a reference inside the schema "
+                    "('#…'; remote references are refused)"
+                )
+            _check_schema_value(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_schema_value(v, depth + 1)
+    elif not (value is None or isinstance(value, (bool, int, float, str))):
+        raise SchemaError(f"{type(value).__name__} values are not JSON")
+
+
+class CompiledSchema:
+    """A JSON Schema compiled once (fastjsonschema generates a validator
+    function). Pickled as its source and recompiled through the cache, so a
+    profile can cross a process boundary (the generated function cannot)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source  # canonical JSON text
+        self._validate = _compile_source(source)
+
+    @classmethod
+    def of(cls, schema: Any) -> CompiledSchema:
+        _check_schema_value(schema)
+        if not isinstance(schema, (dict, bool)):
+            raise SchemaError("a schema is a mapping (or true / false)")
+        return cls(json.dumps(schema, sort_keys=True, allow_nan=False))
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            self._validate(value)
+        except fastjsonschema.JsonSchemaValueException:
+            return False
+        return True
+
+    def __reduce__(self) -> tuple[type[CompiledSchema], tuple[str]]:
+        return (CompiledSchema, (self.source,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CompiledSchema) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+
+_CACHE: dict[str, Callable[[Any], Any]] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 256
+
+
+def _compile_source(source: str) -> Callable[[Any], Any]:
+    with _CACHE_LOCK:
+        found = _CACHE.get(source)
+    if found is not None:
+        return found
+    try:
+        validate = fastjsonschema.compile(
+            json.loads(source),
+            handlers=_RefusingHandlers(),
+            # Validation must not change the record (defaults would fill it in).
+            use_default=False,
+        )
+    except SchemaError:
+        raise
+    except (fastjsonschema.JsonSchemaDefinitionException, ValueError, TypeError, re.error) as exc:
+        raise SchemaError(f"does not compile: {exc}") from exc
+    except RecursionError:
+        raise SchemaError("does not compile: it refers to itself without end") from None
+    _probe(validate)
+    with _CACHE_LOCK:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[source] = validate
+    return validate
+
+
+# Small values every schema must be able to judge without recursing out.
+_PROBES: tuple[Any, ...] = ({}, [], "", 0, None, {"a": {}}, [[]])
+
+
+def _probe(validate: Callable[[Any], Any]) -> None:
+    """A schema such as `{"$ref": "#"}` compiles to a validator that calls
+    itself forever on every record: refuse it with the bundle rather than
+    refuse every object that meets it."""
+    for value in _PROBES:
+        try:
+            validate(value)
+        except fastjsonschema.JsonSchemaValueException:
+            pass
+        except RecursionError:
+            raise SchemaError(f"refers to itself without end (on {value!r})") from None
+
+
+@dataclass(frozen=True)
+class RecordRule:
+    id: str  # "profile:rule"
+    action: Action
+    check: Check
+    schema: CompiledSchema | None = None
+    paths: tuple[tuple[Step, ...], ...] = ()  # required / forbidden
+    sources: tuple[str, ...] = ()  # the paths or detector ids as written
+    detectors: tuple[Detector, ...] = ()
+
+    def violated_by(self, value: Any) -> bool:
+        """Does this record (a `parse_record` result) break the rule?"""
+        if isinstance(value, _NotJson):
+            if self.check != "detectors":
+                return True  # it cannot be shown to pass
+            return any(det.find(value.text) for det in self.detectors)
+        if self.check == "schema":
+            assert self.schema is not None
+            return not self.schema.accepts(value)
+        if self.check == "required":
+            return not all(_selects(value, steps) for steps in self.paths)
+        if self.check == "forbidden":
+            return any(_selects(value, steps) for steps in self.paths)
+        return any(_found(det, value) for det in self.detectors)
+
+
+def compile_rule(
+    profile: str,
+    rule_id: str,
+    action: Action,
+    *,
+    schema: Any = None,
+    required: Sequence[str] | None = None,
+    forbidden: Sequence[str] | None = None,
+    detectors: Sequence[Detector] | None = None,
+    detector_ids: Sequence[str] = (),
+) -> RecordRule:
+    """One rule, compiled; raises ValueError naming what is wrong."""
+    full = f"{profile}:{rule_id}"
+    if schema is not None:
+        try:
+            compiled = CompiledSchema.of(schema)
+        except SchemaError as exc:
+            raise ValueError(f"schema: {exc}") from exc
+        return RecordRule(full, action, "schema", schema=compiled)
+    if detectors is not None:
+        return RecordRule(
+            full, action, "detectors", sources=tuple(detector_ids), detectors=tuple(detectors)
+        )
+    check: Check = "required" if required is not None else "forbidden"
+    written = tuple(required if required is not None else forbidden or ())
+    paths = []
+    for path in written:
+        try:
+            paths.append(parse_path(path))
+        except PathError as exc:
+            raise ValueError(f"{check}: {exc}") from exc
+    return RecordRule(full, action, check, paths=tuple(paths), sources=written)
+
+
+def _selects(value: Any, steps: tuple[Step, ...]) -> bool:
+    """Whether the path selects at least one value in `value` (no recursion:
+    the record may be nested as deep as the parser allows)."""
+    if not steps:
+        return True  # `$` is the record itself
+    last = len(steps)
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    seen: set[tuple[int, int]] = set()
+    while stack:
+        node, pos = stack.pop()
+        marker = (id(node), pos)
+        if marker in seen:
+            continue
+        seen.add(marker)
+        step = steps[pos]
+        for component, child in _children(node):
+            if step.descendant:
+                stack.append((child, pos))  # the step may still match deeper
+            if step.matches(component):
+                if pos + 1 == last:
+                    return True
+                stack.append((child, pos + 1))
+    return False
+
+
+def _children(node: Any) -> Iterator[tuple[str | int, Any]]:
+    if isinstance(node, dict):
+        yield from node.items()
+    elif isinstance(node, list):
+        yield from enumerate(node)
+
+
+def _found(det: Detector, value: Any) -> bool:
+    """Does the detector find something anywhere in the record: a key, a
+    string, a number's digits, or a scalar held by a key that names it."""
+    stack: list[tuple[str | None, Any]] = [(None, value)]
+    while stack:
+        key, node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if det.find(k):
+                    return True
+                stack.append((k, v))
+            continue
+        if isinstance(node, list):
+            stack.extend((key, v) for v in node)
+            continue
+        if isinstance(node, bool) or node is None:
+            continue
+        if isinstance(node, str):
+            if det.find(node, key):
+                return True
+            text = node
+        else:  # int or float
+            digits = number_digits(repr(node).encode()) if isinstance(node, float) else None
+            text = str(abs(node)) if isinstance(node, int) else digits or repr(node)
+            if det.find(text, key):
+                return True
+        if key is not None:
+            if det.json_key is not None and det.json_key.search(key) and det.accepts_value(text):
+                return True
+            if text.lstrip("+").isdigit() and det.accepts_number(key, text.lstrip("+")):
+                return True
+    return False
