@@ -4,7 +4,8 @@ The hot path: one hyperscan scan over the block; records with no prefilter
 hit are copied byte-identical without being parsed. A flagged record is
 parsed (to confirm it is JSON) and walked; one that does not parse is
 masked with the text detectors or refuses the object, as the profile says.
-Blank lines pass through.
+Blank lines pass through. A plan with record rules has every record
+judged first (records.py), before masking, and rejected ones left out.
 """
 
 from __future__ import annotations
