@@ -22,13 +22,13 @@ from s3gate import errors
 from s3gate.accesslog import AccessLog
 from s3gate.approvals.keys import approval_keys, approval_web_keys
 from s3gate.approvals.notify import Notifier, WebhookSettings
-from s3gate.approvals.routes import api_routes
 from s3gate.approvals.rules import ApprovalsPart
 from s3gate.approvals.service import ApprovalService
 from s3gate.approvals.store import HoldStore
-from s3gate.approvals.web.cookies import CookieSealer
-from s3gate.approvals.web.pages import WebPages
-from s3gate.approvals.web.signin import SignIn
+from s3gate.approvers.api import api_routes
+from s3gate.approvers.web.cookies import CookieSealer
+from s3gate.approvers.web.pages import WebPages
+from s3gate.approvers.web.signin import SignIn
 from s3gate.audit.routes import keys_endpoint
 from s3gate.audit.write.builders import policy_bundle
 from s3gate.audit.write.log import AuditLog, replica_id
@@ -37,8 +37,6 @@ from s3gate.gateway import Gateway
 from s3gate.handlers import HANDLERS
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.roles import RoleBook, RolesError
-from s3gate.identity.rolespart import PART as ROLES
-from s3gate.identity.rolespart import RolesPart
 from s3gate.identity.sessions import SessionSealer
 from s3gate.identity.sharedkeys import LIST_TOKENS, shared_keys
 from s3gate.identity.static_keys import StaticKeys
@@ -48,6 +46,8 @@ from s3gate.masking.profiles import MaskingPart
 from s3gate.masking.service import MaskingService
 from s3gate.metrics import Metrics
 from s3gate.policy.loader import BundlePart
+from s3gate.policy.rolespart import PART as ROLES
+from s3gate.policy.rolespart import RolesPart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
 from s3gate.s3.listtokens import ListTokens
 from s3gate.status import (

@@ -148,6 +148,28 @@ def test_put_is_masked_before_the_store(gw: Gateway, direct: Any, prefix: str) -
     assert len(head["Metadata"]["s3gate-bundle"]) == 16
 
 
+def test_copy_stores_the_writers_masked_bytes(gw: Gateway, direct: Any, prefix: str) -> None:
+    # A raw object written around the gateway, copied by a masked writer: what
+    # CopyObject stores at the destination is masked like a PUT would be, and
+    # the source stays as it was (invariant 2 for CopyObject).
+    data, labels = generate(200, seed=23, pii_rate=0.5)
+    assert labels.secrets and leaked(data, labels)
+    direct.put_object(
+        Bucket=BUCKET, Key=prefix + "raw.jsonl", Body=data, ContentType="application/x-ndjson"
+    )
+    gw.client("writer").copy_object(
+        Bucket=BUCKET,
+        Key=prefix + "copy.jsonl",
+        CopySource={"Bucket": BUCKET, "Key": prefix + "raw.jsonl"},
+    )
+    at_rest = stored(direct, prefix + "copy.jsonl")
+    assert leaked(at_rest, labels) == []
+    assert len(at_rest.splitlines()) == len(data.splitlines())
+    head = direct.head_object(Bucket=BUCKET, Key=prefix + "copy.jsonl")
+    assert head["Metadata"]["s3gate-mask-profiles"] == "write-default"
+    assert stored(direct, prefix + "raw.jsonl") == data
+
+
 def test_unchanged_content_keeps_its_md5_etag(gw: Gateway, prefix: str) -> None:
     body = b'{"step": 1, "thought": "nothing sensitive here"}\n'
     put = gw.client("writer").put_object(Bucket=BUCKET, Key=prefix + "clean.jsonl", Body=body)
