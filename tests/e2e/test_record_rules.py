@@ -263,9 +263,15 @@ def test_a_hold_rule_holds_the_object_out_of_its_key(gw: Gateway, direct: Any, k
     shown = approvals(gw, "sec1", "show", hold_id)
     assert shown.returncode == 0, shown.stderr
     assert f"masking:{PROFILE}:key-material" in shown.stdout
+    assert f"rejected   {PROFILE}:trace-shape=1" in shown.stdout
+    assert secret not in shown.stdout
     approved = approvals(gw, "sec1", "approve", hold_id, "--reason", "test key, revoked")
     assert approved.returncode == 0, approved.stderr
-    released = direct.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    stored = direct.get_object(Bucket=BUCKET, Key=key)
+    released = stored["Body"].read()
+    # The stamp still counts what was left out before quarantine.
+    assert stored["Metadata"]["s3gate-mask-rejected"] == f"{PROFILE}:trace-shape=1"
+    assert stored["Metadata"]["s3gate-mask-rejected-records"] == "1"
     # Released without the rejected record, the key redacted.
     assert [json.loads(line)["step"] for line in released.decode().splitlines()] == [0, 2]
     assert b"[REDACTED:PRIVATE_KEY]" in released
