@@ -12,7 +12,7 @@ judged after it would see neither the writer's shape nor its findings.
 
 Malformed input has one defined outcome each: a record that is not JSON
 (including integers longer than Python's 4300-digit limit, which the engine
-also takes for not-JSON) fails every schema, required and forbidden rule —
+also takes for not-JSON, and objects with a duplicate key) fails every schema, required and forbidden rule —
 it cannot be shown to pass them — and detector rules read its text; JSON
 nested too deeply for the parser raises RecursionError, which the engine
 turns into its "nested too deeply" refusal of the whole object.
@@ -46,13 +46,27 @@ class _NotJson:
         self.text = text
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _DuplicateKey()
+    return found
+
+
 def parse_record(raw: bytes) -> Any:
     """The record's JSON value, or `_NotJson`. Uses the standard library's
     parser, as `jsoncheck.is_json` answers for it, so a record is JSON here
-    exactly when the masker takes it for JSON. RecursionError propagates."""
+    when the masker takes it for JSON — except that an object with the same
+    key twice is not: parsers disagree on which value wins (`json` takes
+    the last, others the first), so a schema could pass a value another
+    reader never sees. RecursionError propagates."""
     try:
-        return json.loads(raw)
-    except ValueError:  # JSONDecodeError, UnicodeDecodeError, the digit limit
+        return json.loads(raw, object_pairs_hook=_unique)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, the digit limit, a duplicate
         return _NotJson(raw.decode("utf-8", "replace"))
 
 

@@ -137,6 +137,21 @@ REJECT_CASES: list[tuple[str, str, set[str] | None]] = [
     ),
     ("NaN is read as the masker reads it", '{"trace_id":"t","step":NaN}', None),
     (
+        "a duplicate key is no JSON record (parsers disagree on which value wins)",
+        '{"trace_id":"t","step":"x","step":1}',
+        {"shape", "has-step", "no-debug"},
+    ),
+    (
+        "a duplicate key deep inside",
+        '{"trace_id":"t","step":1,"a":[{"b":1,"b":2}]}',
+        {"shape", "has-step", "no-debug"},
+    ),
+    (
+        "an escaped key name is the key it spells",
+        '{"trace_id":"t","step":1,"de\\u0062ug":1}',
+        {"no-debug"},
+    ),
+    (
         "deep but parseable nesting",
         '{"trace_id":"t","step":1,"x":' + "[" * 400 + '{"debug":1}' + "]" * 400 + "}",
         {"no-debug"},
