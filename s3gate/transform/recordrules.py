@@ -12,8 +12,9 @@ judged after it would see neither the writer's shape nor its findings.
 
 Malformed input has one defined outcome each: a record that is not JSON
 (including integers longer than Python's 4300-digit limit, which the engine
-also takes for not-JSON, and objects with a duplicate key) fails every schema, required and forbidden rule —
-it cannot be shown to pass them — and detector rules read its text; JSON
+also takes for not-JSON, and objects with a duplicate key) fails every
+schema, required and forbidden rule — it cannot be shown to pass them — and
+detector rules read its text; JSON
 nested too deeply for the parser raises RecursionError, which the engine
 turns into its "nested too deeply" refusal of the whole object.
 """
