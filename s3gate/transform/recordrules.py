@@ -30,9 +30,10 @@ from typing import Any, Literal
 
 import fastjsonschema
 
-from s3gate.transform.detectors import Detector
+from s3gate.transform.detectors import Detector, DetectorSpec, Prefilter
 from s3gate.transform.fields import PathError, Step, parse_path
 from s3gate.transform.jsonnumbers import number_digits
+from s3gate.transform.scanner import Entry, Scanner
 
 Action = Literal["reject_record", "block", "hold"]
 Check = Literal["schema", "required", "forbidden", "detectors"]
@@ -212,9 +213,14 @@ class RecordRule:
     paths: tuple[tuple[Step, ...], ...] = ()  # required / forbidden
     sources: tuple[str, ...] = ()  # the paths or detector ids as written
     detectors: tuple[Detector, ...] = ()
+    # Per path, the raw JSON spelling of each plain key name it steps
+    # through. A record with no backslash spells every key exactly so, so a
+    # path whose names are not all in its bytes selects nothing: no walk.
+    needles: tuple[tuple[bytes, ...], ...] = ()
 
-    def violated_by(self, value: Any) -> bool:
-        """Does this record (a `parse_record` result) break the rule?"""
+    def violated_by(self, value: Any, raw: bytes | None = None) -> bool:
+        """Does this record (a `parse_record` result; `raw`, its bytes, if
+        known) break the rule?"""
         if isinstance(value, _NotJson):
             if self.check != "detectors":
                 return True  # it cannot be shown to pass
@@ -222,10 +228,14 @@ class RecordRule:
         if self.check == "schema":
             assert self.schema is not None
             return not self.schema.accepts(value)
-        if self.check == "required":
-            return not all(_selects(value, steps) for steps in self.paths)
-        if self.check == "forbidden":
-            return any(_selects(value, steps) for steps in self.paths)
+        if self.check in ("required", "forbidden"):
+            selected = (
+                _may_select(raw, needles) and _selects(value, steps)
+                for steps, needles in zip(self.paths, self.needles, strict=True)
+            )
+            return not all(selected) if self.check == "required" else any(selected)
+        if raw is not None and b"\\" not in raw and not _prefilter(self.detectors).scan(raw):
+            return False  # what the masker's own prefilter would not flag either
         return any(_found(det, value) for det in self.detectors)
 
 
@@ -260,7 +270,15 @@ def compile_rule(
             paths.append(parse_path(path))
         except PathError as exc:
             raise ValueError(f"{check}: {exc}") from exc
-    return RecordRule(full, action, check, paths=tuple(paths), sources=written)
+    needles = tuple(
+        tuple(json.dumps(s.name, ensure_ascii=False).encode() for s in steps if s.kind == "name")
+        for steps in paths
+    )
+    return RecordRule(full, action, check, paths=tuple(paths), sources=written, needles=needles)
+
+
+def _may_select(raw: bytes | None, needles: tuple[bytes, ...]) -> bool:
+    return raw is None or b"\\" in raw or all(n in raw for n in needles)
 
 
 def _selects(value: Any, steps: tuple[Step, ...]) -> bool:
@@ -268,6 +286,8 @@ def _selects(value: Any, steps: tuple[Step, ...]) -> bool:
     the record may be nested as deep as the parser allows)."""
     if not steps:
         return True  # `$` is the record itself
+    if all(not s.descendant and s.kind in ("name", "index") for s in steps):
+        return _lookup(value, steps)
     last = len(steps)
     stack: list[tuple[Any, int]] = [(value, 0)]
     seen: set[tuple[int, int]] = set()
@@ -288,11 +308,57 @@ def _selects(value: Any, steps: tuple[Step, ...]) -> bool:
     return False
 
 
+def _lookup(value: Any, steps: tuple[Step, ...]) -> bool:
+    """A path of plain names and indexes: one lookup per step."""
+    node = value
+    for step in steps:
+        if step.kind == "name":
+            if not isinstance(node, dict) or step.name not in node:
+                return False
+            node = node[step.name]
+        else:
+            if not isinstance(node, list) or step.index >= len(node):
+                return False
+            node = node[step.index]
+    return True
+
+
 def _children(node: Any) -> Iterator[tuple[str | int, Any]]:
     if isinstance(node, dict):
         yield from node.items()
     elif isinstance(node, list):
         yield from enumerate(node)
+
+
+_SCANNERS: dict[tuple[DetectorSpec, ...], Scanner] = {}
+
+
+def _prefilter(detectors: tuple[Detector, ...]) -> Scanner:
+    """The detectors' prefilters as the masker's plan compiles them (their
+    own, and those of key-held values and numbers under a key), built on
+    first use per process (a hyperscan database does not pickle). The
+    contract of `detectors`: a finding in a JSON string, key or number
+    implies a prefilter match in the record's bytes when no escape hides
+    text from them, so a record without a backslash and without a match has
+    nothing a detector would find (the masker skips it the same way)."""
+    specs = tuple(det.spec for det in detectors)
+    with _CACHE_LOCK:
+        found = _SCANNERS.get(specs)
+    if found is not None:
+        return found
+    entries = []
+    for det in detectors:
+        for pf in det.prefilters():
+            entries.append(Entry(pf, ("detector", 0)))
+        for extra in (det.spec.json_key_prefilter, det.spec.number_key_prefilter):
+            if extra is not None:
+                entries.append(Entry(Prefilter(extra), ("key", 0)))
+    scanner = Scanner(entries)
+    with _CACHE_LOCK:
+        if len(_SCANNERS) >= _CACHE_SIZE:
+            _SCANNERS.clear()
+        _SCANNERS[specs] = scanner
+    return scanner
 
 
 def _found(det: Detector, value: Any) -> bool:

@@ -85,7 +85,7 @@ def _keep(line: bytes, rules: tuple[RecordRule, ...], ctx: RunContext, number: i
 
 def _broken(record: bytes, rules: tuple[RecordRule, ...]) -> list[RecordRule]:
     value = parse_record(record)
-    return [rule for rule in rules if rule.violated_by(value)]
+    return [rule for rule in rules if rule.violated_by(value, record)]
 
 
 def _refuse(ctx: RunContext, rules: list[RecordRule]) -> None:

@@ -16,10 +16,11 @@ import pytest
 from s3gate.transform.engine import Masker
 from s3gate.transform.errors import MaskingBlocked, MaskingHeld, NestedTooDeep
 from s3gate.transform.profile import Profile, ProfileError
-from s3gate.transform.recordrules import CompiledSchema, SchemaError
+from s3gate.transform.recordrules import CompiledSchema, SchemaError, parse_record
 from s3gate.transform.records import MAX_LINES
 from s3gate.transform.settings import Limits
 from s3gate.transform.summary import MaskSummary
+from tests.tracegen import generate
 from tests.unit.transform.helpers import mask, mask_chunks, profile, split
 
 CANARY = "CANARY-7f3a9c"
@@ -506,3 +507,69 @@ def test_validation_never_changes_the_record() -> None:
 def test_schema_values_must_be_json() -> None:
     with pytest.raises(SchemaError):
         CompiledSchema.of({1: "x"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"trace_id":"t","step":1}',
+        '{"trace_id":"t","note":"debug"}',  # the name as a value, not a key
+        '{"trace_id":"t","de\\u0062ug":1}',  # spelt with an escape
+        '{"trace_id":"t","x":"a\\\\b","debug":1}',
+        '{"trace_id":"t","tools":[{"dump":1}]}',
+        '{"trace_id":"t","tools":{"0":{"dump":1}}}',  # an object is not an array
+        '{"trace_id":"t","stép":1,"step":2}',
+        '{"trace_id":"t","x":{"step":1}}',  # step, but not at the top
+    ],
+)
+def test_the_byte_shortcut_never_changes_a_verdict(rejecting: Profile, raw: str) -> None:
+    data = raw.encode()
+    value = parse_record(data)
+    for rule in rejecting.records:
+        assert rule.violated_by(value, data) == rule.violated_by(value), rule.id
+
+
+@pytest.mark.parametrize(
+    ("record", "selected"),
+    [
+        ('{"a":[{"b":1},{"b":null}]}', True),
+        ('{"a":[{"b":1}]}', False),  # no element 1
+        ('{"a":{"1":{"b":1}}}', False),  # a member "1" is not element 1
+        ('{"a":[1,{"c":1}]}', False),
+        ('{"a":"xy"}', False),  # a string has no elements
+        ("[]", False),
+    ],
+)
+def test_plain_paths_select_by_lookup(record: str, selected: bool) -> None:
+    rule = profile("records: [{id: r, action: block, required: ['$.a[1].b']}]").records[0]
+    value = parse_record(record.encode())
+    assert rule.violated_by(value, record.encode()) is not selected
+
+
+DETECTORS = (
+    "credit_card",
+    "email",
+    "phone",
+    "us_ssn",
+    "iban",
+    "aws_access_key_id",
+    "secret_assignment",
+    "bearer_token",
+)
+
+
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_the_prefilter_shortcut_never_changes_a_detector_verdict(detector: str) -> None:
+    """Over a seeded corpus dense with PII and secrets (cards as numbers,
+    key-held secrets, phone numbers under phone keys), a detectors rule
+    says the same with the prefilter shortcut (raw bytes given) as with
+    the full walk alone — and the corpus does exercise both answers."""
+    rule = profile(f"records: [{{id: r, action: block, detectors: [{detector}]}}]").records[0]
+    data, _ = generate(400, seed=5, pii_rate=0.6)
+    verdicts = []
+    for line in data.splitlines():
+        value = parse_record(line)
+        fast = rule.violated_by(value, line)
+        assert fast == rule.violated_by(value), line[:80]
+        verdicts.append(fast)
+    assert any(verdicts) and not all(verdicts)
