@@ -234,7 +234,7 @@ class RecordRule:
                 for steps, needles in zip(self.paths, self.needles, strict=True)
             )
             return not all(selected) if self.check == "required" else any(selected)
-        if raw is not None and b"\\" not in raw and not _prefilter(self.detectors).scan(raw):
+        if raw is not None and not _HIDING.search(raw) and not _prefilter(self.detectors).scan(raw):
             return False  # what the masker's own prefilter would not flag either
         return any(_found(det, value) for det in self.detectors)
 
@@ -277,8 +277,26 @@ def compile_rule(
     return RecordRule(full, action, check, paths=tuple(paths), sources=written, needles=needles)
 
 
+# Escapes that can spell printable ASCII (`\u0041`, `\/`): the same test as
+# the masker's (`plan.ESCAPE_PREFILTER`, `jsonwalk._SUSPICIOUS`). Any other
+# escape (`\n`, `\"`, `\u00e9`) leaves ASCII text as it is in the bytes.
+_HIDING = re.compile(rb"\\u00[2-7][0-9A-Fa-f]|\\/")
+_PLAIN_NAME = re.compile(rb'^"[\x20\x21\x23-\x5b\x5d-\x7e]*"$')
+
+
 def _may_select(raw: bytes | None, needles: tuple[bytes, ...]) -> bool:
-    return raw is None or b"\\" in raw or all(n in raw for n in needles)
+    if raw is None or all(n in raw for n in needles):
+        return True
+    return _escaped(raw, needles)
+
+
+def _escaped(raw: bytes, needles: tuple[bytes, ...]) -> bool:
+    """Could an escape spell a key name the bytes do not show as is? Names
+    of printable ASCII only (no quote or backslash) can hide only behind
+    escapes of ASCII; other names behind any escape."""
+    if all(_PLAIN_NAME.match(n) for n in needles):
+        return _HIDING.search(raw) is not None
+    return b"\\" in raw
 
 
 def _selects(value: Any, steps: tuple[Step, ...]) -> bool:

@@ -509,6 +509,14 @@ def test_schema_values_must_be_json() -> None:
         CompiledSchema.of({1: "x"})
 
 
+# Paths whose key names are not plain printable ASCII.
+NON_ASCII_PATHS = """records:
+  - {id: accent, action: block, forbidden: ['$.stép']}
+  - {id: slash, action: block, required: ['$["a/b"]']}
+  - {id: quote, action: block, forbidden: ['$..[''qu"ote'']']}
+"""
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -520,12 +528,19 @@ def test_schema_values_must_be_json() -> None:
         '{"trace_id":"t","tools":{"0":{"dump":1}}}',  # an object is not an array
         '{"trace_id":"t","stép":1,"step":2}',
         '{"trace_id":"t","x":{"step":1}}',  # step, but not at the top
+        '{"trace_id":"t","st\\u00e9p":1}',  # a non-ASCII key name, escaped
+        '{"trace_id":"t","n":"a\\nb","stép":1}',
+        '{"trace_id":"t","n":"a\\nb","debug":1}',  # an escape that hides nothing
+        '{"trace_id":"t","n":"a\\nb","d\\u0065bug":1}',
+        '{"trace_id":"t","a\\/b":1}',
+        '{"trace_id":"t","qu\\"ote":1}',
     ],
 )
 def test_the_byte_shortcut_never_changes_a_verdict(rejecting: Profile, raw: str) -> None:
     data = raw.encode()
     value = parse_record(data)
-    for rule in rejecting.records:
+    rules = [*rejecting.records, *profile(NON_ASCII_PATHS).records]
+    for rule in rules:
         assert rule.violated_by(value, data) == rule.violated_by(value), rule.id
 
 
