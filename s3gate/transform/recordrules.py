@@ -214,8 +214,9 @@ class RecordRule:
     sources: tuple[str, ...] = ()  # the paths or detector ids as written
     detectors: tuple[Detector, ...] = ()
     # Per path, the raw JSON spelling of each plain key name it steps
-    # through. A record with no backslash spells every key exactly so, so a
-    # path whose names are not all in its bytes selects nothing: no walk.
+    # through. A record with no escape that could spell them differently
+    # shows each key exactly so, so a path whose names are not all in its
+    # bytes selects nothing: no walk (`_may_select`).
     needles: tuple[tuple[bytes, ...], ...] = ()
 
     def violated_by(self, value: Any, raw: bytes | None = None) -> bool:

@@ -110,8 +110,6 @@ class FieldModel(_Model):
 class RecordRuleModel(_Model):
     """A record rule (docs/masking.md, "Record rules"): one check and its action."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
     id: str = Field(pattern=RULE_ID_PATTERN)
     action: Literal["reject_record", "block", "hold"]
     # Exactly one check: a JSON Schema the record must satisfy, paths that
