@@ -177,12 +177,15 @@ async def copy_object(
     source: tuple[str, str],
     metadata: dict[str, str] | None,
     conditions: Conditions,
+    version_id: str | None = None,
 ) -> CopyResult:
     """The destination gets the source's bytes through every profile the
     decision named (the source's read view and the destination's write
     profile, composed). `metadata` None copies the source's."""
     try:
-        stream = await call.upstream.get_object(source[0], source[1], conditions=conditions)
+        stream = await call.upstream.get_object(
+            source[0], source[1], conditions=conditions, version_id=version_id
+        )
     except errors.NotModified as exc:
         # For a copy source every failed condition is a 412, as S3 answers.
         raise errors.PreconditionFailed() from exc

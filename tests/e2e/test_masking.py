@@ -272,6 +272,57 @@ def test_staged_parts_are_encrypted_and_abort_cleans(gw: Gateway, direct: Any, p
     assert exc.value.response["Error"]["Code"] == "NoSuchUpload"
 
 
+def test_staged_uploads_are_listed_with_the_ones_in_the_store(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    # Masked uploads wait in the gateway, not in the store; ListMultipartUploads
+    # shows them beside the store's own, with the ids the clients were given,
+    # pages through both, and an aborted one is gone.
+    writer = gw.client("writer")
+    staged = [
+        (prefix + k, writer.create_multipart_upload(Bucket=BUCKET, Key=prefix + k)["UploadId"])
+        for k in ("b.jsonl", "a.jsonl", "a.jsonl")
+    ]
+    plain = direct.create_multipart_upload(Bucket=BUCKET, Key=prefix + "c.bin")["UploadId"]
+    everything = sorted([*staged, (prefix + "c.bin", plain)])
+    listed = writer.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix)
+    assert [(u["Key"], u["UploadId"]) for u in listed["Uploads"]] == everything
+    assert not listed["IsTruncated"]
+
+    walked: list[tuple[str, str]] = []
+    marks: dict[str, str] = {}
+    while True:
+        page = writer.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix, MaxUploads=1, **marks)
+        walked += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
+        if not page["IsTruncated"]:
+            break
+        marks = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+    assert walked == everything
+
+    cli = aws(
+        gw,
+        "s3api",
+        "list-multipart-uploads",
+        "--bucket",
+        BUCKET,
+        "--prefix",
+        prefix,
+        identity="writer",
+    )
+    assert (
+        sorted((u["Key"], u["UploadId"]) for u in json.loads(cli.stdout)["Uploads"]) == everything
+    )
+
+    key, upload_id = staged[0]
+    writer.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id)
+    after = writer.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix)
+    assert (key, upload_id) not in [(u["Key"], u["UploadId"]) for u in after["Uploads"]]
+    for key, upload_id in staged[1:]:
+        writer.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id)
+    direct.abort_multipart_upload(Bucket=BUCKET, Key=prefix + "c.bin", UploadId=plain)
+    assert writer.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []) == []
+
+
 def test_blocked_object_stores_nothing(gw: Gateway, direct: Any, prefix: str) -> None:
     pem = "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEAx1\\n-----END RSA PRIVATE KEY-----"
     body = ('{"tool_result": "' + pem + '"}\n').encode()
