@@ -16,8 +16,9 @@ import pytest
 from s3gate.transform.engine import Masker
 from s3gate.transform.errors import MaskingBlocked, MaskingHeld, NestedTooDeep
 from s3gate.transform.profile import Profile, ProfileError
-from s3gate.transform.recordrules import CompiledSchema, SchemaError, parse_record
+from s3gate.transform.recordrules import parse_record
 from s3gate.transform.records import MAX_LINES
+from s3gate.transform.recordschema import CompiledSchema, SchemaError
 from s3gate.transform.settings import Limits
 from s3gate.transform.summary import MaskSummary
 from tests.tracegen import generate
