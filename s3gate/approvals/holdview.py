@@ -64,6 +64,7 @@ class HoldView:
         if full:
             out.update(
                 detector_counts=dict(r.detector_counts),
+                rejected_counts=dict(r.rejected_counts),
                 profiles=list(r.profiles),
                 bundle_hash=self.bundle_hash,
                 held_with_bundle=r.bundle_hash,

@@ -194,6 +194,8 @@ class Releaser:
                     return
                 # The counts name what masking did at hold time and now.
                 masker.summary.detectors.update(request.detector_counts)
+                masker.summary.rejected.update(request.rejected_counts)
+                masker.summary.records_rejected += request.records_rejected
                 finish_metadata(metadata, masker.summary, bundle, spool.md5_hex)
             else:
                 await spool.fill(content)

@@ -88,6 +88,8 @@ class ApprovalService(GrantFlows):
                 [f"masking:{r}" for r in held_rules] + [f"policy:{p}" for p in policy_ids]
             ),
             detector_counts=counts,
+            rejected_counts=dict(summary.rejected) if summary is not None else {},
+            records_rejected=summary.records_rejected if summary is not None else 0,
             profiles=tuple(summary.profiles) if summary is not None else (),
             size=spool.length,
             sha256=spool.sha256_hex,

@@ -95,6 +95,8 @@ def render(h: dict[str, Any]) -> str:
         ),
         "detectors  "
         + (", ".join(f"{k}={v}" for k, v in sorted(h.get("detector_counts", {}).items())) or "-"),
+        "rejected   "
+        + (", ".join(f"{k}={v}" for k, v in sorted(h.get("rejected_counts", {}).items())) or "-"),
         f"size       {h['size']} bytes",
         f"sha256     {h['sha256']}",
         f"bundle     {h.get('bundle_hash', '')}",
