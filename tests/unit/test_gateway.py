@@ -39,6 +39,7 @@ ORIGIN = "http://gw.test"
 KEY_ID = "AKIAUNITGATEWAY00001"
 SECRET = "unit-gateway-secret-not-a-real-one"
 CLIENT_IP = "10.1.2.3"
+APP_ORIGIN = "https://notebooks.example.com"  # the traces bucket's CORS rule
 
 # One gateway for the module: building it (bundle, keys, store) is most of
 # the cost; each test uses keys of its own.
@@ -128,6 +129,15 @@ async def gw(tmp_path_factory: pytest.TempPathFactory, access_lines: Lines) -> A
             },
             "policy": {"dir": str(POLICIES), "watch": False},
             "audit": {"generate_key": True, "replica_id": "unit", "batch_max_seconds": 3600},
+            "cors": {
+                "traces": [
+                    {
+                        "allowed_origins": [APP_ORIGIN],
+                        "allowed_methods": ["GET", "PUT"],
+                        "expose_headers": ["x-amz-request-id"],
+                    }
+                ]
+            },
             "static_keys": [
                 {
                     "access_key_id": KEY_ID,
@@ -365,13 +375,67 @@ async def test_what_no_route_serves_is_answered_audited_and_logged(
     assert gw.line_of(request_id)["status"] == status
 
 
-async def test_a_cors_preflight_is_answered_audited_and_logged(gw: Gw) -> None:
+@pytest.mark.parametrize(
+    ("origin", "method", "status"),
+    [
+        pytest.param(APP_ORIGIN, "GET", 200, id="allowed"),
+        pytest.param("https://evil.example", "GET", 403, id="other-origin"),
+        pytest.param(APP_ORIGIN, "DELETE", 403, id="other-method"),
+    ],
+)
+async def test_a_cors_preflight_is_answered_audited_and_logged(
+    gw: Gw, origin: str, method: str, status: int
+) -> None:
     response = await gw.http.options(
-        "/traces/k", headers={"origin": "https://app.test", "access-control-request-method": "GET"}
+        "/traces/k", headers={"origin": origin, "access-control-request-method": method}
     )
+    assert response.status_code == status
     request_id = response.headers["x-amz-request-id"]
-    # No CORS rules for the bucket: the preflight is refused, and recorded.
-    assert response.status_code == 403
-    assert _error(response)["Code"] == "AccessForbidden"
+    if status == 200:
+        assert response.headers["access-control-allow-origin"] == APP_ORIGIN
+    else:
+        assert _error(response)["Code"] == "AccessForbidden"
+        assert "access-control-allow-origin" not in response.headers
     assert gw.event_of(request_id)["operation"] == "PreflightCORS"
     assert gw.line_of(request_id)["operation"] == "PreflightCORS"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        pytest.param("GET", "/traces/k", 403, id="unauthenticated"),
+        pytest.param("GET", "/traces?tagging", 501, id="not-implemented"),
+    ],
+)
+async def test_errors_carry_the_buckets_cors_headers(
+    gw: Gw, method: str, path: str, status: int
+) -> None:
+    # A browser app can read only what carries them: errors too.
+    response = await gw.http.request(method, path, headers={"origin": APP_ORIGIN})
+    assert response.status_code == status
+    _error(response)
+    assert response.headers["access-control-allow-origin"] == APP_ORIGIN
+    other = await gw.http.request(method, path, headers={"origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+async def test_an_sts_request_has_its_request_id_event_and_log_line(gw: Gw) -> None:
+    # No session keys configured: STS is off, and says so as STS does.
+    response = await gw.http.post(
+        "/",
+        content=b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::0:role/x"
+        b"&RoleSessionName=s&WebIdentityToken=not-a-token",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    root = SafeET.fromstring(response.content)
+    sts = "{https://sts.amazonaws.com/doc/2011-06-15/}"
+    assert root.findtext(f"{sts}Error/{sts}Code") == "InvalidAction"
+    request_id = response.headers["x-amz-request-id"]
+    assert root.findtext(f"{sts}RequestId") == request_id
+    assert response.headers["x-amzn-requestid"] == request_id
+    event = gw.event_of(request_id)
+    assert (event["type"], event["decision"]) == ("sts.exchange", "deny")
+    assert event["details"]["role_arn"] == "arn:aws:iam::0:role/x"
+    line = gw.line_of(request_id)
+    assert (line["status"], line["error"]) == (400, "InvalidAction")
