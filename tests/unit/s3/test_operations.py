@@ -87,6 +87,22 @@ ROUTED = [
         Operation("ListMultipartUploads", "bkt"),
         id="uploads-markers",
     ),
+    pytest.param(
+        "GET",
+        b"/bkt",
+        {"versioning": ""},
+        {},
+        Operation("GetBucketVersioning", "bkt"),
+        id="GetBucketVersioning",
+    ),
+    pytest.param(
+        "PUT",
+        b"/bkt",
+        {"versioning": ""},
+        {},
+        Operation("PutBucketVersioning", "bkt"),
+        id="PutBucketVersioning",
+    ),
     pytest.param("PUT", b"/bkt", {}, {}, Operation("CreateBucket", "bkt"), id="CreateBucket"),
     pytest.param(
         "PUT", b"/bkt", {"acl": ""}, {}, Operation("PutBucketAcl", "bkt"), id="PutBucketAcl"
@@ -135,6 +151,12 @@ ROUTED = [
         id="ListParts-markers",
     ),
     pytest.param("HEAD", b"/bkt/k", {}, {}, Operation("HeadObject", "bkt", "k"), id="HeadObject"),
+    *(
+        pytest.param(
+            m, b"/bkt/k", {"versionId": "v1"}, {}, Operation(name, "bkt", "k"), id=f"{name}-version"
+        )
+        for m, name in (("GET", "GetObject"), ("HEAD", "HeadObject"), ("DELETE", "DeleteObject"))
+    ),
     pytest.param("PUT", b"/bkt/k", {}, {}, Operation("PutObject", "bkt", "k"), id="PutObject"),
     pytest.param("PUT", b"/bkt/k", {}, COPY, Operation("CopyObject", "bkt", "k"), id="CopyObject"),
     pytest.param(
@@ -263,7 +285,6 @@ NOT_IMPLEMENTED = [
         _p(m, b"/bkt", {sub: ""})
         for sub in (
             "cors",
-            "versioning",
             "tagging",
             "policy",
             "policyStatus",
@@ -296,9 +317,9 @@ NOT_IMPLEMENTED = [
     ),
     _p("GET", b"/bkt/k", {"torrent": ""}),
     _p("GET", b"/bkt/k", {"attributes": ""}),
-    _p("GET", b"/bkt/k", {"versionId": "v1"}),
-    _p("HEAD", b"/bkt/k", {"versionId": "v1"}),
-    _p("DELETE", b"/bkt/k", {"versionId": "v1"}),
+    _p("PUT", b"/bkt/k", {"versionId": "v1"}),
+    _p("DELETE", b"/bkt", {"versioning": ""}),
+    _p("GET", b"/bkt/k", {"versionId": "v1", "uploadId": "u"}),
     _p("GET", b"/bkt/k", {"partNumber": "1"}),
     _p("HEAD", b"/bkt/k", {"partNumber": "1"}),
     _p("GET", b"/bkt/k", {"ACL": ""}),  # sub-resources are case-sensitive

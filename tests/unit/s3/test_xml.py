@@ -25,6 +25,7 @@ from s3gate.s3.model import (
     PartsPage,
     UploadInfo,
     UploadsPage,
+    VersionInfo,
 )
 
 NS = {"s3": xml.NS}
@@ -70,6 +71,12 @@ def _obj(key: str) -> ObjectInfo:
     return ObjectInfo(key, 5, '"etag"', WHEN)
 
 
+def _version(key: str, *, marker: bool = False) -> VersionInfo:
+    if marker:
+        return VersionInfo(key, "v1", False, WHEN, delete_marker=True)
+    return VersionInfo(key, "v2", True, WHEN, size=5, etag='"etag"')
+
+
 # Each renderer that carries a client's key, and the paths the key appears at.
 Render = Callable[[str, str | None], bytes]
 RENDERERS: list[tuple[str, Render, list[str]]] = [
@@ -98,12 +105,18 @@ RENDERERS: list[tuple[str, Render, list[str]]] = [
     ),
     (
         "ListObjectVersions",
-        lambda k, enc: xml.list_versions(_params(k, enc), ListPage([_obj(k)], [k], True), k, k),
+        lambda k, enc: xml.list_versions(
+            _params(k, enc),
+            xml.VersionsListing([_version(k), _version(k, marker=True)], [k], True, k, "v2"),
+            k,
+            "",
+        ),
         [
             "s3:Prefix",
             "s3:KeyMarker",
             "s3:NextKeyMarker",
             "s3:Version/s3:Key",
+            "s3:DeleteMarker/s3:Key",
             "s3:CommonPrefixes/s3:Prefix",
         ],
     ),
@@ -276,12 +289,17 @@ def test_list_objects_v2(fetch_owner: bool, owners: int) -> None:
     assert _one(root, "s3:Contents/s3:StorageClass") == "STANDARD"
 
 
-def test_list_versions_of_an_unversioned_bucket() -> None:
-    root = _root(xml.list_versions(_params(), ListPage([_obj("k")], [], True), "", "k"))
-    assert _one(root, "s3:Version/s3:VersionId") == "null"
+def test_list_versions_with_a_delete_marker() -> None:
+    page = xml.VersionsListing([_version("k"), _version("k", marker=True)], [], True, "k", "v1")
+    root = _root(xml.list_versions(_params(), page, "a", "v0"))
+    assert _one(root, "s3:Version/s3:VersionId") == "v2"
     assert _one(root, "s3:Version/s3:IsLatest") == "true"
-    assert _one(root, "s3:NextVersionIdMarker") == "null"
-    assert root.find("s3:DeleteMarker", NS) is None
+    assert _one(root, "s3:Version/s3:Size") == "5"
+    assert _one(root, "s3:DeleteMarker/s3:VersionId") == "v1"
+    assert _one(root, "s3:DeleteMarker/s3:IsLatest") == "false"
+    assert root.find("s3:DeleteMarker/s3:Size", NS) is None
+    assert (_one(root, "s3:KeyMarker"), _one(root, "s3:VersionIdMarker")) == ("a", "v0")
+    assert (_one(root, "s3:NextKeyMarker"), _one(root, "s3:NextVersionIdMarker")) == ("k", "v1")
 
 
 @pytest.mark.parametrize(
@@ -377,8 +395,18 @@ DELETES = [
     pytest.param(_delete(_obj_xml("a"), quiet="yes"), (["a"], False), id="quiet-only-true"),
     pytest.param(
         _delete("<Object><Key>a</Key><VersionId>null</VersionId></Object>"),
-        (["a"], False),
+        ([("a", "null")], False),
         id="null-version",
+    ),
+    pytest.param(
+        _delete("<Object><Key>a</Key><VersionId>3HL4kqtJ</VersionId></Object>", _obj_xml("b")),
+        ([("a", "3HL4kqtJ"), "b"], False),
+        id="a-version-and-a-key",
+    ),
+    pytest.param(
+        _delete("<Object><Key>a</Key><VersionId></VersionId></Object>"),
+        (["a"], False),
+        id="empty-version-is-none",
     ),
     pytest.param(
         _delete(_obj_xml("a&amp;b&lt;c&gt;&quot;&#13;&#10;&#9;")),
@@ -396,15 +424,21 @@ DELETES = [
 
 
 @pytest.mark.parametrize(("body", "expected"), DELETES)
-def test_parse_delete(body: bytes, expected: tuple[list[str], bool]) -> None:
-    assert xml.parse_delete(body) == expected
+def test_parse_delete(
+    body: bytes, expected: tuple[list[str | tuple[str, str | None]], bool]
+) -> None:
+    keys, quiet = expected  # a bare key: no VersionId
+    assert xml.parse_delete(body) == (
+        [k if isinstance(k, tuple) else (k, None) for k in keys],
+        quiet,
+    )
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_a_rendered_key_parses_back_from_a_delete_request(key: str) -> None:
     # What the gateway writes for a key is what it reads back from a client.
     body = f"<Delete><Object>{xml._el('Key', key)}</Object></Delete>".encode()
-    assert xml.parse_delete(body) == ([key], False)
+    assert xml.parse_delete(body) == ([(key, None)], False)
 
 
 BAD_DELETES = [
@@ -444,11 +478,6 @@ BAD_DELETES = [
 def test_bad_delete_bodies_are_malformed_xml(body: bytes) -> None:
     with pytest.raises(errors.MalformedXML):
         xml.parse_delete(body)
-
-
-def test_a_real_version_id_is_not_implemented() -> None:
-    with pytest.raises(errors.NotImplementedError_):
-        xml.parse_delete(_delete("<Object><Key>a</Key><VersionId>3HL4kqtJ</VersionId></Object>"))
 
 
 def _complete(*parts: tuple[str, str]) -> bytes:
