@@ -41,7 +41,8 @@ def parse(body: bytes, bad: type[errors.S3Error], message: str | None = None) ->
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise bad(message) from exc
-    declared = _DECLARED.match(text[:200])
+    # The whole declaration, however long its blanks: it stops at the first ">".
+    declared = _DECLARED.match(text)
     if declared is not None and declared.group(1).lower() != "utf-8":
         raise bad(message)
     try:
