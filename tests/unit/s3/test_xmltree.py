@@ -70,10 +70,22 @@ def test_hostile_documents_raise_the_callers_error(body: bytes) -> None:
     assert caught.value.message == "the store answered nonsense"
 
 
-def test_a_latin1_declaration_is_not_a_second_reading_of_utf8_bytes() -> None:
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        pytest.param('<?xml version="1.0" encoding="ISO-8859-1"?>', id="latin1"),
+        pytest.param("<?xml version='1.0' encoding='latin-1'?>", id="single-quotes"),
+        pytest.param('<?xml version="1.0"' + " " * 300 + 'encoding="ISO-8859-1"?>', id="padded"),
+        pytest.param('<?xml version="1.0"\n\tencoding = "windows-1252" ?>', id="blanks-around"),
+        pytest.param('\ufeff<?xml version="1.0" encoding="US-ASCII"?>', id="after-a-bom"),
+    ],
+)
+def test_a_declared_other_encoding_is_not_a_second_reading_of_utf8_bytes(
+    declaration: str,
+) -> None:
     """The same bytes read as UTF-8 say "é", as ISO-8859-1 "Ã©": a document
     two readers would disagree on is not read at all."""
-    body = '<?xml version="1.0" encoding="ISO-8859-1"?><K>é</K>'.encode()
+    body = f"{declaration}<K>é</K>".encode()
     with pytest.raises(errors.MalformedXML):
         xmltree.parse(body, errors.MalformedXML)
 
