@@ -223,7 +223,18 @@ def resolve(
     validate_bucket_name(bucket)
     if key is not None and len(key.encode()) > MAX_KEY_BYTES:
         raise errors.KeyTooLongError(resource=f"/{bucket}")
-    name = _verb(method, key is not None, query, headers)
+    try:
+        name = _verb(method, key is not None, query, headers)
+    except errors.MethodNotAllowed:
+        # S3 tells its POSTs apart by sub-resource (?restore, ?select, …):
+        # one s3gate does not route is not implemented, like any other.
+        subresources = sorted(p for p in query if _plain(p) not in _PLAIN_PARAMS)
+        if method == "POST" and subresources:
+            raise errors.NotImplementedError_(
+                f"s3gate does not implement this operation ({', '.join(subresources)})",
+                resource=Operation(method, bucket, key).resource,
+            ) from None
+        raise
     allowed = _SUBRESOURCES.get(name, frozenset())
     extra = {p for p in query if _plain(p) not in _PLAIN_PARAMS and p not in allowed}
     op = Operation(name, bucket, key)
