@@ -44,6 +44,16 @@ from s3gate.identity.roles import RoleBook
 
 log = logging.getLogger("s3gate.approvals.web")
 BASE = "/_s3gate/approvals"
+# What an approval led to, by the hold's state after it; any other state
+# (denied or expired at release) is reported as a refusal.
+APPROVED = MappingProxyType(
+    {
+        "released": "Approved: released into its key.",
+        "granted": "Approved: the read grant is in force.",
+        "pending": "Approved: vote recorded ({votes} valid); still pending.",
+        "releasing": "Approved: another replica is releasing it.",
+    }
+)
 
 
 def trusted_roles(book: RoleBook | None, who: WebIdentity) -> tuple[str, ...]:
@@ -221,12 +231,20 @@ class WebPages:
                 form.get("sha256", ""),
                 form.get("bundle_hash", ""),
             )
-            done = (
-                "released into its key"
-                if view.state.status == "released"
-                else (f"vote recorded ({view.valid_votes} valid); status {view.state.status}")
+            status = view.state.status
+            done = APPROVED.get(status)
+            if done is not None:
+                text = done.format(votes=view.valid_votes)
+                return self._done(session, "Approved", text, hold_id)
+            # The vote counted but the gateway refused the release at the last
+            # step (the policy or bytes of the moment): say so, never "released".
+            return self._message(
+                session,
+                errors.HoldChanged(
+                    f"Your approval was recorded, but the hold ended {status}: "
+                    f"{view.state.reason}. The quarantined bytes are destroyed."
+                ),
             )
-            return self._done(session, "Approved", f"Approved: {done}.", hold_id)
 
         return await self._post(request, act)
 
