@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 
@@ -186,13 +186,15 @@ class WebPages:
                     "Your identity carries too many groups for a session."
                 ) from None
         except errors.S3Error as exc:
-            response: Response = self._signin_page(exc.message, exc.http_status)
+            response: Response = self._signin_page(
+                exc.message, exc.http_status, guard.CALLBACK_HEADERS
+            )
             self._clear(response, self.login_cookie)
             return response
         log.info("approvals web: %s of issuer %s signed in", who.subject, who.issuer)
         # A page of our own, not a redirect: the next request is then started
         # by our origin, so the browser sends the SameSite=Strict cookie.
-        response = render.page("continue.html", session=None)
+        response = render.page("continue.html", headers=guard.CALLBACK_HEADERS, session=None)
         self._clear(response, self.login_cookie)
         self._set(
             response,
@@ -351,9 +353,16 @@ class WebPages:
         if audit is not None and not audit.accepting and not await audit.ensure_accepting():
             raise errors.ServiceUnavailable("The audit spool is unavailable")
 
-    def _signin_page(self, message: str | None, status: int) -> Response:
+    def _signin_page(
+        self, message: str | None, status: int, headers: Mapping[str, str] = guard.HEADERS
+    ) -> Response:
         return render.page(
-            "signin.html", status, session=None, message=message, issuer=self.signin.issuer.name
+            "signin.html",
+            status,
+            headers,
+            session=None,
+            message=message,
+            issuer=self.signin.issuer.name,
         )
 
     def _message(self, session: WebSession | None, exc: errors.S3Error) -> Response:
