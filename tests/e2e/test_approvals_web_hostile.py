@@ -381,9 +381,13 @@ SECURITY_HEADERS = {
     ),
     "x-frame-options": "DENY",
     "cache-control": "no-store",
-    "referrer-policy": "no-referrer",
+    # Not no-referrer: under it browsers send `Origin: null` on form POSTs, and
+    # the page could not take a single approval (test_approvals_browser.py).
+    "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
 }
+# The callback's answers: their URL carries the code and state.
+CALLBACK_HEADERS = {**SECURITY_HEADERS, "referrer-policy": "no-referrer"}
 
 
 def test_no_secrets_in_urls_logs_or_audit_and_every_answer_has_the_headers(
@@ -410,8 +414,12 @@ def test_no_secrets_in_urls_logs_or_audit_and_every_answer_has_the_headers(
         "POST", f"/_s3gate/approvals/holds/{hold_id}/approve", form={**fields, "reason": "ok"}
     )
     assert answers["approve"].status == 200 and stored(direct, key) is not None
+    answers["callback"] = WebClient(gw).request("GET", signed.callback_url)  # replayed
+    for name, value in CALLBACK_HEADERS.items():
+        assert signed.callback_headers.get(name) == value, ("signed-in callback", name)
     for what, resp in answers.items():
-        for name, value in SECURITY_HEADERS.items():
+        expected = CALLBACK_HEADERS if what.endswith("callback") else SECURITY_HEADERS
+        for name, value in expected.items():
             assert resp.headers.get(name) == value, (what, name, resp.headers.get(name))
     # The cookies: HttpOnly, SameSite (Strict for the session), Path=/.
     session_line = next(c for c in web.set_cookies if c.startswith("s3gate-approvals="))

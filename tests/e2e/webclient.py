@@ -31,6 +31,7 @@ class SignedIn:
     authorize_url: str  # where the page sent the browser
     callback_url: str  # where the issuer sent it back (code and state)
     login_cookie: str  # the sealed login cookie the callback consumed
+    callback_headers: dict[str, str]  # the callback's answer (the page that moves on)
 
 
 @dataclass
@@ -99,7 +100,8 @@ class WebClient:
         done = self.request("GET", callback_url)
         assert done.status == 200, done.data
         assert self.session_cookie() is not None, "signed in without a session cookie"
-        return SignedIn(authorize_url, callback_url, login_cookie)
+        headers = {k.lower(): v for k, v in done.headers.items()}
+        return SignedIn(authorize_url, callback_url, login_cookie, headers)
 
     def session_cookie(self) -> str | None:
         return self.cookies.get("s3gate-approvals")
