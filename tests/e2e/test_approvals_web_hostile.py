@@ -133,6 +133,9 @@ def test_approve_without_the_right_csrf_token_or_origin_is_refused(
         web.request("POST", f"/_s3gate/approvals/holds/{hold_id}/approve", form=big).status == 400
     )
     assert still_held(direct, hold_id, key)
+    # Each refusal is a line in the gateway's log for the operator.
+    refusals = [line for line in gw.log().splitlines() if "approvals web: refused POST" in line]
+    assert sum(f"/holds/{hold_id}/" in line for line in refusals) >= len(attempts) + 1
     # The positive control: the same session with its own token and Origin approves.
     done = web.request("POST", f"/_s3gate/approvals/holds/{hold_id}/approve", form=good)
     assert done.status == 200 and "released into its key" in done.data.decode()

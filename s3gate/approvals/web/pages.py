@@ -327,6 +327,19 @@ class WebPages:
             guard.check_csrf(form, session)
             await self._audit_ready()
             return await act(request, session, form)
+        except errors.RequestForgery as exc:
+            # Someone's form or cookie was not this page's: worth a line for
+            # the operator (never the cookie, token or form; the path names
+            # the hold).
+            client = request.client.host if request.client else "?"
+            log.warning(
+                "approvals web: refused POST %s from %s (%s): %s",
+                request.url.path,
+                client,
+                session.subject if session is not None else "no session",
+                exc.message,
+            )
+            return self._message(session, exc)
         except errors.S3Error as exc:
             return self._message(session, exc)
         except Exception:  # fail closed, say nothing more
