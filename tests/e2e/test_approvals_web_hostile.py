@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 import secrets
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +38,7 @@ from tests.e2e.webfixtures import (
     held_put,
     new_key,
     policy_copy,
+    quarantine,
     still_held,
     stored,
 )
@@ -464,3 +466,37 @@ def test_no_secrets_in_urls_logs_or_audit_and_every_answer_has_the_headers(
         assert value not in logged, f"{what} in the gateway's log"
         assert value not in dumped, f"{what} in the audit trail"
     assert CANARY not in dumped
+
+
+# ---- what an approval is reported as -------------------------------------------------------
+
+REFUSE_LATER = """
+@id("e2e.web-no-longer")
+forbid (principal in Role::"trace-writer", action in Action::"write", resource)
+when { resource.bucket == "traces" && resource.key like "alpha/refused-*" };
+"""
+
+
+def test_an_approval_whose_release_the_policy_refuses_is_not_reported_released(
+    gw: DevGateway, direct: Any
+) -> None:
+    key = f"alpha/refused-{secrets.token_hex(5)}.jsonl"
+    hold_id = held_put(gw, key)
+    web = approver(gw)
+    before = detail_form(web, hold_id)["bundle_hash"]
+    # The policy changes while the hold waits: the writer may no longer write there.
+    (gw.data_dir.parent / "policies" / "access" / "e2e-web-later.cedar").write_text(REFUSE_LATER)
+    gw.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while detail_form(web, hold_id)["bundle_hash"] == before:
+        assert time.monotonic() < deadline, "the new bundle was not loaded"
+        time.sleep(0.2)
+    fields = detail_form(web, hold_id)  # reviewed anew under the bundle in force
+    resp = web.request(
+        "POST", f"/_s3gate/approvals/holds/{hold_id}/approve", form={**fields, "reason": "ok"}
+    )
+    refused(resp, 409, "HoldChanged")
+    text = resp.data.decode()
+    assert "hold ended denied" in text and "no longer allows the write" in text
+    assert "released" not in text.replace("not released", "")
+    assert stored(direct, key) is None and quarantine(direct, hold_id) == []
