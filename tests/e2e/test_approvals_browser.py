@@ -319,6 +319,13 @@ def test_break_glass_request_approve_and_revoke_from_the_page(
     grant_id = by(browser, "#hold-link").text
     screenshot(browser, shots, "5-requested")
 
+    # Signing out from the header's button (a POST with the CSRF token).
+    by(browser, "button#signout").click()
+    assert wait_for(browser, "#error").text == "Signed out."
+    assert not any(c["name"] == "s3gate-approvals" for c in browser.get_cookies())
+    browser.get(gw.page)
+    assert by(browser, "a#signin").is_displayed()
+
     # Security sees it in the list, approves it; the raw read then works.
     sign_in(browser, gw, APPROVER, "security")
     assert grant_id[:12] in by(browser, "#pending").text
