@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from s3gate import errors
-from s3gate.audit.events import AuditEvent, MaskingSummary, PrincipalInfo
+from s3gate.audit.events import AuditEvent, Detail, MaskingSummary, PrincipalInfo
 from s3gate.audit.write.builders import RequestEvent, sts_exchange
 from s3gate.audit.write.log import AuditLog
 from s3gate.digests import OffloadedDigests
@@ -35,6 +36,7 @@ from s3gate.handlers.outcome import Outcome, Tally
 from s3gate.identity.principal import Principal
 from s3gate.policy.decision import Decision
 from s3gate.s3.operations import Operation
+from s3gate.s3.versionid import MAX_VERSION_ID
 from s3gate.transform.summary import MaskSummary
 
 
@@ -47,6 +49,7 @@ class RequestAudit:
             user_agent=request.headers.get("user-agent"),
             range=request.headers.get("range"),
         )
+        self.event.details.update(_versions(request))
 
     async def require_spool(self) -> None:
         """Fail closed before acting if events cannot currently be kept."""
@@ -198,3 +201,19 @@ def sts_event(outcome: Outcome, request: Request, status: int) -> AuditEvent:
         source_ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
+
+
+def _versions(request: Request) -> dict[str, Detail]:
+    """The object versions a request names: `version_id` (versionId of a
+    GET, HEAD or DELETE), `copy_source_version_id` (of a copy source).
+    Recorded as sent, bounded (a request refused for an invalid one, by
+    `s3.versionid`, still says what it named)."""
+    out: dict[str, Detail] = {}
+    version = request.query_params.get("versionId")
+    if version:
+        out["version_id"] = version[:MAX_VERSION_ID]
+    source = request.headers.get("x-amz-copy-source", "")
+    _, sep, query = source.partition("?versionId=")
+    if sep and query:
+        out["copy_source_version_id"] = unquote(query)[:MAX_VERSION_ID]
+    return out

@@ -32,11 +32,12 @@ from s3gate.identity.sts import StsService
 from s3gate.masking.service import MaskingService
 from s3gate.policy import enforce
 from s3gate.policy.store import PolicyStore
-from s3gate.s3 import acl, conditions, cors
+from s3gate.s3 import acl, conditions, cors, objectlock
 from s3gate.s3.errorpage import error_response
 from s3gate.s3.listtokens import ListTokens
 from s3gate.s3.operations import Operation, describe, resolve, split_target
 from s3gate.s3.sts import is_sts
+from s3gate.s3.versionid import requested_version
 from s3gate.upstream.base import Upstream
 
 log = logging.getLogger("s3gate")
@@ -270,6 +271,7 @@ class Gateway:
             tls=request.url.scheme == "https",
             presigned=authn.presigned,
             now=self.clock(),
+            version_id=requested_version(op.name, raw.query, raw.headers),
         )
         # A denial raises before anything upstream (handlers.decide).
         decision = decide.authorize(bundle, principal, op, raw.headers, context)
@@ -284,6 +286,7 @@ class Gateway:
             )
         if op.name in acl.ACL_HEADER_OPERATIONS:
             acl.check_headers(raw.headers)  # nothing but the private ACL
+        objectlock.refuse_lock_headers(raw.headers)  # retention is the store's
         if op.name in conditions.CONDITIONAL_WRITES:
             conditions.refuse_conditional_write(raw.headers)
         if op.name not in BODY_OPERATIONS:

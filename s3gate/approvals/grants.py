@@ -21,6 +21,7 @@ from s3gate.approvals.model import HoldRequest
 from s3gate.approvals.store import HoldStore
 from s3gate.identity.principal import Principal
 from s3gate.upstream.base import Body
+from s3gate.upstream.purge import purge
 
 GRANTS = ".s3gate/grants/"
 
@@ -48,7 +49,7 @@ async def put_marker(store: HoldStore, request: HoldRequest) -> None:
 
 async def drop_marker(store: HoldStore, request: HoldRequest) -> None:
     owner = requester_digest(request.requester.principal())
-    await store.upstream.delete_objects(request.bucket, [marker(owner, request.hold_id)])
+    await purge(store.upstream, request.bucket, [marker(owner, request.hold_id)])
 
 
 async def candidates(store: HoldStore, bucket: str, p: Principal) -> list[str]:

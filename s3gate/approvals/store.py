@@ -30,6 +30,7 @@ from s3gate.approvals.model import HoldRequest, HoldState
 from s3gate.masking import sealed
 from s3gate.s3.model import Conditions
 from s3gate.upstream.base import Body, Upstream
+from s3gate.upstream.purge import purge
 
 PREFIX = ".s3gate/approvals/"
 _CREATE = Conditions(if_none_match="*")
@@ -119,7 +120,8 @@ class HoldStore:
         """Remove the quarantined bytes and the request (and the state unless
         kept); idempotent."""
         names = ["content", "request"] + ([] if keep_state else ["state"])
-        await self.upstream.delete_objects(bucket, [self.folder(hold_id) + n for n in names])
+        # Every version: on a versioned bucket a plain delete keeps the bytes.
+        await purge(self.upstream, bucket, [self.folder(hold_id) + n for n in names])
 
     # -- finding holds ----------------------------------------------------------------
 

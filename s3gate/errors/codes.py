@@ -261,6 +261,12 @@ class NoSuchKey(S3Error):
     default_message = "The specified key does not exist."
 
 
+class NoSuchVersion(S3Error):
+    code = "NoSuchVersion"
+    status = 404
+    default_message = "The specified version does not exist."
+
+
 class NoSuchUpload(S3Error):
     code = "NoSuchUpload"
     status = 404

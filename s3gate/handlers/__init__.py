@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
-from s3gate.handlers import acl, buckets, multipart, objects
+from s3gate.handlers import acl, buckets, multipart, objects, versions
 from s3gate.handlers.call import Call
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -19,7 +19,9 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketLocation": buckets.get_bucket_location,
     "ListObjects": buckets.list_objects,
     "ListObjectsV2": buckets.list_objects_v2,
-    "ListObjectVersions": buckets.list_object_versions,
+    "ListObjectVersions": versions.list_object_versions,
+    "GetBucketVersioning": versions.get_bucket_versioning,
+    "PutBucketVersioning": versions.put_bucket_versioning,
     "GetBucketAcl": acl.get_bucket_acl,
     "PutBucketAcl": acl.put_bucket_acl,
     "GetObjectAcl": acl.get_object_acl,
@@ -49,5 +51,6 @@ BODY_OPERATIONS = frozenset(
         "CompleteMultipartUpload",
         "PutObjectAcl",
         "PutBucketAcl",
+        "PutBucketVersioning",
     }
 )

@@ -44,7 +44,7 @@ async def get_bucket_location(call: Call) -> Response:
     return xml_response(xml.location(call.settings.server.region))
 
 
-def _list_params(call: Call) -> xml.ListParams:
+def list_params(call: Call) -> xml.ListParams:
     encoding = call.query.get("encoding-type") or None
     if encoding not in (None, "url"):
         raise errors.InvalidArgument("Invalid Encoding Method specified in Request")
@@ -58,7 +58,7 @@ def _list_params(call: Call) -> xml.ListParams:
 
 
 async def list_objects(call: Call) -> Response:
-    params = _list_params(call)
+    params = list_params(call)
     marker = call.query.get("marker", "")
     after = call.list_tokens.open_marker(call.bucket, marker) if marker else None
     seen, ahead = await asyncio.gather(
@@ -70,7 +70,7 @@ async def list_objects(call: Call) -> Response:
 
 
 async def list_objects_v2(call: Call) -> Response:
-    params = _list_params(call)
+    params = list_params(call)
     token = call.query.get("continuation-token")
     start_after = call.query.get("start-after")
     # An empty token is no token (S3 lists from the start and echoes it).
@@ -90,26 +90,3 @@ async def list_objects_v2(call: Call) -> Response:
             fetch_owner=call.query.get("fetch-owner") == "true",
         )
     )
-
-
-async def list_object_versions(call: Call) -> Response:
-    """Unversioned buckets only (PutBucketVersioning is not implemented, so
-    the gateway never makes one versioned): the plain listing, each object as
-    version "null". Same store call, same visibility filter as ListObjects,
-    so what a caller sees is exactly what it may list."""
-    params = _list_params(call)
-    version_marker = call.query.get("version-id-marker", "")
-    if version_marker not in ("", "null"):
-        raise errors.InvalidArgument("Invalid version id specified")
-    marker = call.query.get("key-marker", "")
-    # S3 resumes after every version of key-marker: with one version per key,
-    # the same position as a v1 marker (plain key or our sealed token).
-    after = call.list_tokens.open_marker(call.bucket, marker) if marker else None
-    # The same listing as v1 and v2: visibility and the masked reader's view
-    # sizes and ETags.
-    seen, ahead = await asyncio.gather(
-        visibility.listing(call, params, after or None),
-        masked_listing.prefetch(call, params.prefix, after or None),
-    )
-    page = await masked_listing.as_seen(call, seen.page, params.prefix, ahead)
-    return xml_response(xml.list_versions(params, page, marker, seen.next_marker))

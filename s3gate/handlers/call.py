@@ -19,6 +19,7 @@ from s3gate.policy.decision import Decision
 from s3gate.policy.model import AccessRequest, RequestContext
 from s3gate.s3.listtokens import ListTokens
 from s3gate.s3.operations import Operation
+from s3gate.s3.versionid import query_version
 from s3gate.sigv4.body import VerifiedBody
 from s3gate.transform.profile import Profile
 from s3gate.upstream.base import Body, Upstream
@@ -132,6 +133,11 @@ class Call:
             return {}
         algorithm, value = self.body.verified_checksum
         return {f"x-amz-checksum-{algorithm.lower()}": value}
+
+    @property
+    def version_id(self) -> str | None:
+        """The `versionId` of a GET, HEAD or DELETE, checked; None without one."""
+        return query_version(self.query)
 
     @property
     def checksum_mode(self) -> bool:

@@ -31,7 +31,7 @@ from s3gate.handlers.call import Call
 from s3gate.masking import views, viewscan
 from s3gate.masking.profiles import profiles_for
 from s3gate.policy import model
-from s3gate.s3.model import ListPage, ObjectInfo
+from s3gate.s3.model import ListPage, ObjectInfo, VersionInfo
 from s3gate.transform.errors import (
     MaskingBlocked,
     MaskingHeld,
@@ -162,3 +162,58 @@ async def _views_of(
 
     await asyncio.gather(*(one(i) for i, ref in enumerate(refs) if ref is None))
     return out
+
+
+async def versions_as_seen(call: Call, versions: list[VersionInfo]) -> list[VersionInfo]:
+    """A version listing as a masked reader sees it: each version whose read
+    (GetObject of that version) is masked shows its own view's size and
+    ETag, built from that version's bytes when there is none yet; a version
+    the profile refuses is left out. Delete markers hold no bytes and are
+    shown as they are. Unlike `as_seen` there is no index scan: each version
+    not remembered by this replica costs a HEAD and a LIST of its view
+    folder (version listings are for tools and clean-ups, not hot paths)."""
+    objects = [v for v in versions if not v.delete_marker]
+    if not objects:
+        return versions
+    (first,) = model.requests_for(
+        call.principal, "GetObject", call.bucket, objects[0].key, call.policy_context
+    )
+    requests = [
+        replace(
+            first,
+            resource=model.Resource.object(call.bucket, v.key),
+            context=replace(first.context, version_id=v.version_id),
+        )
+        for v in objects
+    ]
+    masked: dict[int, tuple[str, ...]] = {}
+    for v, decision in zip(objects, call.bundle.decide_many(requests), strict=True):
+        if decision.allowed and decision.obligations.masks:
+            masked[id(v)] = decision.obligations.masks
+    if not masked:
+        return versions
+    store = call.masking.views
+    gate = asyncio.Semaphore(call.settings.views.listing_builds)
+
+    async def seen(v: VersionInfo) -> VersionInfo | None:
+        masks = masked.get(id(v))
+        if masks is None:
+            return v
+        profiles = profiles_for(call.bundle, masks)
+        fam = store.family(profiles)
+        ref = store.cached(call.bucket, fam, v.key, v.etag)
+        if ref is not None:
+            return replace(v, size=ref.length, etag=ref.etag)
+        if store.is_refused(call.bucket, fam, v.key, v.etag):
+            return None
+        async with gate:
+            try:
+                view = await store.view(call.upstream, call.bucket, v.key, profiles, v.version_id)
+            except REFUSALS:
+                store.refuse(call.bucket, fam, v.key, v.etag)
+                return None
+        store.remember(call.bucket, fam, v.key, v.etag, view.ref)
+        return replace(v, size=view.length, etag=view.etag)
+
+    shown = await asyncio.gather(*(seen(v) for v in versions))
+    return [v for v in shown if v is not None]

@@ -37,7 +37,9 @@ def _headers(view: View, profiles: Sequence[Profile]) -> dict[str, str]:
 
 
 async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
-    view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
+    view = await call.masking.views.view(
+        call.upstream, call.bucket, call.key, profiles, call.version_id
+    )
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
     out = _headers(view, profiles)
@@ -46,7 +48,9 @@ async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
 
 
 async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
-    view = await call.masking.views.view(call.upstream, call.bucket, call.key, profiles)
+    view = await call.masking.views.view(
+        call.upstream, call.bucket, call.key, profiles, call.version_id
+    )
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
     out = _headers(view, profiles)

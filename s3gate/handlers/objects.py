@@ -13,9 +13,10 @@ from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.policy import model
 from s3gate.s3 import headers as h
 from s3gate.s3 import xml
-from s3gate.s3.copysource import parse_copy_source
+from s3gate.s3.copysource import split_copy_source
 from s3gate.s3.model import DeleteOutcome
 from s3gate.s3.operations import MAX_KEY_BYTES
+from s3gate.s3.versionid import check_version_id
 
 
 async def put_object(call: Call) -> Response:
@@ -46,7 +47,11 @@ async def head_object(call: Call) -> Response:
     if profiles:
         return await masked_reads.head_object(call, profiles)
     head = await call.upstream.head_object(
-        call.bucket, call.key, h.conditions(call.headers), checksum_mode=call.checksum_mode
+        call.bucket,
+        call.key,
+        h.conditions(call.headers),
+        checksum_mode=call.checksum_mode,
+        version_id=call.version_id,
     )
     out = h.object_headers(head)
     out.update(head.checksums)
@@ -64,6 +69,7 @@ async def get_object(call: Call) -> Response:
         byte_range=h.parse_range(call.headers.get("range")),
         conditions=h.conditions(call.headers),
         checksum_mode=call.checksum_mode,
+        version_id=call.version_id,
     )
     out = h.object_headers(stream.head)
     out["content-length"] = str(stream.content_length)
@@ -83,33 +89,58 @@ async def get_object(call: Call) -> Response:
 
 
 async def delete_object(call: Call) -> Response:
-    await call.upstream.delete_object(call.bucket, call.key)
+    if "x-amz-mfa" in call.headers:
+        raise errors.NotImplementedError_("s3gate does not implement MFA delete")
+    done = await call.upstream.delete_object(call.bucket, call.key, version_id=call.version_id)
     await call.masking.views.forget(call.upstream, call.bucket, call.key)
-    return empty_response(204)
+    out: dict[str, str] = {}
+    if done.version_id:
+        out["x-amz-version-id"] = done.version_id
+    if done.delete_marker:
+        out["x-amz-delete-marker"] = "true"
+    return empty_response(204, headers=out)
 
 
 async def delete_objects(call: Call) -> Response:
-    keys, quiet = xml.parse_delete(await call.read_xml())
-    for key in keys:
+    if "x-amz-mfa" in call.headers:
+        raise errors.NotImplementedError_("s3gate does not implement MFA delete")
+    items, quiet = xml.parse_delete(await call.read_xml())
+    for key, vid in items:
         if len(key.encode()) > MAX_KEY_BYTES:
             raise errors.KeyTooLongError()
-    requests = model.delete_requests(call.principal, call.bucket, keys, call.policy_context)
+        if vid is not None:
+            check_version_id(vid)
+    keys = [k for k, _ in items]
+    # Decided per key, with the version each entry names in the context.
+    requests = [
+        replace(r, context=replace(r.context, version_id=vid))
+        for r, (_, vid) in zip(
+            model.delete_requests(call.principal, call.bucket, keys, call.policy_context),
+            items,
+            strict=True,
+        )
+    ]
     allowed = call.allowed(requests)
-    permitted = [k for k, ok in zip(keys, allowed, strict=True) if ok]
+    permitted = [i for i, ok in zip(items, allowed, strict=True) if ok]
     done = (
-        {o.key: o for o in await call.upstream.delete_objects(call.bucket, permitted)}
+        dict(
+            zip(permitted, await call.upstream.delete_versions(call.bucket, permitted), strict=True)
+        )
         if permitted
         else {}
     )
     denied = DeleteOutcome("", "AccessDenied", "Access Denied")
     outcomes = [
-        done[k] if ok else replace(denied, key=k) for k, ok in zip(keys, allowed, strict=True)
+        done[i] if ok else replace(denied, key=i[0], version_id=i[1])
+        for i, ok in zip(items, allowed, strict=True)
     ]
+    for key in dict.fromkeys(k for (k, _), ok in zip(items, allowed, strict=True) if ok):
+        await call.masking.views.forget(call.upstream, call.bucket, key)
     return xml_response(xml.delete_result(outcomes, quiet))
 
 
 async def copy_object(call: Call) -> Response:
-    src_bucket, src_key = parse_copy_source(call.headers["x-amz-copy-source"])
+    src_bucket, src_key, src_version = split_copy_source(call.headers["x-amz-copy-source"])
     directive = call.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise errors.InvalidArgument("Unknown metadata directive.")
@@ -118,11 +149,22 @@ async def copy_object(call: Call) -> Response:
     profiles = call.mask_profiles()
     if profiles:
         result = await masked_writes.copy_object(
-            call, profiles, (src_bucket, src_key), metadata, conditions
+            call, profiles, (src_bucket, src_key), metadata, conditions, src_version
         )
     else:
         result = await call.upstream.copy_object(
-            src_bucket, src_key, call.bucket, call.key, metadata=metadata, conditions=conditions
+            src_bucket,
+            src_key,
+            call.bucket,
+            call.key,
+            metadata=metadata,
+            conditions=conditions,
+            src_version_id=src_version,
         )
-    out = {"x-amz-copy-source-version-id": result.version_id} if result.version_id else None
+    # x-amz-version-id: the copy's own version; -copy-source-: the one read.
+    out: dict[str, str] = {}
+    if result.version_id:
+        out["x-amz-version-id"] = result.version_id
+    if src_version is not None:
+        out["x-amz-copy-source-version-id"] = src_version
     return xml_response(xml.copy_result(result.etag, h.iso_date(result.last_modified)), headers=out)

@@ -43,7 +43,7 @@ class Visible:
     next_token: str | None  # always sealed (ListObjectsV2)
 
 
-def _decide(call: Call, keys: list[str], prefixes: list[str]) -> tuple[list[bool], list[bool]]:
+def decide(call: Call, keys: list[str], prefixes: list[str]) -> tuple[list[bool], list[bool]]:
     requests = model.listing_requests(
         call.principal, call.op.name, call.bucket, keys, prefixes, call.policy_context
     )
@@ -65,7 +65,7 @@ def _visible(call: Call, page: ListPage) -> list[tuple[str, ObjectInfo | None]]:
     entries = _entries(page)
     keys = [name for _, name, o in entries if o is not None]
     prefixes = [name for _, name, o in entries if o is None]
-    show_keys, show_prefixes = _decide(call, keys, prefixes)
+    show_keys, show_prefixes = decide(call, keys, prefixes)
     shown = {k for k, ok in zip(keys, show_keys, strict=True) if ok}
     shown |= {p for p, ok in zip(prefixes, show_prefixes, strict=True) if ok}
     return [(name, o) for _, name, o in entries if name in shown]
@@ -136,7 +136,7 @@ def _page(shown: list[tuple[str, ObjectInfo | None]], truncated: bool) -> ListPa
 
 def uploads(call: Call, page: UploadsPage) -> tuple[UploadsPage, str | None]:
     keys = [u.key for u in page.uploads]
-    show_keys, show_prefixes = _decide(call, keys, list(page.common_prefixes))
+    show_keys, show_prefixes = decide(call, keys, list(page.common_prefixes))
     visible = replace(
         page,
         uploads=[u for u, ok in zip(page.uploads, show_keys, strict=True) if ok],

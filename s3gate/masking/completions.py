@@ -23,6 +23,7 @@ from s3gate import errors
 from s3gate.masking.stagedparts import StagedUpload
 from s3gate.s3.model import Conditions
 from s3gate.upstream.base import Body, Upstream
+from s3gate.upstream.purge import purge
 
 log = logging.getLogger("s3gate.masking")
 
@@ -60,7 +61,7 @@ class CompletionClaims:
 
     async def release(self, upstream: Upstream, upload: StagedUpload, number: int) -> None:
         """Give the claim up without an outcome (a retryable failure)."""
-        await upstream.delete_object(upload.bucket, f"{upload.folder}lease-{number:05d}")
+        await purge(upstream, upload.bucket, [f"{upload.folder}lease-{number:05d}"])
 
     async def record_outcome(
         self, upstream: Upstream, upload: StagedUpload, outcome: Mapping[str, object]
@@ -97,8 +98,8 @@ class CompletionClaims:
         while True:
             page = await upstream.list_objects(upload.bucket, prefix=upload.folder, after=after)
             keys = [o.key for o in page.contents if o.key != done]
-            if keys:
-                await upstream.delete_objects(upload.bucket, keys)
+            if keys:  # every version: a versioned bucket keeps none of them
+                await purge(upstream, upload.bucket, keys)
             if not page.is_truncated or not page.contents:
                 return
             after = page.next_after

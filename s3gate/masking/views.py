@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s3gate import errors
+from s3gate.masking.pooled import MaskerFactory
 from s3gate.masking.spool import Spool
 from s3gate.s3.model import Conditions, Metadata, ObjectHead
 from s3gate.transform.engine import Masker
@@ -49,6 +50,7 @@ from s3gate.transform.profile import Profile
 from s3gate.transform.settings import Limits
 from s3gate.transform.summary import MaskSummary
 from s3gate.upstream.base import Upstream
+from s3gate.upstream.purge import purge
 
 log = logging.getLogger("s3gate.masking")
 ROOT = ".s3gate/views/"
@@ -172,9 +174,18 @@ def summary_from(metadata: Metadata, names: tuple[str, ...]) -> MaskSummary:
 
 
 class ViewStore:
-    def __init__(self, spool_dir: Path, limits: Limits, index_cache_entries: int = 0) -> None:
+    def __init__(
+        self,
+        spool_dir: Path,
+        limits: Limits,
+        index_cache_entries: int = 0,
+        maskers: MaskerFactory | None = None,
+    ) -> None:
         self._spool_dir = spool_dir
         self.limits = limits
+        # The service's masker factory (the worker pool when it runs); the
+        # `s3gate views rebuild` command masks inline without one.
+        self._maskers = maskers
         # Views are immutable per (bucket, family, key, stored ETag): what the
         # index said about one stays true, so this replica remembers it
         # (bounded, least recently used out) and repeat listings skip the
@@ -219,12 +230,20 @@ class ViewStore:
         return ref
 
     async def view(
-        self, upstream: Upstream, bucket: str, key: str, profiles: Sequence[Profile]
+        self,
+        upstream: Upstream,
+        bucket: str,
+        key: str,
+        profiles: Sequence[Profile],
+        version_id: str | None = None,
     ) -> View:
+        """The view of `key` (of its version `version_id` when given: an old
+        version's view is made from that version's bytes, and makes no other
+        view go, since the current one may still be read)."""
         names = tuple(p.name for p in profiles)
         fam = self.family(profiles)
         for _ in range(_RETRIES):
-            head = await upstream.head_object(bucket, key)
+            head = await upstream.head_object(bucket, key, version_id=version_id)
             ver = version(head.etag, head.metadata)
             found = await self.find(upstream, bucket, fam, key, ver)
             if found is not None:
@@ -238,7 +257,7 @@ class ViewStore:
             future: asyncio.Future[View] = asyncio.get_running_loop().create_future()
             self._building[ident] = future
             try:
-                view = await self._build(upstream, bucket, key, head, fam, profiles)
+                view = await self._build(upstream, bucket, key, head, fam, profiles, version_id)
             except errors.PreconditionFailed:
                 future.cancel()
                 continue  # the object changed between HEAD and GET: look again
@@ -273,11 +292,22 @@ class ViewStore:
         head: ObjectHead,
         fam: str,
         profiles: Sequence[Profile],
+        version_id: str | None = None,
     ) -> View:
-        stream = await upstream.get_object(bucket, key, conditions=Conditions(if_match=head.etag))
+        stream = await upstream.get_object(
+            bucket, key, conditions=Conditions(if_match=head.etag), version_id=version_id
+        )
         try:
             ref, summary = await self.store(
-                upstream, bucket, key, head.etag, head.metadata, fam, profiles, stream.body
+                upstream,
+                bucket,
+                key,
+                head.etag,
+                head.metadata,
+                fam,
+                profiles,
+                stream.body,
+                prune=version_id is None,
             )
         finally:
             await stream.aclose()
@@ -295,15 +325,15 @@ class ViewStore:
         source: AsyncIterator[bytes],
         *,
         when: str = "read",
+        prune: bool = True,
     ) -> tuple[ViewRef, MaskSummary]:
         """Mask `source` (the stored bytes of `key` at `etag`) into the view's
         place in the store, and remove that key's views of other versions."""
-        masker = Masker(
+        masker = (self._maskers or self._inline)(
             profiles,
             content_type=metadata.get("content-type"),
             content_encoding=metadata.get("content-encoding"),
             key=key,
-            limits=self.limits,
         )
         where = folder(fam, key)
         ver = version(etag, metadata)
@@ -316,8 +346,25 @@ class ViewStore:
             stored.update(_summary_metadata(masker.summary))
             await upstream.put_object(bucket, ref.store_key, spool.body(), stored)
         self.counts[when] += 1
-        await self.prune(upstream, bucket, where, keep=ver)
+        if prune:
+            await self.prune(upstream, bucket, where, keep=ver)
         return ref, masker.summary
+
+    def _inline(
+        self,
+        profiles: Sequence[Profile],
+        *,
+        content_type: str | None,
+        content_encoding: str | None,
+        key: str,
+    ) -> Masker:
+        return Masker(
+            profiles,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            key=key,
+            limits=self.limits,
+        )
 
     async def forget(self, upstream: Upstream, bucket: str, key: str) -> int:
         """Remove every view of `key`, in every family (after a delete).
@@ -351,8 +398,8 @@ class ViewStore:
                 if not page.is_truncated or page.next_after is None:
                     break
                 after = page.next_after
-            if stale:
-                await upstream.delete_objects(bucket, stale)
+            if stale:  # every version (a versioned bucket keeps deleted ones)
+                await purge(upstream, bucket, stale)
         except errors.S3Error as exc:
             log.warning("could not remove %d stale views: %s", len(stale), exc.code)
             return 0

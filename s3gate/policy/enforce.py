@@ -37,6 +37,7 @@ def context_from_http(
     tls: bool,
     presigned: bool,
     now: datetime,
+    version_id: str | None = None,
 ) -> RequestContext:
     """`headers` with lower-case names. Missing or malformed values are left
     out (so rules that need them, written with `context has …`, do not match)."""
@@ -53,6 +54,7 @@ def context_from_http(
         ),
         list_prefix=query.get("prefix", "") if operation in model.LIST_ACTIONS else None,
         range=headers.get("range"),
+        version_id=version_id,
     )
 
 

@@ -123,6 +123,7 @@ def context_record(context: RequestContext) -> JSON:
         "copy_source": context.copy_source,
         "copy_destination": context.copy_destination,
         "range": context.range,
+        "version_id": context.version_id,
     }
     record.update({k: v for k, v in optional.items() if v is not None})
     return record

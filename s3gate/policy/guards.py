@@ -34,6 +34,8 @@ AUDIT_BUCKET_ACTIONS = frozenset(
         "GetBucketLocation",
         "GetBucketAcl",
         "ListObjectVersions",
+        # Auditors check that versions (which Object Lock needs) are on.
+        "GetBucketVersioning",
     }
 )
 

@@ -51,8 +51,10 @@ ACTIONS: Mapping[str, ActionSpec] = {
     "ListObjects": ActionSpec("list", _LIST),
     "ListObjectsV2": ActionSpec("list", _LIST),
     "ListMultipartUploads": ActionSpec("list", _LIST),
-    # Unversioned buckets only: their listing, with each object as version "null".
+    # Filtered exactly like the other listings (docs/s3-compatibility.md).
     "ListObjectVersions": ActionSpec("list", _LIST),
+    # The state says no more about the bucket's contents than HeadBucket.
+    "GetBucketVersioning": ActionSpec("list", _BUCKET),
     "ListBuckets": ActionSpec("list", _BUCKET),
     "HeadBucket": ActionSpec("list", _BUCKET),
     "GetBucketLocation": ActionSpec("list", _BUCKET),
@@ -62,6 +64,8 @@ ACTIONS: Mapping[str, ActionSpec] = {
     "CreateBucket": ActionSpec("admin", _BUCKET),
     "DeleteBucket": ActionSpec("admin", _BUCKET),
     "PutBucketAcl": ActionSpec("admin", _BUCKET),
+    # Turning versions on makes every later delete keep the bytes.
+    "PutBucketVersioning": ActionSpec("admin", _BUCKET),
 }
 
 LIST_ACTIONS = frozenset(a for a, spec in ACTIONS.items() if spec.resources == _LIST)
@@ -114,6 +118,9 @@ class RequestContext:
     copy_source: str | None = None  # "bucket/key"
     copy_destination: str | None = None  # "bucket/key"
     range: str | None = None
+    # The version read or deleted (`versionId`; the copy source's for a
+    # CopyObject's GetObject), when the request names one.
+    version_id: str | None = None
 
     def __post_init__(self) -> None:
         # Checked here, where the gateway builds it, so that a bad value is a

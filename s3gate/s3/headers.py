@@ -114,6 +114,8 @@ def object_headers(head: ObjectHead) -> dict[str, str]:
         out["x-amz-version-id"] = head.version_id
     if head.parts_count:
         out["x-amz-mp-parts-count"] = str(head.parts_count)
+    # Read through: what the store says about this version's retention.
+    out.update(head.object_lock)
     return out
 
 

@@ -80,6 +80,8 @@ class ObjectHead:
     # The store's x-amz-checksum-* (and -type) headers, only when asked for
     # with checksum_mode; they describe the stored object, whole.
     checksums: Mapping[str, str] = field(default_factory=dict)
+    # The store's x-amz-object-lock-* headers of this version (s3.objectlock).
+    object_lock: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,11 @@ class DeleteOutcome:
     key: str
     error_code: str | None = None  # None: deleted (or did not exist)
     error_message: str | None = None
+    # Versioned buckets: the version asked for (and removed), or the delete
+    # marker a plain delete added (delete_marker true, its id).
+    version_id: str | None = None
+    delete_marker: bool = False
+    delete_marker_version_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,50 @@ class UploadsPage:
     is_truncated: bool
     next_key_marker: str | None = None
     next_upload_id_marker: str | None = None
+
+
+# ---- Object versions ---------------------------------------------------------
+# The versioned surface: bucket versioning state, version listings, deletes by
+# version. A store that keeps no versions (the local directory store) answers
+# every object as its only version, `null`.
+
+NULL_VERSION = "null"
+# What a bucket's versioning configuration may say (S3's words); None: never
+# configured (S3 answers an empty VersioningConfiguration).
+VERSIONING_STATUSES = ("Enabled", "Suspended")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One entry of a version listing: an object version or a delete marker."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    last_modified: datetime
+    delete_marker: bool = False
+    size: int = 0  # 0 and "" for delete markers
+    etag: str = ""
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True)
+class VersionsPage:
+    versions: list[VersionInfo]  # object versions and delete markers, in listing order
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None = None
+    next_version_id_marker: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """What a DeleteObject did on a versioned bucket: which version it
+    removed, or the delete marker it added (then `delete_marker` is true and
+    `version_id` is the marker's)."""
+
+    version_id: str | None = None
+    delete_marker: bool = False
 
 
 # ---- Rules over the vocabulary (pure functions, no I/O) ----------------------

@@ -125,12 +125,16 @@ def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping
                 return "GetBucketLocation"
             if "acl" in query:
                 return "GetBucketAcl"
+            if "versioning" in query:
+                return "GetBucketVersioning"
             if "versions" in query:
                 return "ListObjectVersions"
             if "uploads" in query:
                 return "ListMultipartUploads"
             return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
         if method == "PUT":
+            if "versioning" in query:
+                return "PutBucketVersioning"
             return "PutBucketAcl" if "acl" in query else "CreateBucket"
         if method == "HEAD":
             return "HeadBucket"
@@ -178,6 +182,12 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
     "GetObjectAcl": frozenset({"acl"}),
     "PutObjectAcl": frozenset({"acl"}),
     "ListObjectVersions": frozenset({"versions", "version-id-marker"}),
+    "GetBucketVersioning": frozenset({"versioning"}),
+    "PutBucketVersioning": frozenset({"versioning"}),
+    # A version of the object (docs/s3-compatibility.md, "Versions").
+    "GetObject": frozenset({"versionId"}),
+    "HeadObject": frozenset({"versionId"}),
+    "DeleteObject": frozenset({"versionId"}),
 }
 
 # Operations that s3gate does not implement even though we can name them.

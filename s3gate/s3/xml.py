@@ -11,25 +11,26 @@ from dataclasses import dataclass
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
-
 from s3gate import errors
+from s3gate.s3 import xmltree
 from s3gate.s3.headers import iso_date
-from s3gate.s3.model import BucketInfo, DeleteOutcome, ListPage, PartsPage, UploadsPage
+from s3gate.s3.model import (
+    BucketInfo,
+    DeleteOutcome,
+    ListPage,
+    PartsPage,
+    UploadsPage,
+    VersionInfo,
+)
+from s3gate.s3.xmltree import children as _children
+from s3gate.s3.xmltree import local as _local
+from s3gate.s3.xmltree import only_text as _text
+from s3gate.xmltext import escape as _esc
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 OWNER_ID = "s3gate"
 MAX_DELETE_KEYS = 1000
-
-
-def _esc(value: str) -> str:
-    # XML 1.0 forbids most control characters even when escaped; S3 clients
-    # that need them ask for encoding-type=url.
-    out = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    out = out.replace('"', "&quot;").replace("\r", "&#13;")
-    return "".join(c if c >= " " or c in "\t\n" else f"&#{ord(c)};" for c in out)
 
 
 def _el(name: str, value: object) -> str:
@@ -149,18 +150,30 @@ def list_objects_v2(
     return "".join(body).encode()
 
 
+@dataclass(frozen=True)
+class VersionsListing:
+    """A ListObjectVersions page as the caller may see it."""
+
+    versions: list[VersionInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None = None
+    next_version_id_marker: str | None = None
+
+
 def list_versions(
-    p: ListParams, page: ListPage, key_marker: str, next_key_marker: str | None
+    p: ListParams, page: VersionsListing, key_marker: str, version_id_marker: str
 ) -> bytes:
-    """ListObjectVersions of an unversioned bucket: every object is its only
-    version, "null", and the latest; there are no delete markers."""
+    """ListVersionsResult: object versions and delete markers in listing
+    order (keys in UTF-8 byte order, each key's newest first), then the
+    common prefixes."""
     enc = _Encoder(p.encoding_type)
     body = [
         f'{HEAD}<ListVersionsResult xmlns="{NS}">',
         _el("Name", p.bucket),
         _el("Prefix", enc(p.prefix)),
         _el("KeyMarker", enc(key_marker)),
-        _el("VersionIdMarker", ""),
+        _el("VersionIdMarker", version_id_marker),
         _el("MaxKeys", p.max_keys),
     ]
     if p.delimiter:
@@ -168,26 +181,53 @@ def list_versions(
     if p.encoding_type:
         body.append(_el("EncodingType", p.encoding_type))
     body.append(_el("IsTruncated", page.is_truncated))
-    if page.is_truncated and next_key_marker is not None:
-        body.append(_el("NextKeyMarker", enc(next_key_marker)))
-        body.append(_el("NextVersionIdMarker", "null"))
-    for o in page.contents:
-        body.append(
-            "<Version>"
-            + _el("Key", enc(o.key))
-            + _el("VersionId", "null")
-            + _el("IsLatest", True)
-            + _el("LastModified", iso_date(o.last_modified))
-            + _el("ETag", o.etag)
-            + _el("Size", o.size)
-            + _owner()
-            + _el("StorageClass", o.storage_class)
-            + "</Version>"
+    if page.is_truncated and page.next_key_marker is not None:
+        body.append(_el("NextKeyMarker", enc(page.next_key_marker)))
+        if page.next_version_id_marker:
+            body.append(_el("NextVersionIdMarker", page.next_version_id_marker))
+    for v in page.versions:
+        common = (
+            _el("Key", enc(v.key))
+            + _el("VersionId", v.version_id)
+            + _el("IsLatest", v.is_latest)
+            + _el("LastModified", iso_date(v.last_modified))
         )
+        if v.delete_marker:
+            body.append(f"<DeleteMarker>{common}{_owner()}</DeleteMarker>")
+        else:
+            body.append(
+                f"<Version>{common}"
+                + _el("ETag", v.etag)
+                + _el("Size", v.size)
+                + _owner()
+                + _el("StorageClass", v.storage_class)
+                + "</Version>"
+            )
     for prefix in page.common_prefixes:
         body.append(f"<CommonPrefixes>{_el('Prefix', enc(prefix))}</CommonPrefixes>")
     body.append("</ListVersionsResult>")
     return "".join(body).encode()
+
+
+def versioning(status: str | None) -> bytes:
+    """GetBucketVersioning: empty for a bucket never made versioned; MFA
+    delete is never on (the gateway refuses to turn it on)."""
+    inner = _el("Status", status) if status else ""
+    return f'{HEAD}<VersioningConfiguration xmlns="{NS}">{inner}</VersioningConfiguration>'.encode()
+
+
+def parse_versioning(body: bytes) -> str:
+    """PutBucketVersioning: the status asked for. MFA delete is refused."""
+    root = _parse(body)
+    if _local(root.tag) != "VersioningConfiguration":
+        raise errors.MalformedXML()
+    mfa = _text(root, "MfaDelete")
+    if mfa and mfa != "Disabled":
+        raise errors.NotImplementedError_("s3gate does not implement MFA delete")
+    status = _text(root, "Status")
+    if status not in ("Enabled", "Suspended"):
+        raise errors.MalformedXML()
+    return status
 
 
 def initiate_multipart(bucket: str, key: str, upload_id: str) -> bytes:
@@ -216,12 +256,18 @@ def copy_result(etag: str, last_modified: str) -> bytes:
 def delete_result(outcomes: Iterable[DeleteOutcome], quiet: bool) -> bytes:
     parts = [f'{HEAD}<DeleteResult xmlns="{NS}">']
     for o in outcomes:
+        version = _el("VersionId", o.version_id) if o.version_id else ""
         if o.error_code is None:
             if not quiet:
-                parts.append(f"<Deleted>{_el('Key', o.key)}</Deleted>")
+                marker = ""
+                if o.delete_marker:
+                    marker = _el("DeleteMarker", True)
+                    if o.delete_marker_version_id:
+                        marker += _el("DeleteMarkerVersionId", o.delete_marker_version_id)
+                parts.append(f"<Deleted>{_el('Key', o.key)}{version}{marker}</Deleted>")
         else:
             parts.append(
-                f"<Error>{_el('Key', o.key)}{_el('Code', o.error_code)}"
+                f"<Error>{_el('Key', o.key)}{version}{_el('Code', o.error_code)}"
                 f"{_el('Message', o.error_message or o.error_code)}</Error>"
             )
     parts.append("</DeleteResult>")
@@ -301,30 +347,11 @@ def list_uploads(
 
 
 def _parse(body: bytes) -> Element:
-    try:
-        root: Element = SafeET.fromstring(body, forbid_dtd=True)
-    except (SafeET.ParseError, DefusedXmlException, ValueError) as exc:
-        raise errors.MalformedXML() from exc
-    return root
+    return xmltree.parse(body, errors.MalformedXML)
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _children(el: Element, name: str) -> list[Element]:
-    return [c for c in el if _local(c.tag) == name]
-
-
-def _text(el: Element, name: str) -> str | None:
-    found = _children(el, name)
-    if len(found) > 1:
-        raise errors.MalformedXML()
-    return None if not found else (found[0].text or "")
-
-
-def parse_delete(body: bytes) -> tuple[list[str], bool]:
-    """DeleteObjects: (keys in request order, quiet)."""
+def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
+    """DeleteObjects: ((key, version id or None) in request order, quiet)."""
     root = _parse(body)
     if _local(root.tag) != "Delete":
         raise errors.MalformedXML()
@@ -333,11 +360,8 @@ def parse_delete(body: bytes) -> tuple[list[str], bool]:
         key = _text(obj, "Key")
         if not key:
             raise errors.MalformedXML()
-        # "null" names the only version of an object in an unversioned bucket
-        # (s3-tests' cleanup sends it); real version ids are not implemented.
-        if (_text(obj, "VersionId") or "null") != "null":
-            raise errors.NotImplementedError_("s3gate does not implement versioned deletes")
-        keys.append(key)
+        version = _text(obj, "VersionId")
+        keys.append((key, version or None))
     if not keys or len(keys) > MAX_DELETE_KEYS:
         raise errors.MalformedXML()
     quiet = (_text(root, "Quiet") or "false").strip().lower() == "true"

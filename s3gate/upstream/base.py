@@ -29,12 +29,14 @@ from s3gate.s3.model import (
     Conditions,
     CopyResult,
     DeleteOutcome,
+    DeleteResult,
     ListPage,
     Metadata,
     ObjectHead,
     PartsPage,
     PutResult,
     UploadsPage,
+    VersionsPage,
 )
 
 
@@ -163,6 +165,7 @@ class Upstream(Protocol):
         conditions: Conditions = Conditions(),
         *,
         checksum_mode: bool = False,
+        version_id: str | None = None,
     ) -> ObjectHead: ...
 
     async def get_object(
@@ -173,14 +176,49 @@ class Upstream(Protocol):
         byte_range: ByteRange | None = None,
         conditions: Conditions = Conditions(),
         checksum_mode: bool = False,
+        version_id: str | None = None,
     ) -> ObjectStream:
         """Conditions are evaluated as S3 does (NotModified / PreconditionFailed);
         an unsatisfiable range raises InvalidRange."""
         ...
 
-    async def delete_object(self, bucket: str, key: str) -> None: ...
+    async def delete_object(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> DeleteResult:
+        """Without `version_id` on a versioned bucket this adds a delete
+        marker (the bytes stay); with one it removes that version."""
+        ...
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteOutcome]: ...
+
+    async def delete_versions(
+        self, bucket: str, items: list[tuple[str, str | None]]
+    ) -> list[DeleteOutcome]:
+        """DeleteObjects naming (key, version id or None) pairs, in order."""
+        ...
+
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        """`Enabled`, `Suspended` or None (never configured)."""
+        ...
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        """The local store refuses "Enabled" (NotImplemented)."""
+        ...
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        max_keys: int = 1000,
+        key_marker: str | None = None,
+        version_id_marker: str | None = None,
+    ) -> VersionsPage:
+        """Versions and delete markers after (key_marker, version_id_marker)
+        — after every version of key_marker without a version marker — in
+        S3's order: keys in UTF-8 byte order, each key's versions newest first."""
+        ...
 
     async def copy_object(
         self,
@@ -191,6 +229,7 @@ class Upstream(Protocol):
         *,
         metadata: Metadata | None = None,
         conditions: Conditions = Conditions(),
+        src_version_id: str | None = None,
     ) -> CopyResult:
         """`metadata` None copies the source's metadata (COPY directive);
         otherwise it replaces it (REPLACE). `conditions` apply to the source."""

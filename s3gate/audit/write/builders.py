@@ -61,6 +61,8 @@ class RequestEvent:
     sha256_received: str | None = None
     sha256_stored: str | None = None
     upstream_status: int | None = None
+    # e.g. the object version a request read or deleted (`version_id`).
+    details: dict[str, Detail] = field(default_factory=dict)
     clock: Clock = utc_now
     started: float = field(default_factory=time.perf_counter)
     _decision_id: str | None = None
@@ -151,6 +153,7 @@ class RequestEvent:
             sha256_received=self.sha256_received,
             sha256_stored=self.sha256_stored,
             upstream_status=self.upstream_status,
+            details=dict(self.details),
             **extra,  # type: ignore[arg-type]  # keyword names checked by the dataclass
         )
 

@@ -24,12 +24,14 @@ from s3gate.s3.model import (
     Conditions,
     CopyResult,
     DeleteOutcome,
+    DeleteResult,
     ListPage,
     Metadata,
     ObjectHead,
     PartsPage,
     PutResult,
     UploadsPage,
+    VersionsPage,
     check_conditions,
     resolve_range,
     write_conditions,
@@ -47,6 +49,7 @@ from s3gate.upstream.local.rules import (
     validate_bucket_name,
 )
 from s3gate.upstream.local.store import Store
+from s3gate.upstream.local.versions import current_only, versions_page
 
 _NO_CONDITIONS = Conditions()
 # How often copy_object re-reads a source that is replaced while being linked.
@@ -143,7 +146,9 @@ class LocalUpstream:
         conditions: Conditions = _NO_CONDITIONS,
         *,
         checksum_mode: bool = False,  # the local store keeps no flexible checksums
+        version_id: str | None = None,
     ) -> ObjectHead:
+        current_only(version_id)
         row = await self._store.db(Index.lookup, bucket, encode_key(key))
         head = row.head()
         check_conditions(conditions, head.etag, head.last_modified)
@@ -157,7 +162,9 @@ class LocalUpstream:
         byte_range: ByteRange | None = None,
         conditions: Conditions = _NO_CONDITIONS,
         checksum_mode: bool = False,
+        version_id: str | None = None,
     ) -> ObjectStream:
+        current_only(version_id)
         row, fd = await self._store.open_current(bucket, encode_key(key))
         try:
             head = row.head()
@@ -180,8 +187,54 @@ class LocalUpstream:
             closer=reader.close,
         )
 
-    async def delete_object(self, bucket: str, key: str) -> None:
+    async def delete_object(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> DeleteResult:
+        current_only(version_id)
         await self._store.commit([], Index.delete_objects, bucket, [encode_key(key)])
+        return DeleteResult()
+
+    async def delete_versions(
+        self, bucket: str, items: list[tuple[str, str | None]]
+    ) -> list[DeleteOutcome]:
+        """Only the `null` version exists: deleting it deletes the object."""
+        out: list[DeleteOutcome] = []
+        for key, vid in items:
+            try:
+                await self.delete_object(bucket, key, version_id=vid)
+            except errors.S3Error as exc:
+                out.append(DeleteOutcome(key, exc.error_code, exc.message, vid))
+            else:
+                out.append(DeleteOutcome(key, version_id=vid))
+        return out
+
+    # ---- versions: none kept (docs/s3-compatibility.md) ------------------------------
+
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        await self._store.db(Index.require_bucket, bucket)
+        return None
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        await self._store.db(Index.require_bucket, bucket)
+        if status != "Suspended":  # suspending versions never enabled changes nothing
+            raise errors.NotImplementedError_(
+                "The local directory store does not keep object versions"
+            )
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        max_keys: int = 1000,
+        key_marker: str | None = None,
+        version_id_marker: str | None = None,
+    ) -> VersionsPage:
+        page = await self.list_objects(
+            bucket, prefix=prefix, delimiter=delimiter, max_keys=max_keys, after=key_marker
+        )
+        return versions_page(page)
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteOutcome]:
         outcomes: list[DeleteOutcome] = []
@@ -205,7 +258,9 @@ class LocalUpstream:
         *,
         metadata: Metadata | None = None,
         conditions: Conditions = _NO_CONDITIONS,
+        src_version_id: str | None = None,
     ) -> CopyResult:
+        current_only(src_version_id)
         raw_src, raw_key = encode_key(src_key), encode_key(key)
         await self._store.db(Index.require_bucket, bucket)
         blobs = self._store.blobs

@@ -4,7 +4,9 @@ Module map: `upstream` (`S3Upstream`, one S3 call per method), `addressing`
 (endpoint, path/virtual-host style, exact URL encoding), `signer` (SigV4 with
 botocore's S3 signer), `http` (pooled session, signed requests, streaming
 bodies, error mapping), `xml` (the XML the store answers with and the bodies
-we send it), `headers` (stored metadata and conditions out, `ObjectHead` back).
+we send it), `versions` (the XML of bucket versioning, version listings and
+deletes by version), `headers` (stored metadata and conditions out,
+`ObjectHead` back).
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 Each method is one S3 call: build the request (`addressing`), sign and send
 it (`signer`, `http`), turn the answer into the typed values of `s3.model`
-(`xml`, `headers`). Request and response bodies stream; only XML is buffered, and
+(`xml`, `versions`, `headers`). Request and response bodies stream; only XML is buffered, and
 only up to a limit.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote
 
 import aiohttp
@@ -19,15 +20,18 @@ from s3gate.s3.model import (
     Conditions,
     CopyResult,
     DeleteOutcome,
+    DeleteResult,
     ListPage,
     Metadata,
     ObjectHead,
     PartsPage,
     PutResult,
     UploadsPage,
+    VersionsPage,
     write_conditions,
 )
 from s3gate.upstream.base import Body, ObjectStream
+from s3gate.upstream.s3 import versions as s3versions
 from s3gate.upstream.s3 import xml as s3xml
 from s3gate.upstream.s3.headers import condition_headers, object_head, stored_headers
 from s3gate.upstream.s3.http import Transport, content_length, finish, raise_for, stream_body
@@ -61,6 +65,10 @@ def _start_after(
         return after, None
     rolled = after[: cut + len(delimiter)]
     return rolled + MAX_CHAR, rolled
+
+
+def _version(version_id: str | None) -> list[tuple[str, str | None]]:
+    return [] if version_id is None else [("versionId", version_id)]
 
 
 class S3Upstream:
@@ -178,11 +186,14 @@ class S3Upstream:
         conditions: Conditions = NO_CONDITIONS,
         *,
         checksum_mode: bool = False,
+        version_id: str | None = None,
     ) -> ObjectHead:
         headers = condition_headers(conditions)
         if checksum_mode:
             headers["x-amz-checksum-mode"] = "ENABLED"
-        resp = await self._http.send("HEAD", bucket, key, headers=headers)
+        resp = await self._http.send(
+            "HEAD", bucket, key, query=_version(version_id), headers=headers
+        )
         await self._http.done(resp, errors.NoSuchKey)
         return object_head(resp, content_length(resp))
 
@@ -194,13 +205,16 @@ class S3Upstream:
         byte_range: ByteRange | None = None,
         conditions: Conditions = NO_CONDITIONS,
         checksum_mode: bool = False,
+        version_id: str | None = None,
     ) -> ObjectStream:
         headers = condition_headers(conditions)
         if checksum_mode:
             headers["x-amz-checksum-mode"] = "ENABLED"
         if byte_range is not None:
             headers["Range"] = byte_range.header()
-        resp = await self._http.send("GET", bucket, key, headers=headers)
+        resp = await self._http.send(
+            "GET", bucket, key, query=_version(version_id), headers=headers
+        )
         await raise_for(resp, errors.NoSuchKey)
         length = content_length(resp)
         content_range = resp.headers.get("Content-Range") if resp.status == 206 else None
@@ -219,9 +233,92 @@ class S3Upstream:
             object_head(resp, size), stream_body(resp), length, content_range, closer
         )
 
-    async def delete_object(self, bucket: str, key: str) -> None:
-        resp = await self._http.send("DELETE", bucket, key)
+    async def delete_object(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> DeleteResult:
+        resp = await self._http.send("DELETE", bucket, key, query=_version(version_id))
         await self._http.done(resp, errors.NoSuchBucket)
+        return DeleteResult(
+            resp.headers.get("x-amz-version-id"),
+            resp.headers.get("x-amz-delete-marker", "").lower() == "true",
+        )
+
+    async def delete_versions(
+        self, bucket: str, items: list[tuple[str, str | None]]
+    ) -> list[DeleteOutcome]:
+        outcomes: dict[tuple[str, str | None], DeleteOutcome] = {}
+        # A key XML 1.0 cannot carry cannot be named in a DeleteObjects body.
+        for key, vid in {i for i in items if not s3xml.xml_safe(i[0])}:
+            try:
+                done = await self.delete_object(bucket, key, version_id=vid)
+                outcomes[(key, vid)] = DeleteOutcome(
+                    key,
+                    version_id=vid,
+                    delete_marker=done.delete_marker,
+                    delete_marker_version_id=done.version_id if done.delete_marker else None,
+                )
+            except errors.S3Error as exc:
+                outcomes[(key, vid)] = DeleteOutcome(key, exc.error_code, exc.message, vid)
+        batchable = list(dict.fromkeys(i for i in items if i not in outcomes))
+        for n in range(0, len(batchable), DELETE_BATCH):
+            batch = batchable[n : n + DELETE_BATCH]
+            resp = await self._http.send(
+                "POST",
+                bucket,
+                query=[("delete", None)],
+                body=s3versions.build_delete_versions(batch),
+            )
+            body = await self._http.xml(resp, errors.NoSuchBucket)
+            for item, outcome in zip(
+                batch, s3versions.parse_delete_versions(body, batch), strict=True
+            ):
+                outcomes[item] = outcome
+        return [outcomes[i] for i in items]
+
+    # Versions.
+
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        resp = await self._http.send("GET", bucket, query=[("versioning", None)])
+        return s3versions.parse_versioning(await self._http.xml(resp, errors.NoSuchBucket))
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        resp = await self._http.send(
+            "PUT",
+            bucket,
+            query=[("versioning", None)],
+            body=s3versions.build_versioning(status),
+        )
+        await self._http.done(resp, errors.NoSuchBucket)
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        max_keys: int = 1000,
+        key_marker: str | None = None,
+        version_id_marker: str | None = None,
+    ) -> VersionsPage:
+        # Resuming after a rolled-up common prefix: as for list_objects.
+        key_marker, skip = _start_after(prefix, delimiter, key_marker)
+        query: list[tuple[str, str | None]] = [
+            ("versions", None),
+            ("encoding-type", "url"),
+            ("max-keys", str(max_keys)),
+            ("prefix", prefix),
+        ]
+        if delimiter:
+            query.append(("delimiter", delimiter))
+        if key_marker:
+            query.append(("key-marker", key_marker))
+            if version_id_marker and skip is None:
+                query.append(("version-id-marker", version_id_marker))
+        resp = await self._http.send("GET", bucket, query=query)
+        page = s3versions.parse_list_versions(await self._http.xml(resp, errors.NoSuchBucket))
+        if skip is not None and skip in page.common_prefixes:
+            page = replace(page, common_prefixes=[p for p in page.common_prefixes if p != skip])
+        return page
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteOutcome]:
         outcomes: dict[str, DeleteOutcome] = {}
@@ -252,9 +349,13 @@ class S3Upstream:
         *,
         metadata: Metadata | None = None,
         conditions: Conditions = NO_CONDITIONS,
+        src_version_id: str | None = None,
     ) -> CopyResult:
         headers = condition_headers(conditions, "x-amz-copy-source-")
-        headers["x-amz-copy-source"] = quote(f"{src_bucket}/{src_key}", safe="/~")
+        source = quote(f"{src_bucket}/{src_key}", safe="/~")
+        if src_version_id is not None:
+            source += "?versionId=" + quote(src_version_id, safe="")
+        headers["x-amz-copy-source"] = source
         if metadata is None:
             headers["x-amz-metadata-directive"] = "COPY"
         else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from s3gate import errors
-from s3gate.s3.copysource import parse_copy_source
+from s3gate.s3.copysource import parse_copy_source, split_copy_source
 from s3gate.s3.errorpage import error_response
 from s3gate.s3.sts import is_sts
 
@@ -23,9 +23,28 @@ def test_copy_source_parses(value: str, expected: tuple[str, str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("bucket/key", ("bucket", "key", None)),
+        ("bucket/key?versionId=3HL4kqtJ", ("bucket", "key", "3HL4kqtJ")),
+        ("/bucket/a%3Fb?versionId=a%2Bb", ("bucket", "a?b", "a+b")),
+        ("bucket/key?versionId=null", ("bucket", "key", "null")),
+    ],
+)
+def test_copy_source_versions(value: str, expected: tuple[str, str, str | None]) -> None:
+    assert split_copy_source(value) == expected
+
+
+@pytest.mark.parametrize(
     ("value", "error"),
     [
-        ("bucket/key?versionId=1", errors.NotImplementedError_),
+        # Only versionId may follow the '?', once, non-empty, bounded.
+        ("bucket/key?partNumber=1", errors.InvalidArgument),
+        ("bucket/key?versionId", errors.InvalidArgument),
+        ("bucket/key?versionId=", errors.InvalidArgument),
+        ("bucket/key?versionId=a&x=1", errors.InvalidArgument),
+        ("bucket/key?versionId=" + "v" * 1025, errors.InvalidArgument),
+        ("bucket/key?versionId=a%0Ab", errors.InvalidArgument),
         ("bucket", errors.InvalidArgument),
         ("bucket/", errors.InvalidArgument),
         ("BAD_bucket/key", errors.InvalidBucketName),

@@ -1,4 +1,4 @@
-"""Routing of the ACL sub-resource and ListObjectVersions (s3.operations)."""
+"""Routing of ACL, bucket versioning, ListObjectVersions and versionId (s3.operations)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ ROWS = [
         {"versions": "", "key-marker": "a", "version-id-marker": "null", "max-keys": "2"},
         "ListObjectVersions",
     ),
+    ("PUT", b"/bkt", {"versioning": ""}, "PutBucketVersioning"),
+    ("GET", b"/bkt", {"versioning": ""}, "GetBucketVersioning"),
+    ("GET", b"/bkt/k", {"versionId": "abc"}, "GetObject"),
+    ("HEAD", b"/bkt/k", {"versionId": "abc"}, "HeadObject"),
+    ("DELETE", b"/bkt/k", {"versionId": "abc"}, "DeleteObject"),
     ("PUT", b"/bkt", {}, "CreateBucket"),
     ("GET", b"/bkt/k", {}, "GetObject"),
 ]
@@ -32,10 +37,9 @@ def test_resolves(method: str, path: bytes, query: dict[str, str], name: str) ->
 @pytest.mark.parametrize(
     ("method", "path", "query"),
     [
-        # Versioning stays unimplemented: the gateway never makes a bucket versioned.
-        ("PUT", b"/bkt", {"versioning": ""}),
-        ("GET", b"/bkt", {"versioning": ""}),
-        ("GET", b"/bkt/k", {"versionId": "abc"}),
+        # versionId only where a version is read or deleted.
+        ("PUT", b"/bkt/k", {"versionId": "abc"}),
+        ("GET", b"/bkt/k", {"versionId": "abc", "uploadId": "u"}),
         # version-id-marker belongs to ListObjectVersions only.
         ("GET", b"/bkt", {"version-id-marker": "x"}),
         ("GET", b"/bkt/k", {"acl": "", "uploadId": "u"}),

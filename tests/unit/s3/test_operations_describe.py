@@ -17,7 +17,7 @@ CASES: list[tuple[str, str, bytes, dict[str, str], dict[str, str], Operation | N
         Operation("GetObject?tagging", "b", "k.jsonl"),
     ),
     ("PUT", "gw", b"/b/k", {"tagging": ""}, {}, Operation("PutObject?tagging", "b", "k")),
-    ("GET", "gw", b"/b", {"versioning": ""}, {}, Operation("ListObjects?versioning", "b")),
+    ("GET", "gw", b"/b", {"lifecycle": ""}, {}, Operation("ListObjects?lifecycle", "b")),
     (
         "PUT",
         "gw",

@@ -321,6 +321,9 @@ async def test_head_reads_only_stored_headers() -> None:
         "x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:…",
         "x-amz-tagging-count": "2",
         "x-amz-request-id": "r",
+        "X-Amz-Object-Lock-Mode": "COMPLIANCE",
+        "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z",
+        "x-amz-object-lock-legal-hold": "ON",
     }
 
     async def respond(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
@@ -340,6 +343,12 @@ async def test_head_reads_only_stored_headers() -> None:
     assert head.last_modified == dt.datetime(2025, 1, 1, 10, tzinfo=dt.UTC)
     assert dict(head.metadata) == {"content-type": "text/plain", "x-amz-meta-team": "a"}
     assert head.version_id == "v9" and head.parts_count == 4
+    # The version's lock, read through (never metadata, never sent back).
+    assert dict(head.object_lock) == {
+        "x-amz-object-lock-mode": "COMPLIANCE",
+        "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z",
+        "x-amz-object-lock-legal-hold": "ON",
+    }
 
 
 async def test_iterator_of_an_unsent_body_is_closed() -> None:
