@@ -103,6 +103,8 @@ def start_dev_gateway(workdir: Path, upstream_endpoint: str, policies: Path) -> 
             "S3GATE_AUDIT__REPLICA_ID": replica,
             "S3GATE_AUDIT__BATCH_MAX_SECONDS": "0.5",
             "S3GATE_APPROVALS__SWEEP_SECONDS": "3600",
+            # One masking worker, as every e2e gateway (harness.py).
+            "S3GATE_MASKING__WORKERS": "1",
         }
     )
     log_path = workdir / "s3gate-dev.log"

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from s3gate.approvals.web.cookies import CookieSealer, WebSession
+from s3gate.approvers.web.cookies import CookieSealer, WebSession
 from tests.e2e.devgateway import DevGateway, start_dev_gateway
 from tests.e2e.webclient import AUTHORIZE, TOKEN, WebClient
 from tests.e2e.webfixtures import (
