@@ -227,8 +227,10 @@ def test_sign_in_list_preview_approve_in_the_browser(
 
     # Approve with a reason (the browser refuses an empty one: `required`).
     approve.click()
+    reason = by(browser, "input#approve-reason")
+    assert reason.get_attribute("validationMessage"), "an empty reason was not stopped"
     assert browser.current_url == f"{gw.page}/holds/{hold_id}"  # nothing sent
-    by(browser, "input#approve-reason").send_keys("reviewed in the browser: launch is public")
+    reason.send_keys("reviewed in the browser: launch is public")
     approve.click()
     message = wait_for(browser, "#message")
     assert message.text == "Approved: released into its key."
