@@ -52,6 +52,8 @@ class HoldView:
             ],
             "valid_approvals": self.valid_votes,
             "kind": r.kind,
+            # Why it ended so (`denied` by the gateway at release, say); None while pending.
+            "outcome": self.state.reason,
         }
         if r.kind == "read":
             out.update(

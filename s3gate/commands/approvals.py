@@ -136,8 +136,16 @@ def cmd_approve(args: argparse.Namespace) -> int:
                 f"approved {args.id}: {after['valid_approvals']} of {need} approval(s); "
                 "still pending"
             )
-        else:
+        elif after["status"] in ("released", "granted", "releasing"):
             print(f"approved {args.id}: {after['status']}")
+        else:
+            # The vote counted, but the gateway refused the release (the
+            # policy or the bytes of the moment): a refusal, exit status 1.
+            raise ApiError(
+                409,
+                "ReleaseRefused",
+                f"approved, but the hold ended {after['status']}: {after.get('outcome')}",
+            )
 
     return _run(args, act)
 
