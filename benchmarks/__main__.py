@@ -3,8 +3,9 @@
 Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
-features-e2e, attack, views, masked-mpu; `audit-e2e` (part of features-e2e) and
-`views-list` and `views-live` (parts of views) run alone on request.
+features-e2e, attack, views, masked-mpu, masking-pool; `audit-e2e` (part of
+features-e2e) and `views-list` and `views-live` (parts of views) run alone on
+request.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from benchmarks import (
     features_e2e,
     foundation,
     masked_mpu,
+    masking_pool,
     policy_e2e,
 )
 
@@ -58,6 +60,7 @@ EXTRA: dict[str, Section] = {
     "views-live": bench_views.live_only,
 }
 SECTIONS["masked-mpu"] = masked_mpu.run
+SECTIONS["masking-pool"] = masking_pool.run
 
 
 def main(argv: list[str]) -> int:

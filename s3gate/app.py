@@ -136,7 +136,7 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readiness() -> Readiness:
-        body: dict[str, object] = {"policy": policies.status()}
+        body: dict[str, object] = {"policy": policies.status(), "masking": masking.status()}
         try:
             await store.probe()
         except errors.S3Error as exc:

@@ -164,9 +164,10 @@ class RequestAudit:
 def _masking(summary: MaskSummary) -> MaskingSummary:
     action = "block" if summary.blocked else "hold" if summary.held else None
     counts: dict[str, int] = {**summary.detectors, **summary.rules}
-    if action is None and any(counts.values()):
-        action = "rewrite"
-    return MaskingSummary(",".join(summary.profiles), counts, action)
+    rejected = dict(sorted(summary.rejected.items()))
+    if action is None and (any(counts.values()) or summary.records_rejected):
+        action = "rewrite"  # leaving records out rewrites the body too
+    return MaskingSummary(",".join(summary.profiles), counts, action, rejected)
 
 
 async def record_sts(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from starlette.routing import BaseRoute
@@ -25,6 +26,30 @@ from s3gate.masking.profiles import MaskingPart
 from s3gate.policy.loader import BundlePart
 from s3gate.policy.source import BundleError
 from s3gate.transform.tokenkeys import TokenKeyError, TokenKeys, generate_json
+
+# The variable uvicorn (and gunicorn) read for a number of server processes.
+WEB_CONCURRENCY = "WEB_CONCURRENCY"
+ONE_PROCESS = (
+    "s3gate serves from one process per pod (or per host): masking already "
+    "runs in `masking.workers` worker processes on every core, and each "
+    "serving process would be a replica of its own (its own audit chain, spool "
+    "and masking pool in the same data_dir). For more serving capacity run "
+    "more replicas; see docs/deployment.md, 'Masking workers'."
+)
+
+
+def refuse_many_servers(requested: int | None, environ: Mapping[str, str]) -> None:
+    """Refuse `--workers N` / `WEB_CONCURRENCY=N` for N other than 1 (uvicorn
+    would otherwise read the variable and exit with a warning about import
+    strings, or fork servers that share one data_dir)."""
+    asked: list[str] = []
+    if requested is not None and requested != 1:
+        asked.append(f"--workers {requested}")
+    raw = environ.get(WEB_CONCURRENCY)
+    if raw is not None and raw.strip() != "1":
+        asked.append(f"{WEB_CONCURRENCY}={raw[:20]!r}")
+    if asked:
+        raise config.ConfigError(f"{' and '.join(asked)}: {ONE_PROCESS}")
 
 
 def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = ()) -> None:
@@ -52,6 +77,7 @@ def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = (
         # The request limits are enforced by the protocol itself, while the
         # head is parsed (see s3gate.httplimits), not by the application.
         http=httplimits.protocol_class(httplimits.HeadLimits.from_settings(server), refusals),
+        workers=1,  # never from WEB_CONCURRENCY (refused before, see refuse_many_servers)
         ws="none",  # no WebSocket endpoint: an upgrade request stays plain HTTP
         access_log=False,
         log_level=settings.log_level,
@@ -69,6 +95,7 @@ def _run_server(settings: config.Settings, extra_routes: Sequence[BaseRoute] = (
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    refuse_many_servers(args.workers, os.environ)
     settings = config.load(args.config)
     _run_server(settings)
     return 0
@@ -91,6 +118,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         port = args.port or found.port
         print("\n".join(devmode.env_lines(found.data_dir, host, port)))
         return 0
+    refuse_many_servers(None, os.environ)
     data_dir = args.data_dir or devmode.DEFAULT_DATA_DIR
     host = args.host or devmode.DEFAULT_HOST
     port = args.port or devmode.DEFAULT_PORT
@@ -129,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the gateway from a configuration file")
     serve.add_argument("--config", type=Path, default=None, help="YAML settings file")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes: only 1 (masking uses masking.workers processes; "
+        "scale out with replicas)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     dev = sub.add_parser("dev", help="run a development gateway on a local directory store")

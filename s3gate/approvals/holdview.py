@@ -52,6 +52,8 @@ class HoldView:
             ],
             "valid_approvals": self.valid_votes,
             "kind": r.kind,
+            # Why it ended so (`denied` by the gateway at release, say); None while pending.
+            "outcome": self.state.reason,
         }
         if r.kind == "read":
             out.update(
@@ -64,6 +66,7 @@ class HoldView:
         if full:
             out.update(
                 detector_counts=dict(r.detector_counts),
+                rejected_counts=dict(r.rejected_counts),
                 profiles=list(r.profiles),
                 bundle_hash=self.bundle_hash,
                 held_with_bundle=r.bundle_hash,

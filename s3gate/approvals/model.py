@@ -102,6 +102,10 @@ class HoldRequest:
     prefix: str = ""
     duration_seconds: int = 0
     requester_reason: str = ""
+    # Records that record rules left out before quarantine (rule → records,
+    # and in all), so the released object's stamp still counts them.
+    rejected_counts: Mapping[str, int] = field(default_factory=dict)
+    records_rejected: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

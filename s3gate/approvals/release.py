@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from s3gate import errors
 from s3gate.approvals.grants import put_marker
-from s3gate.approvals.model import HoldRequest, HoldState, Vote
+from s3gate.approvals.model import HoldRequest, HoldState, Status, Vote
 from s3gate.approvals.rules import ApprovalRule, rules_of
 from s3gate.approvals.store import HoldStore
 from s3gate.identity.principal import Principal
@@ -93,26 +93,30 @@ class Releaser:
         self.replica = replica
         self.clock = clock
 
-    async def release_if_ready(self, bucket: str, hold_id: str, bundle: Bundle) -> bool:
+    async def release_if_ready(self, bucket: str, hold_id: str, bundle: Bundle) -> HoldState | None:
+        """The state this replica's release ended in (released, denied, pending
+        again, granted), or None when it did not act: not ready, or another
+        replica claimed or decided it first. The final state object is removed
+        with the quarantine, so this return value is the only place the
+        outcome can be read from afterwards."""
         request = await self.store.request(bucket, hold_id)
         state, etag = await self.store.state(bucket, hold_id)
         if state.status != "pending":
-            return False
+            return None
         found = [rules_of(bundle.extras).get(n) for n in request.rules]
         rules = [r for r in found if r is not None]
         if len(rules) != len(found) or not satisfied(rules, request, state, bundle.hash):
-            return False
+            return None
         if request.kind == "read":
             return await self._grant(request, state, etag)
         claimed = state.but(status="releasing", releaser=self.replica, release_started=self.clock())
         try:
             await self.store.swap_state(bucket, hold_id, claimed, etag)
         except errors.HoldChanged:
-            return False  # another replica claimed or decided it first
-        await self._release(request, bundle)
-        return True
+            return None  # another replica claimed or decided it first
+        return await self._release(request, bundle)
 
-    async def _grant(self, request: HoldRequest, state: HoldState, etag: str) -> bool:
+    async def _grant(self, request: HoldRequest, state: HoldState, etag: str) -> HoldState | None:
         """An approved read request: granted for its duration from now. The
         marker is written before the swap (a marker without a grant grants
         nothing; a grant without its marker could not be used)."""
@@ -122,26 +126,26 @@ class Releaser:
         try:
             await self.store.swap_state(request.bucket, request.hold_id, granted, etag)
         except errors.HoldChanged:
-            return False
+            return None
         await self.event("granted", request, None, duration_seconds=request.duration_seconds)
-        return True
+        return granted
 
-    async def resume(self, bucket: str, hold_id: str, bundle: Bundle) -> bool:
+    async def resume(self, bucket: str, hold_id: str, bundle: Bundle) -> HoldState | None:
         """Take over a release whose replica's lease ran out."""
         state, etag = await self.store.state(bucket, hold_id)
         started = state.release_started or 0.0
         if state.status != "releasing" or self.clock() - started < LEASE_SECONDS:
-            return False
+            return None
         request = await self.store.request(bucket, hold_id)
         claimed = state.but(releaser=self.replica, release_started=self.clock())
         try:
             await self.store.swap_state(bucket, hold_id, claimed, etag)
         except errors.HoldChanged:
-            return False
-        await self._release(request, bundle)
-        return True
+            return None
+        return await self._release(request, bundle)
 
-    async def _release(self, request: HoldRequest, bundle: Bundle) -> None:
+    async def _release(self, request: HoldRequest, bundle: Bundle) -> HoldState:
+        """Write the target or refuse; the state the hold ends in."""
         principal = request.requester.principal()
         ctx = request.context
         context = RequestContext(
@@ -157,11 +161,13 @@ class Releaser:
             bundle, principal, "PutObject", request.bucket, request.key, context
         )
         if not decision.allowed:
-            await self._finish(request, "denied", "the policy in force no longer allows the write")
-            return
+            return await self._finish(
+                request, "denied", "the policy in force no longer allows the write"
+            )
         if not set(decision.obligations.approvals) <= set(request.rules):
-            await self._back_to_pending(request, "the policy in force asks for another approval")
-            return
+            return await self._back_to_pending(
+                request, "the policy in force asks for another approval"
+            )
         profiles = profiles_for(bundle, decision.obligations.masks)
         digest = hashlib.sha256()
 
@@ -187,27 +193,30 @@ class Releaser:
                 try:
                     await spool.fill(catcher.watch(masker.transform(content)))
                 except errors.AccessDenied:  # a block rule of the moment
-                    await self._back_to_pending(request, "the masking in force refuses it")
-                    return
+                    return await self._back_to_pending(request, "the masking in force refuses it")
                 if catcher.error is not None and not set(catcher.error.rule_ids) <= held_before:
-                    await self._back_to_pending(request, "the masking in force holds new content")
-                    return
+                    return await self._back_to_pending(
+                        request, "the masking in force holds new content"
+                    )
                 # The counts name what masking did at hold time and now.
                 masker.summary.detectors.update(request.detector_counts)
+                masker.summary.rejected.update(request.rejected_counts)
+                masker.summary.records_rejected += request.records_rejected
                 finish_metadata(metadata, masker.summary, bundle, spool.md5_hex)
             else:
                 await spool.fill(content)
             metadata["x-amz-meta-s3gate-approval"] = request.hold_id
             if digest.hexdigest() != request.sha256:
-                await self._finish(request, "denied", "the quarantined bytes changed")
-                return
+                return await self._finish(request, "denied", "the quarantined bytes changed")
             await self.store.upstream.put_object(
                 request.bucket, request.key, spool.body(), metadata
             )
             stored = spool.sha256_hex
-        await self._finish(request, "released", "approved", sha256_stored=stored)
+        return await self._finish(request, "released", "approved", sha256_stored=stored)
 
-    async def _finish(self, request: HoldRequest, status: str, why: str, **details: Any) -> None:
+    async def _finish(
+        self, request: HoldRequest, status: Status, why: str, **details: Any
+    ) -> HoldState:
         state, etag = await self.store.state(request.bucket, request.hold_id)
         final = state.but(status=status, updated=self.clock(), reason=why, releaser=None)
         if status == "denied":
@@ -216,10 +225,12 @@ class Releaser:
         await self.event(status, request, None, reason=why, **details)
         await self.store.destroy(request.bucket, request.hold_id)
         await self.event("destroyed", request, None, after=status)
+        return final
 
-    async def _back_to_pending(self, request: HoldRequest, why: str) -> None:
+    async def _back_to_pending(self, request: HoldRequest, why: str) -> HoldState:
         """The release was refused: the votes are spent, a new review is needed."""
         state, etag = await self.store.state(request.bucket, request.hold_id)
         again = state.but(status="pending", votes=(), releaser=None, release_started=None)
         await self.store.swap_state(request.bucket, request.hold_id, again, etag)
         await self.event("release_refused", request, None, reason=why)
+        return again

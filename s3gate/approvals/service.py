@@ -88,6 +88,8 @@ class ApprovalService(GrantFlows):
                 [f"masking:{r}" for r in held_rules] + [f"policy:{p}" for p in policy_ids]
             ),
             detector_counts=counts,
+            rejected_counts=dict(summary.rejected) if summary is not None else {},
+            records_rejected=summary.records_rejected if summary is not None else 0,
             profiles=tuple(summary.profiles) if summary is not None else (),
             size=spool.length,
             sha256=spool.sha256_hex,
@@ -192,9 +194,12 @@ class ApprovalService(GrantFlows):
                 continue
             await self._event("approved", request, who, reason=reason, bundle_hash=bundle.hash)
             self._notify("approved", request, who, reason)
-            await self.releaser.release_if_ready(bucket, hold_id, self.policies.current())
-            request_state = await self._state_or_final(bucket, hold_id)
-            return self._view(bundle, rules, request, request_state, None, "")
+            # What our own release decided; only if we did not act (not
+            # ready yet, or another replica's), the store says.
+            outcome = await self.releaser.release_if_ready(bucket, hold_id, self.policies.current())
+            if outcome is None:
+                outcome = await self._state_or_final(request)
+            return self._view(bundle, rules, request, outcome, None, "")
         raise errors.HoldChanged("The hold keeps changing; try again")
 
     async def deny(self, hold_id: str, who: Principal, reason: str) -> HoldView:

@@ -69,11 +69,26 @@ class Workflow:
             raise errors.HoldChanged(f"The hold is {state.status}, no longer pending")
         return request, (state, etag)
 
-    async def _state_or_final(self, bucket: str, hold_id: str) -> HoldState:
+    async def _state_or_final(self, request: HoldRequest) -> HoldState:
+        """The hold's state now. Gone means another replica decided it and
+        removed it meanwhile: released only if the target object says it came
+        from this hold (the release stamps its id); a hold that ended any
+        other way (denied at release, say) is not reported as released."""
         try:
-            return (await self.store.state(bucket, hold_id))[0]
+            return (await self.store.state(request.bucket, request.hold_id))[0]
         except errors.NoSuchHold:
+            pass
+        try:
+            head = await self.store.upstream.head_object(request.bucket, request.key)
+        except errors.S3Error:
+            head = None
+        stamp = head.metadata.get("x-amz-meta-s3gate-approval") if head is not None else None
+        if stamp == request.hold_id:
             return HoldState("released", self.clock())
+        raise errors.HoldChanged(
+            "Your approval was recorded, but the hold was decided meanwhile and not "
+            "released; its history: s3gate audit show --approval " + request.hold_id
+        )
 
     async def _expire(self, request: HoldRequest, state: HoldState, etag: str) -> HoldState | None:
         """The final state, or None if someone else decided (or expired) it first."""

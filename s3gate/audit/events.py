@@ -118,13 +118,19 @@ class MaskingSummary:
     profile: str
     counts: Mapping[str, int] = field(default_factory=dict)  # detector → matches
     action: str | None = None  # "rewrite" | "block" | "hold" | None (nothing found)
+    # Records left out per record rule ("profile:rule" → records); only in
+    # the JSON when some were, so events without record rules read as before.
+    rejected: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
-        return sum(self.counts.values())
+        return sum(self.counts.values()) + sum(self.rejected.values())
 
     def as_json(self) -> dict[str, Any]:
-        return {"profile": self.profile, "counts": dict(self.counts), "action": self.action}
+        out = {"profile": self.profile, "counts": dict(self.counts), "action": self.action}
+        if self.rejected:
+            out["rejected"] = dict(self.rejected)
+        return out
 
 
 @dataclass(frozen=True)

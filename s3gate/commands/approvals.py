@@ -95,6 +95,8 @@ def render(h: dict[str, Any]) -> str:
         ),
         "detectors  "
         + (", ".join(f"{k}={v}" for k, v in sorted(h.get("detector_counts", {}).items())) or "-"),
+        "rejected   "
+        + (", ".join(f"{k}={v}" for k, v in sorted(h.get("rejected_counts", {}).items())) or "-"),
         f"size       {h['size']} bytes",
         f"sha256     {h['sha256']}",
         f"bundle     {h.get('bundle_hash', '')}",
@@ -134,8 +136,16 @@ def cmd_approve(args: argparse.Namespace) -> int:
                 f"approved {args.id}: {after['valid_approvals']} of {need} approval(s); "
                 "still pending"
             )
-        else:
+        elif after["status"] in ("released", "granted", "releasing"):
             print(f"approved {args.id}: {after['status']}")
+        else:
+            # The vote counted, but the gateway refused the release (the
+            # policy or the bytes of the moment): a refusal, exit status 1.
+            raise ApiError(
+                409,
+                "ReleaseRefused",
+                f"approved, but the hold ended {after['status']}: {after.get('outcome')}",
+            )
 
     return _run(args, act)
 

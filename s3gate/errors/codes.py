@@ -176,6 +176,12 @@ class MalformedXML(S3Error):
     )
 
 
+class InvalidTag(S3Error):
+    code = "InvalidTag"
+    status = 400
+    default_message = "The tag provided was not a valid tag."
+
+
 class InvalidRange(S3Error):
     code = "InvalidRange"
     status = 416

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
-from s3gate.handlers import acl, buckets, multipart, objects, versions
+from s3gate.handlers import acl, buckets, multipart, objects, partcopy, tagging, versions
 from s3gate.handlers.call import Call
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -34,10 +34,14 @@ HANDLERS: dict[str, Handler] = {
     "CopyObject": objects.copy_object,
     "CreateMultipartUpload": multipart.create_multipart_upload,
     "UploadPart": multipart.upload_part,
+    "UploadPartCopy": partcopy.upload_part_copy,
     "CompleteMultipartUpload": multipart.complete_multipart_upload,
     "AbortMultipartUpload": multipart.abort_multipart_upload,
     "ListParts": multipart.list_parts,
     "ListMultipartUploads": multipart.list_multipart_uploads,
+    "GetObjectTagging": tagging.get_object_tagging,
+    "PutObjectTagging": tagging.put_object_tagging,
+    "DeleteObjectTagging": tagging.delete_object_tagging,
 }
 
 # Operations whose handler consumes the request body itself. For every other
@@ -51,6 +55,7 @@ BODY_OPERATIONS = frozenset(
         "CompleteMultipartUpload",
         "PutObjectAcl",
         "PutBucketAcl",
+        "PutObjectTagging",
         "PutBucketVersioning",
     }
 )

@@ -15,7 +15,7 @@ from s3gate.policy import denials, enforce
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.denials import DenialDetail
-from s3gate.policy.model import PER_ITEM_OPERATIONS, RequestContext
+from s3gate.policy.model import COPIES, PER_ITEM_OPERATIONS, RequestContext
 from s3gate.s3.copysource import parse_copy_source
 from s3gate.s3.operations import Operation
 
@@ -35,13 +35,13 @@ def authorize(
 ) -> Decision | None:
     """The operation's decision, allowed or not (None for per-item
     operations — DeleteObjects, ListBuckets — decided item by item by their
-    handlers, on the same bundle and context). A CopyObject is decided with
-    its source too."""
+    handlers, on the same bundle and context). A CopyObject or UploadPartCopy
+    is decided with its source too."""
     if op.name in PER_ITEM_OPERATIONS:
         return None
     assert op.bucket is not None
     copy_source = None
-    if op.name == "CopyObject":
+    if op.name in COPIES:
         copy_source = parse_copy_source(headers["x-amz-copy-source"])
     return enforce.authorize(
         bundle, principal, op.name, op.bucket, op.key, context, copy_source=copy_source

@@ -20,14 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from s3gate import errors
+from s3gate.handlers import mpchecksums
 from s3gate.handlers.call import Call
 from s3gate.handlers.masked_writes import store_masked
 from s3gate.masking.metadata import mask_for_write
 from s3gate.masking.profiles import profiles_for
 from s3gate.masking.stagedparts import StagedUpload
 from s3gate.s3.model import PutResult
+from s3gate.sigv4.checksums import new_checksum
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary
@@ -43,17 +46,31 @@ _NOT_FINAL = (
 POLL_SECONDS = 1.0
 
 
-async def create(call: Call, profiles: Sequence[Profile], metadata: dict[str, str]) -> str:
+@dataclass(frozen=True)
+class Completed:
+    """A completed upload, and the checksum of what was stored:
+    (algorithm, base64 value, type), see handlers.mpchecksums."""
+
+    result: PutResult
+    checksum: tuple[str, str, str] | None = None
+
+
+async def create(
+    call: Call, profiles: Sequence[Profile], metadata: dict[str, str], algorithm: str | None
+) -> str:
     """Start a staged upload. The metadata is inspected now (a refusal comes
-    before any part is sent) and again at Complete, with the profiles then."""
+    before any part is sent) and again at Complete, with the profiles then.
+    The checksum algorithm asked for is recorded with it (mpchecksums)."""
     assert call.decision is not None
     masked = mask_for_write(metadata, plan_for(profiles), MaskSummary(profiles=()))
+    if algorithm is not None:
+        masked[mpchecksums.STAGED_ALGORITHM] = algorithm
     return await call.masking.staging.create(
         call.upstream, call.bucket, call.key, masked, call.decision.obligations.masks
     )
 
 
-async def complete(call: Call, upload_id: str, parts: list[tuple[int, str]]) -> PutResult:
+async def complete(call: Call, upload_id: str, parts: list[tuple[int, str]]) -> Completed:
     staging = call.masking.staging
     upload = staging.open_id(call.bucket, call.key, upload_id)
     task = staging.running.get(upload.staging_id)
@@ -65,7 +82,7 @@ async def complete(call: Call, upload_id: str, parts: list[tuple[int, str]]) -> 
     return _result(await asyncio.shield(task))
 
 
-def _result(outcome: dict[str, object]) -> PutResult:
+def _result(outcome: dict[str, object]) -> Completed:
     code = outcome.get("code")
     if code is not None:
         status = outcome.get("status")
@@ -73,7 +90,11 @@ def _result(outcome: dict[str, object]) -> PutResult:
             str(code), int(status) if isinstance(status, int) else 400, str(outcome.get("message"))
         )
     version = outcome.get("version_id")
-    return PutResult(str(outcome["etag"]), str(version) if version is not None else None)
+    result = PutResult(str(outcome["etag"]), str(version) if version is not None else None)
+    checksum = outcome.get("checksum")  # absent in outcomes of older gateways
+    if isinstance(checksum, list) and len(checksum) == 2:
+        return Completed(result, (str(checksum[0]), str(checksum[1]), "FULL_OBJECT"))
+    return Completed(result)
 
 
 async def _once(
@@ -97,7 +118,7 @@ async def _as_holder(
     renewing = asyncio.ensure_future(_renew(call, upload, number))
     try:
         try:
-            result = await _mask_and_store(call, upload, parts)
+            result, checksum = await _mask_and_store(call, upload, parts)
         except errors.S3Error as exc:
             if exc.status >= 500 or isinstance(exc, _NOT_FINAL):
                 raise
@@ -107,7 +128,7 @@ async def _as_holder(
                 "message": exc.message,
             }
         else:
-            outcome = {"etag": result.etag, "version_id": result.version_id}
+            outcome = {"etag": result.etag, "version_id": result.version_id, "checksum": checksum}
         await staging.record_outcome(call.upstream, upload, outcome)
     except BaseException:
         renewing.cancel()
@@ -129,9 +150,11 @@ async def _renew(call: Call, upload: StagedUpload, number: int) -> None:
 
 async def _mask_and_store(
     call: Call, upload: StagedUpload, parts: list[tuple[int, str]]
-) -> PutResult:
+) -> tuple[PutResult, list[str]]:
+    """The stored result and [algorithm, value] of the masked bytes' checksum."""
     staging = call.masking.staging
     metadata, masks = await staging.meta(call.upstream, upload)
+    checksum = new_checksum(mpchecksums.staged_algorithm(metadata))
     # The masks recorded at creation and any the policy requires now: both apply.
     now = call.decision.obligations.masks if call.decision is not None else ()
     names = tuple(dict.fromkeys([*masks, *now]))
@@ -139,6 +162,7 @@ async def _mask_and_store(
     plaintext, total = await staging.plaintext(call.upstream, upload, parts)
     if total > call.settings.server.max_object_bytes:
         raise errors.EntityTooLarge(extra={"ProposedSize": str(total)})
-    stored = (await store_masked(call, profiles, plaintext, metadata)).result
+    stored = (await store_masked(call, profiles, plaintext, metadata, checksum)).result
     # A multipart-style ETag (never compared with an MD5 by clients).
-    return PutResult(f'{stored.etag[:-1]}-{len(parts)}"', stored.version_id)
+    result = PutResult(f'{stored.etag[:-1]}-{len(parts)}"', stored.version_id)
+    return result, [checksum.algorithm, checksum.b64digest()]

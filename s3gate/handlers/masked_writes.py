@@ -23,11 +23,13 @@ from typing import NoReturn
 
 from s3gate import errors
 from s3gate.handlers.call import Call
+from s3gate.handlers.tagging import with_tags
 from s3gate.masking import materialise
 from s3gate.masking.metadata import mask_for_write
 from s3gate.masking.spool import Spool
 from s3gate.masking.stamp import HeldCatcher, finish_metadata, unstamped
 from s3gate.s3.model import Conditions, CopyResult, PutResult
+from s3gate.s3.tagging import TagSet
 from s3gate.sigv4.checksums import Checksum, new_checksum
 from s3gate.transform.errors import MaskingHeld
 from s3gate.transform.plan import plan_for
@@ -178,10 +180,12 @@ async def copy_object(
     metadata: dict[str, str] | None,
     conditions: Conditions,
     version_id: str | None = None,
+    tags: TagSet = (),
 ) -> CopyResult:
     """The destination gets the source's bytes through every profile the
     decision named (the source's read view and the destination's write
-    profile, composed). `metadata` None copies the source's."""
+    profile, composed). `metadata` None copies the source's; `tags` are the
+    destination's (handlers.tagging), inspected with the metadata."""
     try:
         stream = await call.upstream.get_object(
             source[0], source[1], conditions=conditions, version_id=version_id
@@ -190,6 +194,7 @@ async def copy_object(
         # For a copy source every failed condition is a 412, as S3 answers.
         raise errors.PreconditionFailed() from exc
     stored = unstamped(stream.head.metadata) if metadata is None else metadata
+    stored = with_tags(stored, tags)
     try:
         result = (await store_masked(call, profiles, stream.body, stored)).result
     finally:

@@ -8,13 +8,12 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import masked_multipart, visibility
+from s3gate.handlers import masked_multipart, mpchecksums, visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.handlers.keepalive import KeepAliveResponse
 from s3gate.s3 import headers as h
 from s3gate.s3 import uploadpages, xml
-from s3gate.s3.model import PutResult, UploadInfo
-from s3gate.sigv4.checksums import normalise_algorithm
+from s3gate.s3.model import UploadInfo
 
 MAX_PART_NUMBER = 10000
 
@@ -26,32 +25,13 @@ def _upload_id(call: Call) -> str:
     return upload_id
 
 
-def _checksum_choice(call: Call) -> dict[str, str]:
-    """ChecksumAlgorithm / ChecksumType of CreateMultipartUpload, echoed as S3
-    does. The gateway verifies each part's checksum as it arrives; the store
-    is not told (its upload is plain), so a completed object has no checksum
-    of its own (docs/s3-compatibility.md)."""
-    out: dict[str, str] = {}
-    algorithm = call.headers.get("x-amz-checksum-algorithm")
-    if algorithm is not None:
-        out["x-amz-checksum-algorithm"] = normalise_algorithm(algorithm)
-    kind = call.headers.get("x-amz-checksum-type")
-    if kind is not None:
-        kind = kind.strip().upper()
-        if kind not in ("COMPOSITE", "FULL_OBJECT") or algorithm is None:
-            raise errors.InvalidRequest("Invalid x-amz-checksum-type")
-        out["x-amz-checksum-type"] = kind
-    elif algorithm is not None:
-        out["x-amz-checksum-type"] = "COMPOSITE"
-    return out
-
-
 async def create_multipart_upload(call: Call) -> Response:
     metadata = h.stored_metadata(call.headers)
-    checksum = _checksum_choice(call)
+    checksum = mpchecksums.choice(call.headers)
     profiles = call.mask_profiles()  # also checks that the named profiles exist
     if profiles:
-        upload_id = await masked_multipart.create(call, profiles, metadata)
+        algorithm = checksum.get("x-amz-checksum-algorithm")
+        upload_id = await masked_multipart.create(call, profiles, metadata, algorithm)
     else:
         upload_id = await call.upstream.create_multipart_upload(call.bucket, call.key, metadata)
     return xml_response(
@@ -70,6 +50,8 @@ async def upload_part(call: Call) -> Response:
     if staging.is_staged(upload_id):
         upload = staging.open_id(call.bucket, call.key, upload_id)
         etag = await staging.upload_part(call.upstream, upload, number, await call.upstream_body())
+        # The part staged is the client's, sealed: its verified checksum describes it.
+        return empty_response(headers={"etag": etag, **call.checksum_headers()})
     elif call.mask_profiles():
         # Parts of an unmasked upload would reach the store in the clear.
         raise errors.AccessDenied(
@@ -82,7 +64,6 @@ async def upload_part(call: Call) -> Response:
         call.tally.sha256_stored = call.body.sha256_hex  # stored as received
         # The part is stored as sent: its verified checksum describes it.
         return empty_response(headers={"etag": etag, **call.checksum_headers()})
-    return empty_response(headers={"etag": etag})
 
 
 async def complete_multipart_upload(call: Call) -> Response:
@@ -101,7 +82,7 @@ async def complete_multipart_upload(call: Call) -> Response:
                 resource=location,
                 interval=interval,
             )
-        result = work.result()
+        done = work.result()
     elif call.mask_profiles():
         raise errors.AccessDenied(
             "This upload was created without the masking your policy now requires"
@@ -110,17 +91,23 @@ async def complete_multipart_upload(call: Call) -> Response:
         result = await call.upstream.complete_multipart_upload(
             call.bucket, call.key, upload_id, parts
         )
+        stored = await mpchecksums.of_stored(call.upstream, call.bucket, call.key, result.etag)
+        done = masked_multipart.Completed(result, stored)
+    result = done.result
     out = {"x-amz-version-id": result.version_id} if result.version_id else None
     return xml_response(
-        xml.complete_multipart(location, call.bucket, call.key, result.etag), headers=out
+        xml.complete_multipart(location, call.bucket, call.key, result.etag, done.checksum),
+        headers=out,
     )
 
 
-async def _document(work: asyncio.Future[PutResult], location: str, call: Call) -> bytes:
+async def _document(
+    work: asyncio.Future[masked_multipart.Completed], location: str, call: Call
+) -> bytes:
     # The version id, a header in a quick answer, is not in the kept-alive one:
     # the headers are gone by then (HEAD of the key has it).
-    result = await work
-    return xml.complete_multipart(location, call.bucket, call.key, result.etag)
+    done = await work
+    return xml.complete_multipart(location, call.bucket, call.key, done.result.etag, done.checksum)
 
 
 async def abort_multipart_upload(call: Call) -> Response:

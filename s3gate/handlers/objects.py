@@ -7,7 +7,7 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import masked_reads, masked_writes
+from s3gate.handlers import masked_reads, masked_writes, tagging
 from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.policy import model
@@ -148,19 +148,25 @@ async def copy_object(call: Call) -> Response:
     conditions = h.conditions(call.headers, prefix="x-amz-copy-source-")
     profiles = call.mask_profiles()
     if profiles:
+        tags = await tagging.destination_tags(call, (src_bucket, src_key), src_version)
         result = await masked_writes.copy_object(
-            call, profiles, (src_bucket, src_key), metadata, conditions, src_version
+            call, profiles, (src_bucket, src_key), metadata, conditions, src_version, tags
         )
     else:
+        retags = await tagging.copy_tags(
+            call, (src_bucket, src_key), src_version, metadata is not None
+        )
+        untagged = None if metadata is None else tagging.with_tags(metadata, ())
         result = await call.upstream.copy_object(
             src_bucket,
             src_key,
             call.bucket,
             call.key,
-            metadata=metadata,
+            metadata=untagged,
             conditions=conditions,
             src_version_id=src_version,
         )
+        await tagging.retag(call, retags)
     # x-amz-version-id: the copy's own version; -copy-source-: the one read.
     out: dict[str, str] = {}
     if result.version_id:

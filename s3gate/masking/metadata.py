@@ -33,12 +33,14 @@ from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
 from s3gate import errors
-from s3gate.masking import headertext
+from s3gate.masking import headertext, tags
+from s3gate.masking.findings import UNINSPECTABLE, rule_findings
+from s3gate.s3 import tagging
 from s3gate.s3.headers import GATEWAY_META_PREFIX, MAX_USER_METADATA_BYTES
 from s3gate.s3.model import USER_META_PREFIX
 from s3gate.transform.errors import HeaderRefused, MaskingHeld
 from s3gate.transform.jsonvalue import mask_json_value
-from s3gate.transform.matcher import RunContext, find, scope_pairs
+from s3gate.transform.matcher import RunContext
 from s3gate.transform.plan import Plan
 from s3gate.transform.summary import MaskSummary
 from s3gate.transform.text import detector_hits
@@ -69,6 +71,11 @@ class _Inspection:
         for name, value in metadata.items():
             if name in user:
                 continue
+            if name == tagging.HEADER:  # tags: masked like user metadata (masking.tags)
+                kept = self._tagging(value)
+                if kept:
+                    out[name] = kept
+                continue
             if self._header_ok(name, value):
                 out[name] = value
         out.update(self._user(user))
@@ -77,6 +84,17 @@ class _Inspection:
         if self.write and _user_bytes(out) > MAX_USER_METADATA_BYTES:
             raise errors.MetadataTooLarge()
         return out
+
+    def _tagging(self, value: str) -> str:
+        """The `x-amz-tagging` value to keep (empty: no tag is left). A
+        value that does not parse is refused on write, not shown on read."""
+        try:
+            parsed = tagging.parse_header(value)
+        except errors.S3Error:
+            if self.write:
+                raise
+            return ""
+        return tagging.header_value(tags.inspect(parsed, self.ctx, write=self.write))
 
     # -- content headers: inspected, never rewritten ---------------------------------
 
@@ -99,26 +117,12 @@ class _Inspection:
         except headertext.Undecodable as exc:
             if self.write:
                 raise HeaderRefused(name, (), reason=str(exc)) from exc
-            return [value, "\x00uninspectable"]
+            return [value, UNINSPECTABLE]
         readings = {value, decoded, unquote_plus(value), value.replace("\\", "")}
         return sorted(readings)
 
     def _findings(self, texts: list[str]) -> tuple[str, ...]:
-        """Rule ids of what the profiles find in any of `texts`; counts them
-        (and raises on block)."""
-        found: set[str] = set()
-        for text in texts:
-            if text == "\x00uninspectable":
-                found.add("content:uninspectable")
-                continue
-            raw = text.encode("utf-8", "surrogatepass")
-            dets = {d for d, _ in detector_hits(self.ctx, self.plan.scanner.scan(raw))}
-            pairs = scope_pairs(self.plan, dets, self.plan.root_scope)
-            findings = find(text, pairs) if pairs else []
-            for f in findings:
-                self.ctx.count(f.bound.detector.id, f.operator, refusal=f.bound.refusal_id)
-                found.add(f.bound.refusal_id)
-        return tuple(sorted(found))
+        return rule_findings(self.ctx, texts)
 
     # -- user metadata: masked as a JSON object ----------------------------------------
 

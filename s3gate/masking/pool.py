@@ -4,9 +4,13 @@ the event loop (`masking.workers`; 0 runs it inline on the loop).
 Each worker talks to the gateway over one socket pair. A request's run is
 opened on the least busy worker and stays there (its pipeline state lives
 in that process); many runs share a worker, interleaved message by message.
-A worker that dies fails every run it held with `InternalError` (nothing of
-those runs is stored: callers only keep output of a run that completed) and
-is replaced.
+A worker that dies fails every run it held with `InternalError` (500, as S3
+answers an internal fault; the SDKs retry it, and the retry finds the
+replacement) — nothing of those runs is stored: callers only keep output of
+a run that completed — and is replaced. A run that starts while no worker is
+alive waits up to `REPLACE_WAIT` for the replacement, then fails with
+`ServiceUnavailable` (503: nothing was masked, nothing went wrong with this
+request; try again). See docs/deployment.md, "Masking workers".
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import logging
 import multiprocessing
 import pickle
 import socket
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
@@ -31,6 +37,9 @@ from s3gate.transform.profile import Profile
 
 log = logging.getLogger("s3gate.masking.pool")
 START_TIMEOUT = 60.0
+# How long a new run waits for a replaced worker (a spawn + imports + READY,
+# about 1-2 s on a quiet box) before it is refused.
+REPLACE_WAIT = 15.0
 # Profile sets the gateway remembers a worker has unpickled; fewer than the
 # worker keeps (worker.PROFILE_SETS), so "known" is never wrong.
 KNOWN_SETS = 16
@@ -39,6 +48,21 @@ _CRASHED = (wire.ERROR, -1, None, None)  # put on a run's queue when its worker 
 
 class WorkerGone(errors.InternalError):
     """The masking worker running this request died: fail closed."""
+
+
+class NoWorker(errors.ServiceUnavailable):
+    """No masking worker came alive within `REPLACE_WAIT`: refuse the run."""
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    """What `/_s3gate/status` shows of the pool (the pids let an operator
+    match workers with `ps`/`top`, and let the e2e suite kill one)."""
+
+    workers: int
+    alive: int
+    pids: tuple[int, ...]
+    restarts: int
 
 
 class _Worker:
@@ -205,11 +229,20 @@ class MaskingPool:
                 with contextlib.suppress(WorkerGone):
                     await worker.send((wire.WARM, pkey, blob))
 
-    def pick(self) -> tuple[_Worker, int, asyncio.Queue[tuple[object, ...]]]:
+    def status(self) -> PoolStatus:
         alive = [w for w in self.workers if w.alive]
-        if not alive:
-            log.error("no masking worker is running")
-            raise WorkerGone()
+        pids = tuple(w.pid for w in alive if w.pid is not None)
+        return PoolStatus(self.size, len(alive), pids, self.restarted)
+
+    async def pick(self) -> tuple[_Worker, int, asyncio.Queue[tuple[object, ...]]]:
+        alive = [w for w in self.workers if w.alive]
+        deadline = time.monotonic() + REPLACE_WAIT
+        while not alive:  # every worker died: wait for a replacement
+            if not self.running or time.monotonic() > deadline:
+                log.error("no masking worker is running")
+                raise NoWorker()
+            await asyncio.sleep(0.05)
+            alive = [w for w in self.workers if w.alive]
         worker = min(alive, key=lambda w: len(w.runs))
         rid = next(self._ids)
         queue: asyncio.Queue[tuple[object, ...]] = asyncio.Queue()

@@ -169,7 +169,7 @@ class PooledMasker:
                 yield out
 
     async def _open_run(self) -> _Job:
-        worker, rid, queue = self._pool.pick()
+        worker, rid, queue = await self._pool.pick()
         job = _Job(worker, rid, queue)
         self._jobs.append(job)
         pkey, blob = self._pool.blob_for(worker, self._profiles)
@@ -177,7 +177,7 @@ class PooledMasker:
         return job
 
     async def _send_window(self, window: bytes) -> _Job:
-        worker, rid, queue = self._pool.pick()
+        worker, rid, queue = await self._pool.pick()
         job = _Job(worker, rid, queue)
         self._jobs.append(job)
         pkey, blob = self._pool.blob_for(worker, self._profiles)

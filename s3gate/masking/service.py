@@ -54,6 +54,19 @@ class MaskingService:
         if self.pool is not None:
             await self.pool.stop()
 
+    def status(self) -> dict[str, object]:
+        """The pool's part of `/_s3gate/status` (`masking`): `workers` asked
+        for (0: inline), `alive`, their `pids`, `restarts` since start."""
+        if self.pool is None:
+            return {"workers": 0, "alive": 0, "pids": [], "restarts": 0}
+        now = self.pool.status()
+        return {
+            "workers": now.workers,
+            "alive": now.alive,
+            "pids": list(now.pids),
+            "restarts": now.restarts,
+        }
+
     def masker(
         self,
         profiles: Sequence[Profile],

@@ -159,10 +159,14 @@ def _summary_metadata(summary: MaskSummary) -> dict[str, str]:
         "o": dict(summary.operators),
         "d": dict(summary.detectors),
     }
+    if summary.records_rejected:  # record rules of a read profile
+        counts["x"] = dict(summary.rejected)
+        counts["n"] = summary.records_rejected
     text = json.dumps(counts, separators=(",", ":"), sort_keys=True)
-    if len(text) > 1500:  # S3 caps user metadata at 2 KiB
-        counts.pop("d")
-        text = json.dumps(counts, separators=(",", ":"), sort_keys=True)
+    for bulky in ("d", "x"):
+        if len(text) > 1500:  # S3 caps user metadata at 2 KiB
+            counts.pop(bulky, None)
+            text = json.dumps(counts, separators=(",", ":"), sort_keys=True)
     return {_SUMMARY: text}
 
 
@@ -180,6 +184,8 @@ def summary_from(metadata: Metadata, names: tuple[str, ...]) -> MaskSummary:
         out.records_masked = int(data.get("m", 0))
         out.operators = Counter({str(k): int(v) for k, v in dict(data.get("o", {})).items()})
         out.detectors = Counter({str(k): int(v) for k, v in dict(data.get("d", {})).items()})
+        out.rejected = Counter({str(k): int(v) for k, v in dict(data.get("x", {})).items()})
+        out.records_rejected = int(data.get("n", 0))
     except (ValueError, TypeError, AttributeError):
         log.warning("a view's stored summary is unreadable; counts omitted")
     return out

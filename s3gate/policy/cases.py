@@ -126,16 +126,16 @@ def requests_of(case: Case) -> list[model.AccessRequest]:
     """The access requests the gateway would decide for this case."""
     ctx = context_from(case.action, case.context)
     p, t = case.principal, case.target
-    if case.action == "CopyObject":
+    if case.action in model.COPIES:
         if case.copy_source is None or case.copy_source.key is None:
-            raise CaseError("CopyObject needs copy_source: s3://bucket/key")
+            raise CaseError(f"{case.action} needs copy_source: s3://bucket/key")
         source = (case.copy_source.bucket, case.copy_source.key)
-        return list(model.requests_for(p, "CopyObject", t.bucket, t.key, ctx, copy_source=source))
+        return list(model.requests_for(p, case.action, t.bucket, t.key, ctx, copy_source=source))
     if case.action == "DeleteObjects":
         return model.delete_requests(p, t.bucket, [_key(t)], ctx)
     spec = model.ACTIONS.get(case.action)
     if spec is None:
-        raise CaseError(f"{case.action!r} is neither a policy action nor CopyObject/DeleteObjects")
+        raise CaseError(f"{case.action!r} is neither a policy action nor a copy or DeleteObjects")
     kind = case.resource_type or spec.resources[0]
     if kind not in spec.resources:
         raise CaseError(f"{case.action} is decided on {' or '.join(spec.resources)}, not {kind}")

@@ -25,6 +25,7 @@ AUDIT_BUCKET_ACTIONS = frozenset(
         "GetObject",
         "HeadObject",
         "GetObjectAcl",
+        "GetObjectTagging",
         "ListObjects",
         "ListObjectsV2",
         "ListMultipartUploads",

@@ -1,10 +1,11 @@
 """What a policy decides about: actions, resources, request context.
 
 An S3 operation becomes one or more access requests (`requests_for`): most
-operations are one action on one resource; CopyObject is a read of the source
-and a write of the destination; listings are decided on the listed prefix and
-then on every key and common prefix they would show (`listing_requests`);
-DeleteObjects and ListBuckets are decided per key and per bucket.
+operations are one action on one resource; CopyObject (and UploadPartCopy) is
+a read of the source and a write (PutObject, UploadPart) of the destination;
+listings are decided on the listed prefix and then on every key and common
+prefix they would show (`listing_requests`); DeleteObjects and ListBuckets
+are decided per key and per bucket.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ ACTIONS: Mapping[str, ActionSpec] = {
     # ACL reads: the answer is always the private ACL, but it still tells the
     # caller the object exists, so it is a read of the object.
     "GetObjectAcl": ActionSpec("read", _OBJ),
+    # Tags are content of the object (inspected like its metadata): reading
+    # them is a read, changing or removing them a write (docs/policies.md).
+    "GetObjectTagging": ActionSpec("read", _OBJ),
+    "PutObjectTagging": ActionSpec("write", _OBJ),
+    "DeleteObjectTagging": ActionSpec("write", _OBJ),
     "PutObject": ActionSpec("write", _OBJ),
     "CreateMultipartUpload": ActionSpec("write", _OBJ),
     "UploadPart": ActionSpec("write", _OBJ),
@@ -68,6 +74,8 @@ ACTIONS: Mapping[str, ActionSpec] = {
     "PutBucketVersioning": ActionSpec("admin", _BUCKET),
 }
 
+# Copies: a GetObject of the source and this write of the destination.
+COPIES: Mapping[str, str] = {"CopyObject": "PutObject", "UploadPartCopy": "UploadPart"}
 LIST_ACTIONS = frozenset(a for a, spec in ACTIONS.items() if spec.resources == _LIST)
 # Decided per item rather than once per HTTP request.
 PER_ITEM_OPERATIONS = frozenset({"DeleteObjects", "ListBuckets"})
@@ -165,9 +173,9 @@ def requests_for(
     ctx = _with_operation(context, operation)
     if operation in PER_ITEM_OPERATIONS:
         raise ValueError(f"{operation} is decided per item, not per request")
-    if operation == "CopyObject":
+    if operation in COPIES:
         if copy_source is None or key is None:
-            raise ValueError("CopyObject needs a destination key and a copy source")
+            raise ValueError(f"{operation} needs a destination key and a copy source")
         src_bucket, src_key = copy_source
         source, dest = f"{src_bucket}/{src_key}", f"{bucket}/{key}"
         return (
@@ -179,7 +187,7 @@ def requests_for(
             ),
             AccessRequest(
                 principal,
-                "PutObject",
+                COPIES[operation],
                 Resource.object(bucket, key),
                 replace(ctx, copy_source=source, copy_destination=None),
             ),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from s3gate import errors
+from s3gate.s3 import tagging
 from s3gate.s3.dates import format_http_date
 from s3gate.s3.model import ByteRange, Conditions, ObjectHead, is_stored_header
 
@@ -20,7 +21,12 @@ MAX_USER_METADATA_BYTES = 2048  # S3's limit for x-amz-meta-* names + values
 # a client, so that a stored stamp cannot be forged through the gateway.
 GATEWAY_META_PREFIX = "x-amz-meta-s3gate-"
 
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+# More digits than any object size has (S3's largest object is 5 TiB, 13
+# digits). A longer number is read as this one, past every object, rather
+# than converted: int() refuses text past 4300 digits, and a header holds more.
+_MAX_DIGITS = 19
+_PAST_EVERY_OBJECT = 10**_MAX_DIGITS
 
 # GET query parameters that override response headers (presigned downloads).
 RESPONSE_OVERRIDES = {
@@ -35,7 +41,10 @@ RESPONSE_OVERRIDES = {
 
 def parse_range(value: str | None) -> ByteRange | None:
     """A single byte range, or None. Like S3, a malformed or multi-range
-    header is ignored and the whole object is returned."""
+    header is ignored and the whole object is returned. Numbers past every
+    object's size keep their meaning (a start past the end is unsatisfiable,
+    an end or a suffix past it is the whole object) without being converted
+    digit by digit."""
     if not value:
         return None
     m = _RANGE_RE.match(value.strip().replace(" ", ""))
@@ -45,11 +54,16 @@ def parse_range(value: str | None) -> ByteRange | None:
     if not first and not last:
         return None
     if not first:
-        return ByteRange(None, int(last))
-    start, end = int(first), (int(last) if last else None)
+        return ByteRange(None, _number(last))
+    start, end = _number(first), (_number(last) if last else None)
     if end is not None and end < start:
         return None
     return ByteRange(start, end)
+
+
+def _number(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return _PAST_EVERY_OBJECT if len(digits) > _MAX_DIGITS else int(digits)
 
 
 def conditions(headers: Mapping[str, str], prefix: str = "") -> Conditions:
@@ -76,6 +90,12 @@ def stored_metadata(headers: Mapping[str, str]) -> dict[str, str]:
             if stripped is None:
                 continue
             value = stripped
+        if name == tagging.HEADER:
+            # Checked against S3's limits on every write, and sent on in one
+            # canonical encoding (s3.tagging); an empty one is no tags.
+            value = tagging.header_value(tagging.parse_header(value))
+            if not value:
+                continue
         if name.startswith("x-amz-meta-"):
             user_bytes += len(name) - len("x-amz-meta-") + len(value.encode())
         out[name] = value

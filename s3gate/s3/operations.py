@@ -143,6 +143,8 @@ def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping
         if method == "POST" and "delete" in query:
             return "DeleteObjects"
         raise errors.MethodNotAllowed()
+    if "tagging" in query and method in _TAGGING:
+        return _TAGGING[method]
     if method == "GET":
         if "acl" in query:
             return "GetObjectAcl"
@@ -167,6 +169,9 @@ def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping
     raise errors.MethodNotAllowed()
 
 
+# Object tagging (s3gate.handlers.tagging), one verb per method.
+_TAGGING = {"GET": "GetObjectTagging", "PUT": "PutObjectTagging", "DELETE": "DeleteObjectTagging"}
+
 # Sub-resources each operation may carry; anything else is not implemented.
 _SUBRESOURCES: dict[str, frozenset[str]] = {
     "GetBucketLocation": frozenset({"location"}),
@@ -174,6 +179,7 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
     "DeleteObjects": frozenset({"delete"}),
     "ListParts": frozenset({"uploadId"}),
     "UploadPart": frozenset({"uploadId", "partNumber"}),
+    "UploadPartCopy": frozenset({"uploadId", "partNumber"}),
     "AbortMultipartUpload": frozenset({"uploadId"}),
     "CreateMultipartUpload": frozenset({"uploads"}),
     "CompleteMultipartUpload": frozenset({"uploadId"}),
@@ -182,6 +188,7 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
     "GetObjectAcl": frozenset({"acl"}),
     "PutObjectAcl": frozenset({"acl"}),
     "ListObjectVersions": frozenset({"versions", "version-id-marker"}),
+    **{name: frozenset({"tagging"}) for name in _TAGGING.values()},
     "GetBucketVersioning": frozenset({"versioning"}),
     "PutBucketVersioning": frozenset({"versioning"}),
     # A version of the object (docs/s3-compatibility.md, "Versions").
@@ -191,7 +198,7 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
 }
 
 # Operations that s3gate does not implement even though we can name them.
-_UNSUPPORTED = frozenset({"UploadPartCopy"})
+_UNSUPPORTED: frozenset[str] = frozenset()
 
 
 def _plain(param: str) -> str:
@@ -216,7 +223,18 @@ def resolve(
     validate_bucket_name(bucket)
     if key is not None and len(key.encode()) > MAX_KEY_BYTES:
         raise errors.KeyTooLongError(resource=f"/{bucket}")
-    name = _verb(method, key is not None, query, headers)
+    try:
+        name = _verb(method, key is not None, query, headers)
+    except errors.MethodNotAllowed:
+        # S3 tells its POSTs apart by sub-resource (?restore, ?select, …):
+        # one s3gate does not route is not implemented, like any other.
+        subresources = sorted(p for p in query if _plain(p) not in _PLAIN_PARAMS)
+        if method == "POST" and subresources:
+            raise errors.NotImplementedError_(
+                f"s3gate does not implement this operation ({', '.join(subresources)})",
+                resource=Operation(method, bucket, key).resource,
+            ) from None
+        raise
     allowed = _SUBRESOURCES.get(name, frozenset())
     extra = {p for p in query if _plain(p) not in _PLAIN_PARAMS and p not in allowed}
     op = Operation(name, bucket, key)
@@ -252,8 +270,7 @@ def describe(
         name = _verb(method, key is not None, query, headers)
     except errors.S3Error:
         return Operation("Unknown", bucket, key)
-    # UploadPartCopy (unsupported) carries UploadPart's sub-resources.
-    allowed = _SUBRESOURCES.get(name.replace("UploadPartCopy", "UploadPart"), frozenset())
+    allowed = _SUBRESOURCES.get(name, frozenset())
     extra = sorted(p for p in query if _plain(p) not in _PLAIN_PARAMS and p not in allowed)
     # Client-chosen names: a few, short, so a log line stays a line.
     shown = [p[:_MAX_NAME_CHARS] for p in extra[:_MAX_NAMES]] + (

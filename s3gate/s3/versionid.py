@@ -35,8 +35,8 @@ def requested_version(
     operation: str, query: Mapping[str, str], headers: Mapping[str, str]
 ) -> str | None:
     """The version a request reads or deletes, for its policy context: the
-    `versionId` parameter, or a CopyObject's source version."""
-    if operation == "CopyObject" and "x-amz-copy-source" in headers:
+    `versionId` parameter, or a CopyObject's (UploadPartCopy's) source version."""
+    if operation in ("CopyObject", "UploadPartCopy") and "x-amz-copy-source" in headers:
         return copy_source_version(headers["x-amz-copy-source"])
     return query_version(query)
 

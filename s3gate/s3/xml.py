@@ -6,6 +6,7 @@ the caller has bounded their size; anything unexpected is `MalformedXML`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -31,6 +32,8 @@ NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 OWNER_ID = "s3gate"
 MAX_DELETE_KEYS = 1000
+MAX_PART_NUMBER = 10_000  # S3's part numbers run from 1 to 10000
+_PART_NUMBER_RE = re.compile(r"[0-9]+")
 
 
 def _el(name: str, value: object) -> str:
@@ -238,11 +241,23 @@ def initiate_multipart(bucket: str, key: str, upload_id: str) -> bytes:
     ).encode()
 
 
-def complete_multipart(location_url: str, bucket: str, key: str, etag: str) -> bytes:
+def complete_multipart(
+    location_url: str,
+    bucket: str,
+    key: str,
+    etag: str,
+    checksum: tuple[str, str, str] | None = None,
+) -> bytes:
+    """`checksum`: (algorithm, base64 value, COMPOSITE | FULL_OBJECT) of the
+    object stored, as `<ChecksumCRC32>` and `<ChecksumType>`."""
+    extra = ""
+    if checksum is not None:
+        algorithm, value, kind = checksum
+        extra = _el(f"Checksum{algorithm}", value) + _el("ChecksumType", kind)
     return (
         f'{HEAD}<CompleteMultipartUploadResult xmlns="{NS}">'
         f"{_el('Location', location_url)}{_el('Bucket', bucket)}{_el('Key', key)}"
-        f"{_el('ETag', etag)}</CompleteMultipartUploadResult>"
+        f"{_el('ETag', etag)}{extra}</CompleteMultipartUploadResult>"
     ).encode()
 
 
@@ -369,16 +384,25 @@ def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
 
 
 def parse_complete(body: bytes) -> list[tuple[int, str]]:
-    """CompleteMultipartUpload: [(part number, etag)] in request order."""
+    """CompleteMultipartUpload: [(part number, etag)] in request order.
+
+    A part number is ASCII digits (`str.isdigit` would let a superscript
+    two through to fail in `int`, and an Arabic-Indic one be read as 1).
+    One outside 1..10000 names no part any store holds: InvalidPart,
+    without converting what may be thousands of digits."""
     root = _parse(body)
     if _local(root.tag) != "CompleteMultipartUpload":
         raise errors.MalformedXML()
     parts = []
     for part in _children(root, "Part"):
         number, etag = _text(part, "PartNumber"), _text(part, "ETag")
-        if not number or not etag or not number.strip().isdigit():
+        digits = (number or "").strip()
+        if not etag or not _PART_NUMBER_RE.fullmatch(digits):
             raise errors.MalformedXML()
-        parts.append((int(number), etag.strip()))
+        digits = digits.lstrip("0")
+        if not digits or len(digits) > len(str(MAX_PART_NUMBER)) or int(digits) > MAX_PART_NUMBER:
+            raise errors.InvalidPart()
+        parts.append((int(digits), etag.strip()))
     if not parts:
         raise errors.MalformedXML()
     return parts
@@ -399,3 +423,4 @@ parse_xml = _parse
 local_name = _local
 children = _children
 text_of = _text
+element = _el

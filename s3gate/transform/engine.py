@@ -262,10 +262,13 @@ class MaskRun:
     def plain_jsonl(self) -> bool:
         """After a head of at least `SNIFF_BYTES`: is this body JSONL in
         UTF-8 with no content coding, no byte-order mark and no other
-        encoding? Then its later records may be masked apart (`WindowRun`)."""
+        encoding? Then its later records may be masked apart (`WindowRun`).
+        Not under record rules: they number records from the object's first
+        line, which a window does not know."""
         pipe = self._pipeline
         return (
-            pipe is not None
+            not self._masker.plan.record_rules
+            and pipe is not None
             and pipe._decoding is not None
             and pipe._stage is not None
             and self._masker.summary.content_kind == "jsonl"

@@ -51,6 +51,20 @@ class HeaderRefused(errors.InvalidArgument):
         )
 
 
+class TagRefused(errors.InvalidTag):
+    """A tag key holds content the profiles find: a key cannot be rewritten
+    (its replacement would be another tag), so the write is refused. The
+    message names the rules, never the key."""
+
+    def __init__(self, rule_ids: Iterable[str]) -> None:
+        self.rule_ids = tuple(sorted(set(rule_ids)))
+        super().__init__(
+            "A tag key cannot be stored: it holds content found by masking rule(s) "
+            f"{_ids(self.rule_ids)}, and a key cannot be rewritten; move the content "
+            "into the tag's value or the body"
+        )
+
+
 class MaskLimitExceeded(errors.EntityTooLarge):
     """A record, line or document is larger than the masking engine accepts."""
 

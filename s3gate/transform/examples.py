@@ -3,7 +3,8 @@
 - every detector a profile uses (built-in or custom) finds each of its
   positive examples and none of its negative ones;
 - every `tests:` case of a profile gives the expected outcome through the
-  real engine (exact output, substrings absent/present, blocked or held).
+  real engine (exact output, substrings absent/present, blocked or held,
+  records each record rule rejected).
 
 Results are data (`Failure`), so any command can print or count them.
 Examples are written by the author to be shown; real content never is.
@@ -27,7 +28,7 @@ class Failure:
     profile: str
     file: str
     subject: str  # "detector <id>" or "test <name>"
-    kind: str  # positive | negative | expect | absent | present | outcome
+    kind: str  # positive | negative | expect | absent | present | outcome | rejected
     example: str
     message: str
 
@@ -91,6 +92,12 @@ def _run_test(profile: Profile, test: TestModel) -> list[Failure]:
     for text in test.present:
         if text not in output:
             out.append(_fail(profile, subject, "present", text, "missing from the output"))
+    if test.rejected is not None:
+        prefix = f"{profile.name}:"
+        got = {k.removeprefix(prefix): v for k, v in masker.summary.rejected.items() if v}
+        want = {k: v for k, v in test.rejected.items() if v}
+        if got != want:
+            out.append(_fail(profile, subject, "rejected", test.input, f"rejected {got}"))
     return out
 
 

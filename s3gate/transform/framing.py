@@ -18,6 +18,7 @@ from s3gate.transform.jsoncheck import is_json
 from s3gate.transform.jsonl import mask_jsonl_block
 from s3gate.transform.jsonvalue import mask_json_value
 from s3gate.transform.matcher import RunContext
+from s3gate.transform.records import check_document
 from s3gate.transform.settings import Limits
 from s3gate.transform.text import PEM_WINDOW, detector_hits, mask_text_block
 
@@ -134,6 +135,7 @@ class DocumentStage:
             yield mask_jsonl_block(doc, ctx)
             return
         plan = ctx.plan
+        check_document(doc, ctx)  # record rules, before masking
         hits = plan.scanner.scan(doc)
         if not hits and not plan.always_dirty:
             yield doc

@@ -4,7 +4,8 @@ The hot path: one hyperscan scan over the block; records with no prefilter
 hit are copied byte-identical without being parsed. A flagged record is
 parsed (to confirm it is JSON) and walked; one that does not parse is
 masked with the text detectors or refuses the object, as the profile says.
-Blank lines pass through.
+Blank lines pass through. A plan with record rules has every record
+judged first (records.py), before masking, and rejected ones left out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from s3gate.transform.jsoncheck import is_json
 from s3gate.transform.jsonvalue import mask_json_value
 from s3gate.transform.matcher import RunContext
 from s3gate.transform.plan import ENTRY_KEY
+from s3gate.transform.records import check_block
 from s3gate.transform.text import mask_segment
 
 MALFORMED_RULE = "content:malformed-json"
@@ -21,6 +23,8 @@ MALFORMED_RULE = "content:malformed-json"
 
 def mask_jsonl_block(block: bytes, ctx: RunContext) -> bytes:
     plan = ctx.plan
+    if plan.record_rules:  # judged before masking; rejected records leave here
+        block = check_block(block, ctx)
     if plan.malformed_json == "block":
         _validate_all(block, ctx)
     hits = plan.scanner.scan(block)

@@ -34,6 +34,8 @@ class RunContext:
         self.plan = plan
         self.summary = summary
         self.held: set[str] = set()
+        # JSONL lines the record rules have seen (gives their line numbers).
+        self.lines_checked = 0
 
     def count(
         self, source: str, op: Operator, *, rule: bool = False, refusal: str | None = None

@@ -74,6 +74,8 @@ class Plan:
                 self.rules.append(BoundRule(len(self.rules), rule.id, rule.operator, scoped))
                 selectors.append(rule.steps)
         self.selectors = Selectors(selectors)
+        # Every record rule of every profile (records.py applies them).
+        self.record_rules = tuple(r for p in profiles for r in p.records)
         self.everywhere = frozenset(d.index for d in self.detectors if d.everywhere)
         # Detectors in force outside any field rule (index → operator override).
         self.root_scope: dict[int, Operator | None] = dict.fromkeys(sorted(self.everywhere))

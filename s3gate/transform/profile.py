@@ -30,8 +30,16 @@ from s3gate.transform.detectors import (
 from s3gate.transform.fields import PathError, Step, key_glob, parse_path
 from s3gate.transform.library import BUILTINS
 from s3gate.transform.operators import Operator
+from s3gate.transform.recordrules import RecordRule, compile_rule
 from s3gate.transform.scanner import PrefilterError, check_expression
-from s3gate.transform.schema import DetectorModel, FieldModel, ProfileModel, TestModel, load_yaml
+from s3gate.transform.schema import (
+    DetectorModel,
+    FieldModel,
+    ProfileModel,
+    RecordRuleModel,
+    TestModel,
+    load_yaml,
+)
 from s3gate.transform.tokenkeys import TokenKeys
 from s3gate.transform.validators import VALIDATORS
 
@@ -75,6 +83,8 @@ class Profile:
     keys: TokenKeys
     # Content hash (file + token key fingerprint): caches key on it.
     digest: str
+    # Record rules (recordrules.py), in the order written.
+    records: tuple[RecordRule, ...] = ()
 
 
 class MaskingProfiles:
@@ -178,6 +188,19 @@ def parse_profile(text: str, path: Path, keys: TokenKeys) -> Profile:
             rules.append(_rule(model.profile, rule, detectors))
         except ValueError as exc:
             problems.append(f"fields[{i}] ({rule.id}): {exc}")
+    records: list[RecordRule] = []
+    for i, record_rule in enumerate(model.records):
+        if record_rule.id in seen:
+            problems.append(f"records[{i}]: duplicate rule id {record_rule.id!r}")
+        seen.add(record_rule.id)
+        try:
+            records.append(_record_rule(model.profile, record_rule, detectors))
+        except ValueError as exc:
+            problems.append(f"records[{i}] ({record_rule.id}): {exc}")
+    record_ids = {r.id for r in model.records}
+    for test in model.tests:
+        for rule_id in sorted(set(test.rejected or {}) - record_ids):
+            problems.append(f"tests ({test.name}): rejected: {rule_id!r} is not a record rule")
     names = [t.name for t in model.tests]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"tests: duplicate test name {dup!r}")
@@ -195,6 +218,7 @@ def parse_profile(text: str, path: Path, keys: TokenKeys) -> Profile:
         tests=model.tests,
         keys=keys,
         digest=digest,
+        records=tuple(records),
     )
 
 
@@ -300,6 +324,33 @@ def _rule(profile: str, rule: FieldModel, detectors: Mapping[str, DetectorUse]) 
         steps=steps,
         operator=operator,
         detectors=rule.detectors,
+    )
+
+
+def _record_rule(
+    profile: str, rule: RecordRuleModel, detectors: Mapping[str, DetectorUse]
+) -> RecordRule:
+    """Compiled once per bundle: a schema that does not compile (or refers
+    outside itself) rejects the bundle here, never at the first record."""
+    found: list[Detector] | None = None
+    if rule.detectors is not None:
+        found = []
+        for det_id in rule.detectors:
+            if det_id in detectors:
+                found.append(detectors[det_id].detector)
+            elif det_id in BUILTINS:
+                found.append(_compiled(BUILTINS[det_id]))
+            else:
+                raise ValueError(f"unknown detector {det_id!r}")
+    return compile_rule(
+        profile,
+        rule.id,
+        rule.action,
+        schema=rule.json_schema,
+        required=rule.required,
+        forbidden=rule.forbidden,
+        detectors=found,
+        detector_ids=rule.detectors or (),
     )
 
 

@@ -14,6 +14,8 @@ refuses duplicate keys for the same reason.
         examples: {positive: [CUST-00012345], negative: [CUST-12]}
     fields:
       - {id: passwords, path: $..password, operator: drop}
+    records:
+      - {id: has-trace-id, action: reject_record, required: [$.trace_id]}
     tests:
       - {name: …, input: …, absent: […]}
 """
@@ -105,6 +107,40 @@ class FieldModel(_Model):
         return self
 
 
+class RecordRuleModel(_Model):
+    """A record rule (docs/masking.md, "Record rules"): one check and its action."""
+
+    id: str = Field(pattern=RULE_ID_PATTERN)
+    action: Literal["reject_record", "block", "hold"]
+    # Exactly one check: a JSON Schema the record must satisfy, paths that
+    # must each select a value, paths that must select none, or detectors
+    # that must find nothing in the record.
+    json_schema: Any = Field(default=None, alias="schema")
+    required: tuple[str, ...] | None = None
+    forbidden: tuple[str, ...] | None = None
+    detectors: tuple[str, ...] | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_check(self) -> RecordRuleModel:
+        given = [
+            name
+            for name, value in (
+                ("schema", self.json_schema),
+                ("required", self.required),
+                ("forbidden", self.forbidden),
+                ("detectors", self.detectors),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError("give exactly one of schema, required, forbidden, detectors")
+        for name in ("required", "forbidden", "detectors"):
+            if getattr(self, name) == ():
+                raise ValueError(f"{name} must not be empty")
+        return self
+
+
 class TestModel(_Model):
     name: str = Field(min_length=1)
     input: str
@@ -114,6 +150,8 @@ class TestModel(_Model):
     absent: tuple[str, ...] = ()
     present: tuple[str, ...] = ()
     outcome: Literal["masked", "blocked", "held"] = "masked"
+    # Records each record rule rejected ({rule id: count}, exact when given).
+    rejected: dict[str, int] | None = None
 
 
 class ContentModel(_Model):
@@ -129,6 +167,7 @@ class ProfileModel(_Model):
     content: ContentModel = ContentModel()
     detectors: dict[str, DetectorModel] = Field(default_factory=dict)
     fields: tuple[FieldModel, ...] = ()
+    records: tuple[RecordRuleModel, ...] = ()
     tests: tuple[TestModel, ...] = ()
 
     @field_validator("detectors", mode="before")

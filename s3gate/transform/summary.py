@@ -27,6 +27,12 @@ class MaskSummary:
     records: int = 0  # JSONL records or text lines (JSON document: 1)
     records_masked: int = 0
     records_malformed: int = 0  # JSON that fell back to the text detectors
+    # Records left out by `reject_record` record rules: per rule
+    # ("profile:rule"; a record two rules reject counts for both), in all,
+    # and the line numbers per rule (the first `records.MAX_LINES`; never content).
+    rejected: Counter[str] = field(default_factory=Counter)
+    records_rejected: int = 0
+    rejected_lines: dict[str, list[int]] = field(default_factory=dict)
     bytes_in: int = 0
     bytes_out: int = 0
     blocked: tuple[str, ...] = ()
@@ -38,6 +44,14 @@ class MaskSummary:
         return sum(self.operators.values())
 
     def as_dict(self) -> dict[str, object]:
+        out = self._counts_dict()
+        if self.records_rejected:  # only then: summaries without record rules read as before
+            out["rejected"] = dict(sorted(self.rejected.items()))
+            out["records_rejected"] = self.records_rejected
+            out["rejected_lines"] = {k: list(v) for k, v in sorted(self.rejected_lines.items())}
+        return out
+
+    def _counts_dict(self) -> dict[str, object]:
         return {
             "profiles": list(self.profiles),
             "content": self.content_kind,
@@ -61,10 +75,15 @@ class MaskSummary:
         """User metadata for the stored object (short; S3 caps it at 2 KiB)."""
         counts = {**self.detectors, **self.rules}
         compact = ",".join(f"{k}={v}" for k, v in sorted(counts.items()))
-        return {
+        stamp = {
             "s3gate-mask-profiles": ",".join(self.profiles),
             "s3gate-mask-counts": compact[:1024],
         }
+        if self.records_rejected:
+            rejected = ",".join(f"{k}={v}" for k, v in sorted(self.rejected.items()))
+            stamp["s3gate-mask-rejected"] = rejected[:512]
+            stamp["s3gate-mask-rejected-records"] = str(self.records_rejected)
+        return stamp
 
     def _form(self) -> str:
         form = [*self.codings, *([self.charset] if self.charset else [])]
@@ -78,6 +97,13 @@ class MaskSummary:
             f"{self.records_malformed} malformed JSON masked as text)",
             f"bytes: {self.bytes_in} in, {self.bytes_out} out",
         ]
+        if self.records_rejected:
+            lines.append(f"records rejected: {self.records_rejected}")
+            for rule, count in sorted(self.rejected.items()):
+                shown = self.rejected_lines.get(rule, [])
+                more = count - len(shown)
+                where = ", ".join(map(str, shown)) + (f" and {more} more" if more > 0 else "")
+                lines.append(f"  rejected  {rule:<40} {count:>8}  lines {where}")
         if self.blocked:
             lines.append(f"blocked by: {', '.join(self.blocked)}")
         if self.held:
@@ -89,7 +115,7 @@ class MaskSummary:
         ):
             for name, count in sorted(counter.items()):
                 lines.append(f"  {title:<9} {name:<40} {count:>8}")
-        if not self.replacements:
+        if not self.replacements and not self.records_rejected:
             lines.append("  nothing masked")
         return "\n".join(lines)
 

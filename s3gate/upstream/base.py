@@ -38,6 +38,7 @@ from s3gate.s3.model import (
     UploadsPage,
     VersionsPage,
 )
+from s3gate.s3.tagging import TagSet
 
 
 class ObjectStream:
@@ -269,3 +270,14 @@ class Upstream(Protocol):
         key_marker: str | None = None,
         upload_id_marker: str | None = None,
     ) -> UploadsPage: ...
+
+    # Object tags (the S3 upstream's ?tagging; the local store keeps them
+    # with the object's metadata). NoSuchKey when the object is missing.
+
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> TagSet: ...
+
+    async def put_object_tagging(self, bucket: str, key: str, tags: TagSet) -> None: ...
+
+    async def delete_object_tagging(self, bucket: str, key: str) -> None: ...

@@ -322,10 +322,6 @@ def test_presigned_get_with_plain_http(client: Any, bucket: str) -> None:
         # (Bucket versioning is implemented: tests/e2e/test_versions.py.)
         lambda c, b: c.put_bucket_policy(Bucket=b, Policy="{}"),
         lambda c, b: c.get_bucket_lifecycle_configuration(Bucket=b),
-        lambda c, b: c.get_object_tagging(Bucket=b, Key="k"),
-        lambda c, b: c.upload_part_copy(
-            Bucket=b, Key="k", UploadId="u", PartNumber=1, CopySource={"Bucket": b, "Key": "s"}
-        ),
     ],
 )
 def test_unimplemented_operations_answer_501(client: Any, bucket: str, call: Any) -> None:

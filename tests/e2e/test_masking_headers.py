@@ -203,7 +203,6 @@ HEADERS: list[tuple[str, Callable[[str], str]]] = [
     ("Content-Type", lambda c: f'application/x-ndjson; note="{c}"'),
     ("Expires", lambda c: f"Thu, 01 Dec 2094 16:00:00 GMT {c}"),
     ("x-amz-website-redirect-location", lambda c: f"/people/{c}"),
-    ("x-amz-tagging", lambda c: "owner=" + c.replace("@", "%40")),
 ]
 
 

@@ -125,8 +125,8 @@ def _log_lines(gw: Gateway, request_id: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("method", "path", "code", "operation", "key"),
     [
-        ("GET", "/{bucket}/a/b.jsonl?tagging", "NotImplemented", "GetObject?tagging", "a/b.jsonl"),
-        ("PUT", "/{bucket}/k?tagging", "NotImplemented", "PutObject?tagging", "k"),
+        ("GET", "/{bucket}/a/b.jsonl?torrent", "NotImplemented", "GetObject?torrent", "a/b.jsonl"),
+        ("PUT", "/{bucket}/k?torrent", "NotImplemented", "PutObject?torrent", "k"),
         ("GET", "/{bucket}/a/b.jsonl", "InvalidAccessKeyId", "GetObject", "a/b.jsonl"),
     ],
 )

@@ -23,7 +23,12 @@ MAX_FORM_BYTES = 16 * 1024
 MAX_FIELDS = 20
 
 # No script at all, styles from our own file only, forms only to ourselves,
-# never framed; no referrer (a callback URL carries a code and state).
+# never framed. Referrer: `same-origin`, not `no-referrer`: under
+# `no-referrer` browsers send `Origin: null` on every form POST (Fetch
+# standard, "append a request Origin header"), which check_origin must refuse,
+# so no approval could be sent from a real browser. `same-origin` still sends
+# no Referer to any other site; the callback's own page (its URL carries the
+# code and state) answers with CALLBACK_HEADERS: no referrer at all.
 HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -32,10 +37,11 @@ HEADERS: Mapping[str, str] = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+CALLBACK_HEADERS: Mapping[str, str] = {**HEADERS, "Referrer-Policy": "no-referrer"}
 
 
 def check_origin(request: Request, origin: str) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 
@@ -44,6 +44,16 @@ from s3gate.identity.roles import RoleBook
 
 log = logging.getLogger("s3gate.approvers.web")
 BASE = "/_s3gate/approvals"
+# What an approval led to, by the hold's state after it; any other state
+# (denied or expired at release) is reported as a refusal.
+APPROVED = MappingProxyType(
+    {
+        "released": "Approved: released into its key.",
+        "granted": "Approved: the read grant is in force.",
+        "pending": "Approved: vote recorded ({votes} valid); still pending.",
+        "releasing": "Approved: another replica is releasing it.",
+    }
+)
 
 
 def trusted_roles(book: RoleBook | None, who: WebIdentity) -> tuple[str, ...]:
@@ -176,13 +186,15 @@ class WebPages:
                     "Your identity carries too many groups for a session."
                 ) from None
         except errors.S3Error as exc:
-            response: Response = self._signin_page(exc.message, exc.http_status)
+            response: Response = self._signin_page(
+                exc.message, exc.http_status, guard.CALLBACK_HEADERS
+            )
             self._clear(response, self.login_cookie)
             return response
         log.info("approvals web: %s of issuer %s signed in", who.subject, who.issuer)
         # A page of our own, not a redirect: the next request is then started
         # by our origin, so the browser sends the SameSite=Strict cookie.
-        response = render.page("continue.html", session=None)
+        response = render.page("continue.html", headers=guard.CALLBACK_HEADERS, session=None)
         self._clear(response, self.login_cookie)
         self._set(
             response,
@@ -221,12 +233,20 @@ class WebPages:
                 form.get("sha256", ""),
                 form.get("bundle_hash", ""),
             )
-            done = (
-                "released into its key"
-                if view.state.status == "released"
-                else (f"vote recorded ({view.valid_votes} valid); status {view.state.status}")
+            status = view.state.status
+            done = APPROVED.get(status)
+            if done is not None:
+                text = done.format(votes=view.valid_votes)
+                return self._done(session, "Approved", text, hold_id)
+            # The vote counted but the gateway refused the release at the last
+            # step (the policy or bytes of the moment): say so, never "released".
+            return self._message(
+                session,
+                errors.HoldChanged(
+                    f"Your approval was recorded, but the hold ended {status}: "
+                    f"{view.state.reason}. The quarantined bytes are destroyed."
+                ),
             )
-            return self._done(session, "Approved", f"Approved: {done}.", hold_id)
 
         return await self._post(request, act)
 
@@ -307,6 +327,19 @@ class WebPages:
             guard.check_csrf(form, session)
             await self._audit_ready()
             return await act(request, session, form)
+        except errors.RequestForgery as exc:
+            # Someone's form or cookie was not this page's: worth a line for
+            # the operator (never the cookie, token or form; the path names
+            # the hold).
+            client = request.client.host if request.client else "?"
+            log.warning(
+                "approvals web: refused POST %s from %s (%s): %s",
+                request.url.path,
+                client,
+                session.subject if session is not None else "no session",
+                exc.message,
+            )
+            return self._message(session, exc)
         except errors.S3Error as exc:
             return self._message(session, exc)
         except Exception:  # fail closed, say nothing more
@@ -333,9 +366,16 @@ class WebPages:
         if audit is not None and not audit.accepting and not await audit.ensure_accepting():
             raise errors.ServiceUnavailable("The audit spool is unavailable")
 
-    def _signin_page(self, message: str | None, status: int) -> Response:
+    def _signin_page(
+        self, message: str | None, status: int, headers: Mapping[str, str] = guard.HEADERS
+    ) -> Response:
         return render.page(
-            "signin.html", status, session=None, message=message, issuer=self.signin.issuer.name
+            "signin.html",
+            status,
+            headers,
+            session=None,
+            message=message,
+            issuer=self.signin.issuer.name,
         )
 
     def _message(self, session: WebSession | None, exc: errors.S3Error) -> Response:

@@ -41,9 +41,14 @@ _env.filters["when"] = _when
 _env.globals["age"] = _age
 
 
-def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+def page(
+    name: str, status: int = 200, headers: Mapping[str, str] = HEADERS, **values: Any
+) -> HTMLResponse:
+    """`headers`: the security headers (guard.py), HEADERS unless a page needs
+    stricter ones; the template's `referrer` meta tag says the same."""
+    values.setdefault("referrer", headers.get("Referrer-Policy", "same-origin"))
     html = _env.get_template(name).render(**values)
-    return HTMLResponse(html, status, headers=dict(HEADERS))
+    return HTMLResponse(html, status, headers=dict(headers))
 
 
 def style() -> Response:

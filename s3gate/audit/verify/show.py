@@ -130,6 +130,9 @@ def render_line(entry: Entry) -> str:
     if masking:
         counts = ",".join(f"{k}={v}" for k, v in sorted(masking.get("counts", {}).items()))
         extra.append(f"mask={masking.get('profile')}({counts})")
+        if masking.get("rejected"):
+            rejected = ",".join(f"{k}={v}" for k, v in sorted(masking["rejected"].items()))
+            extra.append(f"rejected=({rejected})")
     if e.get("policy_ids"):
         extra.append("policies=" + ",".join(e["policy_ids"]))
     elif e.get("decision") == "deny":

@@ -36,7 +36,9 @@ from s3gate.s3.model import (
     resolve_range,
     write_conditions,
 )
+from s3gate.s3.tagging import TagSet
 from s3gate.upstream.base import Body, ObjectStream
+from s3gate.upstream.local import tags as local_tags
 from s3gate.upstream.local.blobs import BlobReader, in_thread
 from s3gate.upstream.local.index import Index, ObjectRow, to_datetime
 from s3gate.upstream.local.listing import list_objects
@@ -344,3 +346,18 @@ class LocalUpstream:
             key_marker=key_marker,
             upload_id_marker=upload_id_marker,
         )
+
+    # ---- tags -------------------------------------------------------------------------
+
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> TagSet:
+        current_only(version_id)
+        row = await self._store.db(Index.lookup, bucket, encode_key(key))
+        return local_tags.read(row.metadata)
+
+    async def put_object_tagging(self, bucket: str, key: str, tags: TagSet) -> None:
+        await self._store.commit([], local_tags.replace, bucket, encode_key(key), tags)
+
+    async def delete_object_tagging(self, bucket: str, key: str) -> None:
+        await self._store.commit([], local_tags.replace, bucket, encode_key(key), ())

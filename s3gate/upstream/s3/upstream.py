@@ -14,6 +14,7 @@ from urllib.parse import quote
 import aiohttp
 
 from s3gate import errors
+from s3gate.s3 import tagxml
 from s3gate.s3.model import (
     BucketInfo,
     ByteRange,
@@ -30,6 +31,7 @@ from s3gate.s3.model import (
     VersionsPage,
     write_conditions,
 )
+from s3gate.s3.tagging import TagSet
 from s3gate.upstream.base import Body, ObjectStream
 from s3gate.upstream.s3 import versions as s3versions
 from s3gate.upstream.s3 import xml as s3xml
@@ -444,3 +446,22 @@ class S3Upstream:
                 query.append(("upload-id-marker", upload_id_marker))
         resp = await self._http.send("GET", bucket, query=query)
         return s3xml.parse_list_uploads(await self._http.xml(resp, errors.NoSuchBucket))
+
+    # Tags.
+
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> TagSet:
+        query: list[tuple[str, str | None]] = [("tagging", None), *_version(version_id)]
+        resp = await self._http.send("GET", bucket, key, query=query)
+        return tagxml.parse_xml(await self._http.xml(resp, errors.NoSuchKey), checked=False)
+
+    async def put_object_tagging(self, bucket: str, key: str, tags: TagSet) -> None:
+        resp = await self._http.send(
+            "PUT", bucket, key, query=[("tagging", None)], body=tagxml.document(tags)
+        )
+        await self._http.done(resp, errors.NoSuchKey)
+
+    async def delete_object_tagging(self, bucket: str, key: str) -> None:
+        resp = await self._http.send("DELETE", bucket, key, query=[("tagging", None)])
+        await self._http.done(resp, errors.NoSuchKey)

@@ -255,3 +255,52 @@ async def test_sealed_state_cannot_be_edited_in_the_store(tmp_path: Path, store:
     with pytest.raises(errors.InternalError):
         await approve(a, hold_id, SEC1)
     assert not await exists(store, "x/t.jsonl")
+
+
+# Releases the gateway refuses at the last step: the hold ends `denied` and its
+# quarantine is destroyed. `approve` must say so, not "released" (the state
+# object is gone either way; the outcome is what the releaser decided).
+REFUSED_RELEASES = [
+    # (what changes between the hold and the approval, the policy text then)
+    ("the policy in force no longer permits the write", EXTRA.replace('"traces"', '"elsewhere"')),
+    ("a forbid now covers the writer", EXTRA + '\n@id("t.no")\nforbid (principal, action, resource)'
+     ' when { resource.bucket == "traces" && resource.key like "x/*" };\n'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("why", "policy"), REFUSED_RELEASES, ids=[r[0] for r in REFUSED_RELEASES])
+async def test_a_refused_release_is_reported_denied_not_released(
+    tmp_path: Path, store: Store, why: str, policy: str
+) -> None:
+    clock = Clock()
+    a = replica(tmp_path, store, clock, "a")
+    hold_id = await hold(a, "x/refused.jsonl")
+    (tmp_path / "policies-1" / "access" / "t.cedar").write_text(policy)
+    assert a.policies.reload().status == "loaded"
+    view = await approve(a, hold_id, SEC1)
+    assert view.state.status == "denied", why
+    assert view.state.decided_by == "gateway"
+    assert not await exists(store, "x/refused.jsonl") and await names(store, hold_id) == []
+    assert store.target_puts == 0
+
+
+async def test_a_hold_another_replica_removed_is_released_only_if_its_key_says_so(
+    tmp_path: Path, store: Store
+) -> None:
+    """The fallback when this replica did not act: the state object is gone,
+    so only a target stamped with the hold's id counts as released."""
+    clock = Clock()
+    a, b = replica(tmp_path, store, clock, "a"), replica(tmp_path, store, clock, "b")
+    released = await hold(a, "x/released.jsonl")
+    request = await a.store.request("traces", released)
+    assert (await approve(b, released, SEC2)).state.status == "released"
+    assert (await a._state_or_final(request)).status == "released"
+    denied = await hold(a, "x/denied.jsonl")
+    request = await a.store.request("traces", denied)
+    await b.deny(denied, SEC2, "no")
+    with pytest.raises(errors.HoldChanged):
+        await a._state_or_final(request)
+    # A key written by someone else meanwhile is not this hold's release either.
+    await store.put_object("traces", "x/denied.jsonl", Body.of(b"other"), {})
+    with pytest.raises(errors.HoldChanged):
+        await a._state_or_final(request)

@@ -127,7 +127,6 @@ def test_analyst_drop_rule_removes_the_entry() -> None:
         ("content-type", f"text/plain; note={EMAIL}"),
         ("expires", f"Thu, 01 Dec 2094 16:00:00 GMT {EMAIL}"),
         ("x-amz-website-redirect-location", "https://app:s3cr3t-Pw@db.internal/x"),
-        ("x-amz-tagging", "owner=alice%40example.com"),
         ("content-disposition", "attachment; filename==?KOI8-R?B?8tXT?="),
     ],
 )

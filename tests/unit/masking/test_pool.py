@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from s3gate.masking.pool import MaskingPool, WorkerGone
+from s3gate.masking import pool as pool_module
+from s3gate.masking.pool import MaskingPool, NoWorker, PoolStatus, WorkerGone
 from s3gate.masking.pooled import PooledMasker
 from s3gate.transform.engine import Masker
 from s3gate.transform.errors import MaskingBlocked, MaskingHeld, UnsupportedCoding
@@ -220,3 +221,46 @@ async def test_a_killed_worker_fails_its_run_closed_and_is_replaced(pool: Maskin
     inline, again = _pair(pool, "application/x-ndjson")
     data = b"".join(RECORD % i for i in range(200))
     assert await _run(again, data) == await _run(inline, data)
+
+
+async def test_a_run_with_no_live_worker_waits_then_is_refused_503(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every worker dead and no replacement coming (restart held back here):
+    a new run waits `REPLACE_WAIT`, then ServiceUnavailable, nothing masked."""
+    p = MaskingPool(1)
+    await p.start()
+    try:
+        monkeypatch.setattr(p, "replace", lambda dead: None)
+        monkeypatch.setattr(pool_module, "REPLACE_WAIT", 0.3)
+        [worker] = p.workers
+        assert worker.pid is not None and p.status().pids == (worker.pid,)
+        os.kill(worker.pid, signal.SIGKILL)
+        for _ in range(600):
+            if not worker.alive:
+                break
+            await asyncio.sleep(0.05)
+        assert p.status() == PoolStatus(workers=1, alive=0, pids=(), restarts=0)
+        _, pooled = _pair(p, "application/x-ndjson")
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(NoWorker) as refused:
+            await _run(pooled, RECORD % 1)
+        assert (refused.value.error_code, refused.value.status) == ("ServiceUnavailable", 503)
+        assert asyncio.get_running_loop().time() - started >= 0.3
+        assert not pooled.summary.complete
+    finally:
+        await p.stop()
+
+
+async def test_status_counts_restarts_and_shows_the_new_pid(pool: MaskingPool) -> None:
+    first = pool.status()
+    assert (first.workers, first.alive, first.restarts) == (2, 2, 0)
+    victim = first.pids[0]
+    os.kill(victim, signal.SIGKILL)
+    for _ in range(600):
+        now = pool.status()
+        if now.restarts == 1 and now.alive == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert now.restarts == 1 and now.alive == 2
+    assert victim not in now.pids and first.pids[1] in now.pids

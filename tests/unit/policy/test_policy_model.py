@@ -160,11 +160,11 @@ def test_requests_refuse_what_they_cannot_decide() -> None:
     for op in ("DeleteObjects", "ListBuckets"):
         with pytest.raises(ValueError, match="per item"):
             model.requests_for(p, op, "traces", None, ctx())
-    for op in ("UploadPartCopy", "PutBucketPolicy"):
-        with pytest.raises(ValueError, match="not an operation"):
+    with pytest.raises(ValueError, match="not an operation"):
+        model.requests_for(p, "PutBucketPolicy", "traces", "k", ctx())
+    for op in ("CopyObject", "UploadPartCopy"):
+        with pytest.raises(ValueError, match="copy source"):
             model.requests_for(p, op, "traces", "k", ctx())
-    with pytest.raises(ValueError, match="copy source"):
-        model.requests_for(p, "CopyObject", "traces", "k", ctx())
     with pytest.raises(ValueError, match="needs a key"):
         model.requests_for(p, "GetObject", "traces", None, ctx())
     with pytest.raises(ValueError, match="not a listing"):
@@ -177,3 +177,16 @@ def test_listing_is_decided_on_the_listed_prefix() -> None:
     )
     assert request.resource == Resource.prefix("traces", "alpha/")
     assert request.context.operation == "ListObjectsV2"
+
+
+@pytest.mark.parametrize(
+    ("operation", "write"), [("CopyObject", "PutObject"), ("UploadPartCopy", "UploadPart")]
+)
+def test_copies_read_the_source_and_write_the_destination(operation: str, write: str) -> None:
+    read, written = model.requests_for(
+        session("alice"), operation, "dst", "k", ctx(), copy_source=("src", "s")
+    )
+    assert (read.action, str(read.resource)) == ("GetObject", 'Object::"src/s"')
+    assert (written.action, str(written.resource)) == (write, 'Object::"dst/k"')
+    assert read.context.copy_destination == "dst/k" and written.context.copy_source == "src/s"
+    assert read.context.operation == written.context.operation == operation

@@ -26,6 +26,9 @@ ROWS = [
     ("DELETE", b"/bkt/k", {"versionId": "abc"}, "DeleteObject"),
     ("PUT", b"/bkt", {}, "CreateBucket"),
     ("GET", b"/bkt/k", {}, "GetObject"),
+    ("GET", b"/bkt/k", {"tagging": ""}, "GetObjectTagging"),
+    ("PUT", b"/bkt/k", {"tagging": ""}, "PutObjectTagging"),
+    ("DELETE", b"/bkt/k", {"tagging": ""}, "DeleteObjectTagging"),
 ]
 
 
@@ -43,6 +46,10 @@ def test_resolves(method: str, path: bytes, query: dict[str, str], name: str) ->
         # version-id-marker belongs to ListObjectVersions only.
         ("GET", b"/bkt", {"version-id-marker": "x"}),
         ("GET", b"/bkt/k", {"acl": "", "uploadId": "u"}),
+        # Tags of a bucket, and of an older version, are not implemented.
+        ("GET", b"/bkt", {"tagging": ""}),
+        ("PUT", b"/bkt", {"tagging": ""}),
+        ("GET", b"/bkt/k", {"tagging": "", "versionId": "abc"}),
     ],
 )
 def test_still_not_implemented(method: str, path: bytes, query: dict[str, str]) -> None:

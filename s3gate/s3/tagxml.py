@@ -1,0 +1,40 @@
+"""The `Tagging` XML document: PutObjectTagging's body (untrusted, parsed
+with the limits of `s3.tagging`) and GetObjectTagging's answer. The store
+answers GetObjectTagging with the same document, so the S3 upstream reads it
+with `parse_xml` too."""
+
+from __future__ import annotations
+
+from s3gate import errors
+from s3gate.s3 import xml
+from s3gate.s3.tagging import MAX_TAGS, Tag, TagSet, check
+
+
+def parse_xml(body: bytes, *, checked: bool = True) -> TagSet:
+    """A `<Tagging><TagSet><Tag><Key/><Value/></Tag>…` document (size
+    already bounded by the caller), checked against the limits (`checked`
+    False: the store's answer, taken as it is)."""
+    root = xml.parse_xml(body)
+    if xml.local_name(root.tag) != "Tagging":
+        raise errors.MalformedXML()
+    sets = xml.children(root, "TagSet")
+    if len(sets) != 1:
+        raise errors.MalformedXML()
+    elements = xml.children(sets[0], "Tag")
+    if checked and len(elements) > MAX_TAGS:  # before looking at any of them
+        raise errors.InvalidTag(f"Object tags cannot be greater than {MAX_TAGS}")
+    tags = []
+    for element in elements:
+        key, value = xml.text_of(element, "Key"), xml.text_of(element, "Value")
+        if key is None or value is None:
+            raise errors.MalformedXML()
+        tags.append(Tag(key, value))
+    return check(tuple(tags)) if checked else tuple(tags)
+
+
+def document(tags: TagSet) -> bytes:
+    """The `Tagging` document: GetObjectTagging's answer, PutObjectTagging's body."""
+    items = "".join(
+        f"<Tag>{xml.element('Key', t.key)}{xml.element('Value', t.value)}</Tag>" for t in tags
+    )
+    return f'{xml.HEAD}<Tagging xmlns="{xml.NS}"><TagSet>{items}</TagSet></Tagging>'.encode()
