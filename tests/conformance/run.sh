@@ -20,14 +20,15 @@ SUITE_VENV=${S3TESTS_VENV:-$WORKDIR/venv}
 PY=${S3GATE_PYTHON:-$ROOT/.venv/bin/python}
 
 # The functional object / bucket / listing / multipart / range / conditional /
-# presigned / auth / checksum tests, and the object-version tests (versioning,
-# delete markers: s3gate answers for versions in front of a versioned store).
+# presigned / auth / checksum tests (UploadPartCopy and multipart checksums
+# included), the object-version tests (versioning, delete markers: s3gate
+# answers for versions in front of a versioned store) and the tagging tests.
 # Left out: features s3gate does not implement on purpose
 # (docs/s3-compatibility.md): ACL grants, anonymous access, object lock,
-# tagging, lifecycle, encryption, bucket policies, website, logging, the CORS
+# lifecycle, encryption, bucket policies, website, logging, the CORS
 # configuration API, POST uploads, SigV2 header signatures, IAM/STS of RGW; and
 # tests marked fails_on_aws.
-MARKERS='not (tagging or lifecycle or lifecycle_expiration or lifecycle_transition
+MARKERS='not (lifecycle or lifecycle_expiration or lifecycle_transition
  or encryption or sse_s3 or bucket_encryption or object_lock or bucket_policy or user_policy
  or group_policy or role_policy or session_policy or s3website or s3select or storage_class
  or bucket_logging or bucket_logging_cleanup or iam_account or iam_cross_account or iam_role
@@ -36,9 +37,9 @@ MARKERS='not (tagging or lifecycle or lifecycle_expiration or lifecycle_transiti
  or auth_aws2)'
 KEYWORDS='(bucket_list or bucket_create or list_buckets or create_bucket or bucket_head
  or bucket_delete or object or multipart or ranged or presigned or checksum or atomic
- or versioning or versioned or delete_marker)
+ or versioning or versioned or delete_marker or tagging or tags)
  and not (acl or access_bucket or anon or public or post_object or sse or encrypt or cors
- or torrent or tagging or lock or retention or legal_hold
+ or torrent or lock or retention or legal_hold
  or restore or lifecycle or logging or policy or website or attributes or storage_class)'
 TEST_FILES=(s3tests/functional/test_s3.py s3tests/functional/test_headers.py)
 
