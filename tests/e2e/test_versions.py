@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.harness import POLICIES, Gateway, start_gateway
+from tests.e2e.test_approvals import cli
 from tests.e2e.test_request_limits import events_of
 
 POLICY = """
@@ -40,15 +41,34 @@ when { resource.bucket like "v-*" };
 permit (principal is Service in Group::"analysts", action in Action::"list", resource)
 when { resource.bucket like "v-*" };
 
+@id("e2e.v-strict-write")
+@mask("write-strict")
+permit (principal is Service in Group::"strict-writers", action in Action::"write", resource)
+when { resource.bucket like "v-*" };
+
 @id("e2e.v-analyst-hidden")
 forbid (principal is Service in Group::"analysts", action, resource)
 when { resource.key like "*hidden*" };
 """
-IDENTITIES = {"admin": ("admins",), "writer": ("trace-writers",), "analyst": ("analysts",)}
+IDENTITIES = {
+    "admin": ("admins",),
+    "writer": ("trace-writers",),
+    "analyst": ("analysts",),
+    "strict": ("strict-writers",),
+    "sec": ("security",),
+}
 CANARY = "canary-7f3e9b2d41"
 # write-default redacts $..password; analyst-view redacts IP addresses.
 SECRET_TRACE = (json.dumps({"step": 1, "password": CANARY}) + "\n").encode() * 20
 IP_TRACE = b'{"step": 1, "note": "from 192.168.7.42 ok"}\n' * 30
+# write-strict holds a code name (and tokenizes the e-mail address) …
+HELD_TRACE = (
+    b'{"msg": "Project Nightjar ships friday", "user": "' + CANARY.encode() + b'@example.com"}\n'
+    b'{"msg": "all good"}\n'
+)
+# … and blocks a private key.
+PEM = "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEAx1\\n-----END RSA PRIVATE KEY-----"
+BLOCKED_TRACE = ('{"tool_result": "' + PEM + '", "note": "' + CANARY + '"}\n').encode()
 
 
 @pytest.fixture(scope="module")
@@ -283,6 +303,74 @@ def test_masked_writes_to_a_versioned_bucket_leave_no_canary(
     # The targets hold the masked bytes only.
     stored = direct.get_object(Bucket=vbucket, Key="w/mpu.jsonl")["Body"].read()
     assert b'"step": 1' in stored and CANARY.encode() not in stored
+
+
+def _refused(call: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as exc:
+        call()
+    resp: dict[str, Any] = exc.value.response
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 403, resp["Error"]
+    assert CANARY not in str(resp["Error"])
+    return resp
+
+
+def _no_version_of(direct: Any, bucket: str, key: str) -> bool:
+    versions, markers = all_versions(direct, bucket)
+    return not [v for v in versions + markers if v["Key"] == key]
+
+
+def test_held_and_blocked_writes_to_a_versioned_bucket_leave_no_canary(
+    gw: Gateway, vbucket: str, direct: Any
+) -> None:
+    strict = gw.client("strict")
+    # Two held writes (one approved, one denied): they wait in quarantine.
+    holds = []
+    for key in ("w/approved.jsonl", "w/denied.jsonl"):
+        resp = _refused(lambda k=key: strict.put_object(Bucket=vbucket, Key=k, Body=HELD_TRACE))
+        assert "Held for approval" in resp["Error"]["Message"]
+        holds.append(resp["ResponseMetadata"]["HTTPHeaders"]["x-s3gate-hold-id"])
+    assert _no_version_of(direct, vbucket, "w/approved.jsonl")
+    # A blocked PutObject and a blocked multipart upload: refused whole.
+    resp = _refused(
+        lambda: strict.put_object(Bucket=vbucket, Key="w/blocked.jsonl", Body=BLOCKED_TRACE)
+    )
+    assert resp["Error"]["Code"] == "AccessDenied"
+    up = strict.create_multipart_upload(Bucket=vbucket, Key="w/blocked-mpu.jsonl")["UploadId"]
+    etag = strict.upload_part(
+        Bucket=vbucket, Key="w/blocked-mpu.jsonl", UploadId=up, PartNumber=1, Body=BLOCKED_TRACE
+    )["ETag"]
+    resp = _refused(
+        lambda: strict.complete_multipart_upload(
+            Bucket=vbucket,
+            Key="w/blocked-mpu.jsonl",
+            UploadId=up,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+        )
+    )
+    assert resp["Error"]["Code"] == "AccessDenied"
+    # The decisions: the approved write is released masked, the denied one destroyed.
+    approved = cli(gw, "sec", "approve", holds[0], "--reason", "reviewed")
+    assert approved.returncode == 0, approved.stderr
+    denied = cli(gw, "sec", "deny", holds[1], "--reason", "code name")
+    assert denied.returncode == 0, denied.stderr
+
+    versions, markers = all_versions(direct, vbucket)
+    for v in versions:
+        data = direct.get_object(Bucket=vbucket, Key=v["Key"], VersionId=v["VersionId"])
+        assert CANARY.encode() not in data["Body"].read(), v["Key"]
+    # No version, no delete marker of either quarantine, nor of the refused targets.
+    for hold_id in holds:
+        left = [v["Key"] for v in versions + markers if hold_id in v["Key"]]
+        assert left == [], left
+    for key in ("w/denied.jsonl", "w/blocked.jsonl", "w/blocked-mpu.jsonl"):
+        assert _no_version_of(direct, vbucket, key), key
+    # The refused upload's parts are gone in every version; only its answer stays.
+    staged = [v["Key"] for v in versions + markers if v["Key"].startswith(".s3gate/mpu/")]
+    assert staged and all(k.endswith("/done") for k in staged), staged
+    assert not [m for m in markers if m["Key"].startswith(".s3gate/")]
+    (released,) = [v for v in versions if v["Key"] == "w/approved.jsonl"]
+    body = direct.get_object(Bucket=vbucket, Key="w/approved.jsonl")["Body"].read()
+    assert b"all good" in body and b"Nightjar" not in body and released["IsLatest"]
 
 
 # --- the local directory store -------------------------------------------------------
