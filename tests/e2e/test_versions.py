@@ -41,6 +41,10 @@ when { resource.bucket like "v-*" };
 permit (principal is Service in Group::"analysts", action in Action::"list", resource)
 when { resource.bucket like "v-*" };
 
+@id("e2e.v-analyst-current-only")
+forbid (principal is Service in Group::"analysts", action in Action::"read", resource)
+when { resource.key like "current-only/*" && context has version_id };
+
 @id("e2e.v-strict-write")
 @mask("write-strict")
 permit (principal is Service in Group::"strict-writers", action in Action::"write", resource)
@@ -210,6 +214,49 @@ def test_a_masked_reader_reads_each_versions_own_view(
     # The audit event of the read names the version.
     rid = got["ResponseMetadata"]["RequestId"]
     assert any(e["details"].get("version_id") == old for e in events_of(gw, rid))
+
+
+def test_an_old_versions_read_is_that_versions_read(gw: Gateway, vbucket: str, direct: Any) -> None:
+    """Policy, masking and audit of a GET/HEAD with versionId all concern the
+    version named: the rule sees `context.version_id`, the view is the old
+    version's (not the latest's), the events name the version."""
+    admin, analyst = gw.client("admin"), gw.client("analyst")
+    key = "current-only/run.jsonl"
+    old = admin.put_object(Bucket=vbucket, Key=key, Body=IP_TRACE)["VersionId"]
+    new_body = b'{"step": 2, "note": "from 10.1.2.3"}\n'
+    new = admin.put_object(Bucket=vbucket, Key=key, Body=new_body)["VersionId"]
+    # Policy: this rule forbids reads that name a version, old or latest.
+    latest = analyst.get_object(Bucket=vbucket, Key=key)["Body"].read()
+    assert b'"step": 2' in latest and b"10.1.2.3" not in latest
+    for vid in (old, new):
+        with pytest.raises(ClientError) as exc:
+            analyst.get_object(Bucket=vbucket, Key=key, VersionId=vid)
+        assert _code(exc) == "AccessDenied"
+        rid = exc.value.response["ResponseMetadata"]["RequestId"]
+        (event,) = [e for e in events_of(gw, rid) if e.get("decision") == "deny"]
+        assert event["details"]["version_id"] == vid
+        assert "e2e.v-analyst-current-only" in event["policy_ids"]
+    # Masking: elsewhere the old version reads as its own view.
+    other = "runs/two.jsonl"
+    old = admin.put_object(Bucket=vbucket, Key=other, Body=IP_TRACE)["VersionId"]
+    admin.put_object(Bucket=vbucket, Key=other, Body=new_body)
+    latest = analyst.get_object(Bucket=vbucket, Key=other)
+    latest_body = latest["Body"].read()
+    assert b"10.1.2.3" not in latest_body and b'"step": 2' in latest_body
+    got = analyst.get_object(Bucket=vbucket, Key=other, VersionId=old)
+    body = got["Body"].read()
+    assert b'"step": 1' in body and b"192.168.7.42" not in body and b'"step": 2' not in body
+    assert got["ETag"] != latest["ETag"] and got["VersionId"] == old
+    part = analyst.get_object(Bucket=vbucket, Key=other, VersionId=old, Range="bytes=0-9")
+    assert part["Body"].read() == body[:10]
+    # Reading the old version took nothing from the latest's view.
+    again = analyst.get_object(Bucket=vbucket, Key=other)
+    assert again["Body"].read() == latest_body and again["ETag"] == latest["ETag"]
+    # Audit: the allowed read's events name the version and the masking.
+    rid = got["ResponseMetadata"]["RequestId"]
+    events = events_of(gw, rid)
+    assert events and all(e["details"].get("version_id") == old for e in events)
+    assert any((e.get("masking") or {}).get("profile") == "analyst-view" for e in events)
 
 
 # --- versions as S3 has them -----------------------------------------------------------
