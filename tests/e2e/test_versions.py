@@ -177,8 +177,10 @@ def test_hidden_keys_never_appear_in_version_listings(gw: Gateway, vbucket: str)
         assert "hidden" not in page["NextKeyMarker"]
         kwargs.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page["NextVersionIdMarker"])
     # Every page holds only visible versions. (That the pages together give
-    # exactly the whole listing is not yet true in front of moto: see
-    # docs/s3-compatibility.md, "Versions", known gap.)
+    # exactly the whole listing is not true in front of moto, which drops the
+    # first entry after a `key-marker` given alone: docs/s3-compatibility.md,
+    # "Object versions"; tests/unit/handlers/test_version_paging.py checks it
+    # over a store with S3's marker semantics.)
     assert {k for k, _ in seen} <= {"a", "c", "e"}
     # The admin sees everything, delete marker included.
     full = admin.list_object_versions(Bucket=vbucket)
