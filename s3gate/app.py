@@ -22,13 +22,13 @@ from s3gate import errors
 from s3gate.accesslog import AccessLog
 from s3gate.approvals.keys import approval_keys, approval_web_keys
 from s3gate.approvals.notify import Notifier, WebhookSettings
-from s3gate.approvals.routes import api_routes
 from s3gate.approvals.rules import ApprovalsPart
 from s3gate.approvals.service import ApprovalService
 from s3gate.approvals.store import HoldStore
-from s3gate.approvals.web.cookies import CookieSealer
-from s3gate.approvals.web.pages import WebPages
-from s3gate.approvals.web.signin import SignIn
+from s3gate.approvers.api import api_routes
+from s3gate.approvers.web.cookies import CookieSealer
+from s3gate.approvers.web.pages import WebPages
+from s3gate.approvers.web.signin import SignIn
 from s3gate.audit.routes import keys_endpoint
 from s3gate.audit.write.builders import policy_bundle
 from s3gate.audit.write.log import AuditLog, replica_id
@@ -37,17 +37,18 @@ from s3gate.gateway import Gateway
 from s3gate.handlers import HANDLERS
 from s3gate.identity.resolver import CredentialResolver
 from s3gate.identity.roles import RoleBook, RolesError
-from s3gate.identity.rolespart import PART as ROLES
-from s3gate.identity.rolespart import RolesPart
 from s3gate.identity.sessions import SessionSealer
 from s3gate.identity.sharedkeys import LIST_TOKENS, shared_keys
 from s3gate.identity.static_keys import StaticKeys
 from s3gate.identity.sts import StsService
 from s3gate.masking import keys as masking_keys
+from s3gate.masking.profiles import PART as MASKING_PART
 from s3gate.masking.profiles import MaskingPart
 from s3gate.masking.service import MaskingService
 from s3gate.metrics import Metrics
 from s3gate.policy.loader import BundlePart
+from s3gate.policy.rolespart import PART as ROLES
+from s3gate.policy.rolespart import RolesPart
 from s3gate.policy.store import PolicyStore, ReloadOutcome
 from s3gate.s3.listtokens import ListTokens
 from s3gate.status import (
@@ -57,6 +58,7 @@ from s3gate.status import (
     readyz,
     status,
 )
+from s3gate.transform.profile import MaskingProfiles
 from s3gate.upstream import build_upstream
 from s3gate.upstream.base import Upstream
 
@@ -175,6 +177,8 @@ def create_app(
             await audit.start()
             _audit_policy_reloads(policies, audit)
         await policies.start()  # watcher + SIGHUP
+        await masking.start()  # worker processes, off the loop
+        _warm_masking_workers(policies, masking)
         sweeper = asyncio.create_task(_sweep_staged_uploads(masking, store))
         hold_sweeper = (
             asyncio.create_task(_sweep_holds(approvals, settings.approvals.sweep_seconds))
@@ -197,6 +201,7 @@ def create_app(
             if sts is not None:
                 await sts.close()
             await policies.stop()
+            await masking.stop()
             if audit is not None:
                 await audit.close()
             await store.close()
@@ -283,6 +288,27 @@ def _follow_roles(policies: PolicyStore, sts: StsService) -> None:
         if outcome.status == "loaded" and isinstance(roles, RoleBook):
             sts.replace_roles(roles)
 
+    policies.subscribe(on_reload)
+
+
+def _warm_masking_workers(policies: PolicyStore, masking: MaskingService) -> None:
+    """Workers compile each profile's hyperscan database when a bundle
+    loads (about 2 s for write-default), not at the first masked request."""
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def warm() -> None:
+        loaded = policies.current().extras.get(MASKING_PART)
+        if isinstance(loaded, MaskingProfiles):
+            task = loop.create_task(masking.warm(list(loaded)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    def on_reload(outcome: ReloadOutcome) -> None:
+        if outcome.status == "loaded":
+            loop.call_soon_threadsafe(warm)
+
+    warm()
     policies.subscribe(on_reload)
 
 

@@ -23,7 +23,7 @@ class ApprovalSettings(Section):
     webhook_url: str | None = Field(default=None, pattern=r"^https?://")
     webhook_attempts: int = Field(default=5, ge=1, le=20)
     webhook_first_delay_seconds: float = Field(default=0.5, gt=0)
-    # The web page (approvals/web/): on when an issuer, a client id and a
+    # The web page (approvers/web/): on when an issuer, a client id and a
     # redirect URL are given. The issuer is the `name` of an identity.issuers
     # entry: its ID tokens are checked exactly as web identity tokens are,
     # with the client id as the only audience.

@@ -47,7 +47,7 @@ class HoldChanged(S3Error):
     default_message = "The hold changed since it was reviewed; review it again."
 
 
-# The approvals web page (approvals/web/): HTML pages, not S3 documents, but
+# The approvals web page (approvers/web/): HTML pages, not S3 documents, but
 # one class per refusal all the same.
 class SignInRequired(S3Error):
     code = "SignInRequired"

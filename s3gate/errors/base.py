@@ -4,7 +4,8 @@ upstream store's own S3 errors."""
 from __future__ import annotations
 
 from typing import ClassVar
-from xml.sax.saxutils import escape
+
+from s3gate.xmltext import escape
 
 
 class S3Error(Exception):

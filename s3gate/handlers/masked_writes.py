@@ -34,6 +34,14 @@ from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary
 
+# The masked writes whose whole result exists in one place before it is
+# stored (the spool), so a `hold` match can keep it in quarantine instead: a
+# PutObject, a CopyObject, and the Complete of a masked multipart upload (its
+# parts are masked as one object there). An `@approval` policy obligation is
+# only met by a PutObject (handlers/decide.py): the others refuse it before
+# any byte moves.
+HOLDABLE = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -55,8 +63,9 @@ async def store_masked(
     run succeeded — to `call.key`, stamped (with the SHA-256 of the stored
     bytes, also in the call's tally). The shared step of every masked write. `checksum`, when
     given, is computed over the masked bytes and stored with them. A
-    PutObject that a `hold` rule matches (or that needs an approval) goes to
-    quarantine instead (approvals.service) and is answered HeldForApproval."""
+    write that a `hold` rule matches (HOLDABLE), or a PutObject that needs an
+    approval, goes to quarantine instead (approvals.service) and is answered
+    HeldForApproval."""
     masker = call.masking.masker(
         profiles,
         content_type=metadata.get("content-type"),
@@ -67,7 +76,7 @@ async def store_masked(
     # Metadata first: a refusal costs no body work. Content headers are
     # refused, never rewritten, so the type and coding above still hold.
     metadata = mask_for_write(metadata, plan_for(profiles), masker.summary)
-    quarantine = call.approvals is not None and call.op.name == "PutObject"
+    quarantine = call.approvals is not None and call.op.name in HOLDABLE
     with call.masking.spool() as spool:
         catcher = HeldCatcher()
         stream = _tap(masker.transform(source), checksum)
@@ -102,7 +111,7 @@ async def hold(
 ) -> NoReturn:
     """Quarantine the spooled bytes (raises HeldForApproval); without an
     approvals service, the old refusal."""
-    if call.approvals is None or call.op.name != "PutObject":
+    if call.approvals is None or call.op.name not in HOLDABLE:
         if held is not None:
             raise held
         raise errors.AccessDenied(

@@ -12,8 +12,8 @@ from s3gate.handlers import masked_multipart, visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.handlers.keepalive import KeepAliveResponse
 from s3gate.s3 import headers as h
-from s3gate.s3 import xml
-from s3gate.s3.model import PutResult
+from s3gate.s3 import uploadpages, xml
+from s3gate.s3.model import PutResult, UploadInfo
 from s3gate.sigv4.checksums import normalise_algorithm
 
 MAX_PART_NUMBER = 10000
@@ -157,14 +157,28 @@ async def list_multipart_uploads(call: Call) -> Response:
     max_uploads = call.int_param("max-uploads", 1000, high=1000)
     key_marker = call.query.get("key-marker", "")
     upload_id_marker = call.query.get("upload-id-marker", "")
-    page = await call.upstream.list_multipart_uploads(
-        call.bucket,
-        prefix=prefix,
-        delimiter=delimiter,
-        max_uploads=max_uploads,
-        key_marker=call.list_tokens.open_marker(call.bucket, key_marker) if key_marker else None,
-        upload_id_marker=upload_id_marker or None,
-    )
+    opened_marker = call.list_tokens.open_marker(call.bucket, key_marker) if key_marker else None
+    staged = await call.masking.staging.listed(call.upstream, call.bucket)
+    if not staged:
+        page = await call.upstream.list_multipart_uploads(
+            call.bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            max_uploads=max_uploads,
+            key_marker=opened_marker,
+            upload_id_marker=upload_id_marker or None,
+        )
+    else:
+        # Masked uploads wait staged in the gateway, not in the store: the
+        # page is cut from both, merged, with S3's ordering and markers.
+        page = uploadpages.page_of(
+            [*await _all_uploads(call, prefix), *staged],
+            prefix=prefix,
+            delimiter=delimiter,
+            max_uploads=max_uploads,
+            key_marker=opened_marker,
+            upload_id_marker=upload_id_marker or None,
+        )
     page, next_key_marker = visibility.uploads(call, page)
     return xml_response(
         xml.list_uploads(
@@ -178,3 +192,33 @@ async def list_multipart_uploads(call: Call) -> Response:
             encoding_type=encoding,
         )
     )
+
+
+# A bucket's uploads in progress read whole when they must be merged with the
+# staged ones; past this many the listing is refused rather than cut short.
+MAX_MERGED_UPLOADS = 100_000
+
+
+async def _all_uploads(call: Call, prefix: str) -> list[UploadInfo]:
+    found: list[UploadInfo] = []
+    key_marker: str | None = None
+    id_marker: str | None = None
+    while True:
+        page = await call.upstream.list_multipart_uploads(
+            call.bucket,
+            prefix=prefix,
+            delimiter=None,
+            max_uploads=1000,
+            key_marker=key_marker,
+            upload_id_marker=id_marker,
+        )
+        found.extend(page.uploads)
+        if len(found) > MAX_MERGED_UPLOADS:
+            raise errors.ServiceUnavailable(
+                "Too many multipart uploads in progress to list beside the masked ones"
+            )
+        if not page.is_truncated or not page.uploads:
+            return found
+        last = page.uploads[-1]
+        key_marker = page.next_key_marker or last.key
+        id_marker = page.next_upload_id_marker or last.upload_id

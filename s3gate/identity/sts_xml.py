@@ -7,10 +7,10 @@ model; tests parse these documents back with botocore to prove it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from xml.sax.saxutils import escape
 
 from s3gate.identity.sts import AssumeRoleResult
 from s3gate.identity.sts_errors import StsError
+from s3gate.xmltext import escape
 
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'

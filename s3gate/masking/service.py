@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from s3gate.masking.pool import MaskingPool
+from s3gate.masking.pooled import PooledMasker
 from s3gate.masking.spool import Spool
 from s3gate.masking.staging import Staging
 from s3gate.masking.views import ViewStore
@@ -28,7 +31,28 @@ class MaskingService:
         )
         self._spool_dir = data_dir / "spool"
         # Views live in the store (shared); builds spool here on their way there.
-        self.views = ViewStore(self._spool_dir, self.limits, view_index_cache_entries)
+        self.views = ViewStore(
+            self._spool_dir, self.limits, view_index_cache_entries, maskers=self.masker
+        )
+        workers = settings.workers
+        if workers is None:
+            workers = len(os.sched_getaffinity(0))
+        # The pool runs once `start()` has been awaited (app lifespan); until
+        # then, and with `masking.workers: 0`, masking runs inline.
+        self.pool: MaskingPool | None = MaskingPool(workers) if workers > 0 else None
+
+    async def start(self) -> None:
+        if self.pool is not None:
+            await self.pool.start()
+
+    async def warm(self, profiles: Sequence[Profile]) -> None:
+        """Compile these profiles' plans in every worker now (bundle load)."""
+        if self.pool is not None and self.pool.running:
+            await self.pool.warm(profiles)
+
+    async def stop(self) -> None:
+        if self.pool is not None:
+            await self.pool.stop()
 
     def masker(
         self,
@@ -37,7 +61,16 @@ class MaskingService:
         content_type: str | None,
         content_encoding: str | None,
         key: str,
-    ) -> Masker:
+    ) -> Masker | PooledMasker:
+        if self.pool is not None and self.pool.running:
+            return PooledMasker(
+                self.pool,
+                profiles,
+                content_type=content_type,
+                content_encoding=content_encoding,
+                key=key,
+                limits=self.limits,
+            )
         return Masker(
             profiles,
             content_type=content_type,

@@ -7,6 +7,7 @@ Complete (records that span parts included), so its parts wait — encrypted
 in an internal prefix of the target bucket that no client can address:
 
     <bucket>/.s3gate/mpu/<id>/meta            the upload: key, metadata, profiles
+    <bucket>/.s3gate/mpu/<id>/index           its key and start, for ListMultipartUploads
     <bucket>/.s3gate/mpu/<id>/part-00001      a part, sealed
     <bucket>/.s3gate/mpu/<id>/etag-00001-<sealed>-<size>   its ETag and size (empty)
     <bucket>/.s3gate/mpu/<id>/lease-00000     who is completing it (`completions`)
@@ -33,15 +34,15 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from s3gate import errors
 from s3gate.masking import sealed
-from s3gate.s3.model import Metadata, PartInfo, PartsPage
+from s3gate.s3.model import Metadata, PartInfo, PartsPage, UploadInfo
 from s3gate.upstream.base import Body, Upstream
 from s3gate.upstream.purge import purge
 
@@ -49,6 +50,8 @@ PREFIX = ".s3gate/mpu/"
 ID_PREFIX = "s3gm-"
 MIN_PART = 5 * 1024 * 1024
 MARKER = "etag-"
+INDEX = "index"
+MAX_INDEX_BYTES = 8192
 _LEGACY_ETAG = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -95,7 +98,11 @@ class PartStore:
 
     def _seal_id(self, upload: StagedUpload) -> str:
         plain = json.dumps([upload.staging_id, upload.created]).encode()
-        nonce = os.urandom(12)
+        # The same id every time it is shown (at create and in every listing),
+        # so clients can compare the ids they hold with listed ones. The nonce
+        # is derived from the staging id, and one staging id only ever seals
+        # this one plaintext, so no nonce is reused for another message.
+        nonce = hashlib.sha256(b"s3gate upload id nonce\x00" + plain).digest()[:12]
         aead = self._aeads[upload.kid]
         blob = nonce + aead.encrypt(nonce, plain, _where(upload.bucket, upload.key))
         return f"{ID_PREFIX}{upload.kid}.{base64.urlsafe_b64encode(blob).decode().rstrip('=')}"
@@ -123,7 +130,67 @@ class PartStore:
         upload = StagedUpload(bucket, key, os.urandom(16).hex(), time.time(), self._active)
         meta = json.dumps({"metadata": dict(metadata), "masks": list(masks)}).encode()
         await self._put_sealed(upstream, upload, "meta", Body.of(meta).chunks, len(meta))
+        # The index: the key and start, sealed with a context that does not
+        # name the key, so a listing can read it back (the meta's needs it).
+        index = json.dumps([key, upload.created]).encode()
+        nonce = os.urandom(12)
+        box = self._aeads[upload.kid].encrypt(nonce, index, _index_context(bucket, upload))
+        sealed_index = upload.kid.encode() + b"." + base64.urlsafe_b64encode(nonce + box)
+        await upstream.put_object(bucket, upload.folder + INDEX, Body.of(sealed_index), {})
         return self._seal_id(upload)
+
+    async def listed(self, upstream: Upstream, bucket: str) -> list[UploadInfo]:
+        """The bucket's staged uploads in progress, as ListMultipartUploads
+        shows them (the ids the client was given). Each folder's `index` (the
+        key, sealed without the key as context, so it can be read back without
+        it) is read; folders without one — completed, aborted, or begun before
+        indexes existed — are not listed (the last still complete and expire).
+        One LIST of the folders plus one GET per upload in progress."""
+        found: list[UploadInfo] = []
+        after: str | None = None
+        while True:
+            page = await upstream.list_objects(bucket, prefix=PREFIX, delimiter="/", after=after)
+            for folder in page.common_prefixes:
+                info = await self._read_index(upstream, bucket, folder)
+                if info is not None:
+                    found.append(info)
+            if not page.is_truncated:
+                return found
+            after = page.next_after
+
+    async def _read_index(self, upstream: Upstream, bucket: str, folder: str) -> UploadInfo | None:
+        staging_id = folder[len(PREFIX) :].rstrip("/")
+        try:
+            stream = await upstream.get_object(bucket, folder + INDEX)
+        except errors.NoSuchKey:
+            return None
+        data = b""
+        try:
+            async for piece in stream.body:
+                data += piece
+                if len(data) > MAX_INDEX_BYTES:
+                    return None
+        finally:
+            await stream.aclose()
+        kid_raw, _, body = data.partition(b".")
+        kid = kid_raw.decode("ascii", "replace")
+        aead = self._aeads.get(kid)
+        if aead is None:
+            return None
+        upload = StagedUpload(bucket, "", staging_id, 0.0, kid)
+        try:
+            blob = base64.urlsafe_b64decode(body)
+            key, created = json.loads(
+                aead.decrypt(blob[:12], blob[12:], _index_context(bucket, upload))
+            )
+            upload = replace(upload, key=str(key), created=float(created))
+        except (binascii.Error, ValueError, InvalidTag, TypeError):
+            return None  # not one we sealed: never listed
+        if time.time() - upload.created > self.expiry_seconds:
+            return None
+        return UploadInfo(
+            upload.key, self._seal_id(upload), datetime.fromtimestamp(upload.created, UTC)
+        )
 
     async def meta(
         self, upstream: Upstream, upload: StagedUpload
@@ -304,6 +371,10 @@ class PartStore:
             if old is None or old.last_modified <= part.last_modified:
                 newest[part.number] = part
         return [newest[n] for n in sorted(newest)]
+
+
+def _index_context(bucket: str, upload: StagedUpload) -> bytes:
+    return json.dumps([bucket, upload.staging_id, INDEX]).encode()
 
 
 def _where(bucket: str, key: str) -> bytes:

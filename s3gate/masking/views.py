@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s3gate import errors
+from s3gate.masking.pooled import MaskerFactory
 from s3gate.masking.spool import Spool
 from s3gate.s3.model import Conditions, Metadata, ObjectHead
 from s3gate.transform.engine import Masker
@@ -173,9 +174,18 @@ def summary_from(metadata: Metadata, names: tuple[str, ...]) -> MaskSummary:
 
 
 class ViewStore:
-    def __init__(self, spool_dir: Path, limits: Limits, index_cache_entries: int = 0) -> None:
+    def __init__(
+        self,
+        spool_dir: Path,
+        limits: Limits,
+        index_cache_entries: int = 0,
+        maskers: MaskerFactory | None = None,
+    ) -> None:
         self._spool_dir = spool_dir
         self.limits = limits
+        # The service's masker factory (the worker pool when it runs); the
+        # `s3gate views rebuild` command masks inline without one.
+        self._maskers = maskers
         # Views are immutable per (bucket, family, key, stored ETag): what the
         # index said about one stays true, so this replica remembers it
         # (bounded, least recently used out) and repeat listings skip the
@@ -319,12 +329,11 @@ class ViewStore:
     ) -> tuple[ViewRef, MaskSummary]:
         """Mask `source` (the stored bytes of `key` at `etag`) into the view's
         place in the store, and remove that key's views of other versions."""
-        masker = Masker(
+        masker = (self._maskers or self._inline)(
             profiles,
             content_type=metadata.get("content-type"),
             content_encoding=metadata.get("content-encoding"),
             key=key,
-            limits=self.limits,
         )
         where = folder(fam, key)
         ver = version(etag, metadata)
@@ -340,6 +349,22 @@ class ViewStore:
         if prune:
             await self.prune(upstream, bucket, where, keep=ver)
         return ref, masker.summary
+
+    def _inline(
+        self,
+        profiles: Sequence[Profile],
+        *,
+        content_type: str | None,
+        content_encoding: str | None,
+        key: str,
+    ) -> Masker:
+        return Masker(
+            profiles,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            key=key,
+            limits=self.limits,
+        )
 
     async def forget(self, upstream: Upstream, bucket: str, key: str) -> int:
         """Remove every view of `key`, in every family (after a delete).

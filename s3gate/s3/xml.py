@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
-
 from s3gate import errors
+from s3gate.s3 import xmltree
 from s3gate.s3.headers import iso_date
 from s3gate.s3.model import (
     BucketInfo,
@@ -24,19 +22,15 @@ from s3gate.s3.model import (
     UploadsPage,
     VersionInfo,
 )
+from s3gate.s3.xmltree import children as _children
+from s3gate.s3.xmltree import local as _local
+from s3gate.s3.xmltree import only_text as _text
+from s3gate.xmltext import escape as _esc
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 OWNER_ID = "s3gate"
 MAX_DELETE_KEYS = 1000
-
-
-def _esc(value: str) -> str:
-    # XML 1.0 forbids most control characters even when escaped; S3 clients
-    # that need them ask for encoding-type=url.
-    out = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    out = out.replace('"', "&quot;").replace("\r", "&#13;")
-    return "".join(c if c >= " " or c in "\t\n" else f"&#{ord(c)};" for c in out)
 
 
 def _el(name: str, value: object) -> str:
@@ -353,26 +347,7 @@ def list_uploads(
 
 
 def _parse(body: bytes) -> Element:
-    try:
-        root: Element = SafeET.fromstring(body, forbid_dtd=True)
-    except (SafeET.ParseError, DefusedXmlException, ValueError) as exc:
-        raise errors.MalformedXML() from exc
-    return root
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _children(el: Element, name: str) -> list[Element]:
-    return [c for c in el if _local(c.tag) == name]
-
-
-def _text(el: Element, name: str) -> str | None:
-    found = _children(el, name)
-    if len(found) > 1:
-        raise errors.MalformedXML()
-    return None if not found else (found[0].text or "")
+    return xmltree.parse(body, errors.MalformedXML)
 
 
 def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:

@@ -21,7 +21,7 @@ must not store or send output of a run that raised.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 
 from s3gate import errors
 from s3gate.transform.charset import Decode, NotText, TextEncoding
@@ -231,3 +231,107 @@ class _Pipeline:
     def _encode(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
         for piece in pieces:
             yield from self._encoder().feed(piece)
+
+
+class MaskRun:
+    """The synchronous steps of `Masker.transform` for a worker process:
+    `feed` each chunk, then `finish` once. Same output, counts and errors as
+    `transform` (any non-S3 error becomes `MaskingFailed`); after an error the
+    run is dead."""
+
+    def __init__(self, masker: Masker) -> None:
+        self._masker = masker
+        self._pipeline: _Pipeline | None = None
+        self.last: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        return self._guard(lambda: self._step(chunk))
+
+    def finish(self) -> list[bytes]:
+        return self._guard(self._end)
+
+    def _step(self, chunk: bytes) -> list[bytes]:
+        masker = self._masker
+        if self._pipeline is None:
+            self._pipeline = _Pipeline(masker)
+        masker.summary.bytes_in += len(chunk)
+        out = list(self._pipeline.feed(chunk))
+        masker.summary.bytes_out += sum(len(piece) for piece in out)
+        return out
+
+    def plain_jsonl(self) -> bool:
+        """After a head of at least `SNIFF_BYTES`: is this body JSONL in
+        UTF-8 with no content coding, no byte-order mark and no other
+        encoding? Then its later records may be masked apart (`WindowRun`)."""
+        pipe = self._pipeline
+        return (
+            pipe is not None
+            and pipe._decoding is not None
+            and pipe._stage is not None
+            and self._masker.summary.content_kind == "jsonl"
+            and not pipe._decoding.codings
+            and pipe._decoding.encoding is None
+            and pipe._utf8 is not None
+        )
+
+    def _end(self) -> list[bytes]:
+        masker = self._masker
+        if self._pipeline is None:
+            self._pipeline = _Pipeline(masker)
+        out = list(self._pipeline.finish())
+        masker.summary.bytes_out += sum(len(piece) for piece in out)
+        self.last = out  # a held run's output goes to quarantine
+        if masker._ctx.held:
+            masker.summary.held = tuple(sorted(masker._ctx.held))
+            raise MaskingHeld(masker._ctx.held)
+        masker.summary.complete = True
+        return out
+
+    @staticmethod
+    def _guard(step: Callable[[], list[bytes]]) -> list[bytes]:
+        try:
+            return step()
+        except errors.S3Error:
+            raise
+        except RecursionError:
+            raise NestedTooDeep() from None
+        except Exception as exc:
+            log.error("masking failed: %s", type(exc).__name__)
+            raise MaskingFailed() from exc
+
+
+class WindowRun:
+    """Whole records of a body that `MaskRun.plain_jsonl` found plain, cut
+    after a newline by the masking pool so that several workers mask one
+    object: each record is masked exactly as in the body's own run (same
+    stage, same UTF-8 check). Holds are counted in `summary.held`, not
+    raised: the whole body decides, after its last window."""
+
+    def __init__(self, masker: Masker) -> None:
+        self._masker = masker
+
+    def run(self, window: bytes) -> bytes:
+        masker = self._masker
+        masker.summary.bytes_in += len(window)
+        try:
+            stage = masker._stage("jsonl")
+            utf8 = Decode(TextEncoding("utf-8"))
+            try:
+                list(utf8.feed(window))
+                list(utf8.finish())
+            except NotText:
+                if masker.plan.binary != "pass":
+                    masker.summary.blocked = (BINARY_RULE,)
+                    raise MaskingBlocked([BINARY_RULE]) from None
+                raise
+            out = b"".join([*stage.feed(window), *stage.finish()])
+        except errors.S3Error:
+            raise
+        except RecursionError:
+            raise NestedTooDeep() from None
+        except Exception as exc:
+            log.error("masking failed: %s", type(exc).__name__)
+            raise MaskingFailed() from exc
+        masker.summary.bytes_out += len(out)
+        masker.summary.held = tuple(sorted(masker._ctx.held))
+        return out

@@ -40,6 +40,10 @@ class MaskingSettings(Section):
     # and sends a space this often until its result document (as S3 does).
     complete_keepalive_seconds: float = Field(default=5.0, gt=0, le=60)
 
+    # Masking worker processes (the engine runs beside the event loop); unset:
+    # the cores this process may use; 0: inline on the event loop.
+    workers: int | None = Field(default=None, ge=0, le=256)
+
     def limits(self) -> Limits:
         return Limits(
             max_record_bytes=self.max_record_bytes,

@@ -193,6 +193,10 @@ def start_gateway(
         "policy": {"dir": str(POLICIES)},
         # Each process its own chain (replica id) in the shared audit bucket.
         "audit": {"generate_key": True, "replica_id": f"gw-{port}"},
+        # Every e2e gateway masks through the worker pool, with one worker so
+        # that a suite of gateways does not flood the 2-core CI box with
+        # processes; a test asks for more (or 0: inline) through `extra`.
+        "masking": {"workers": 1},
     }
     if tls is not None:
         settings["server"]["tls"] = {"cert_file": str(tls[0]), "key_file": str(tls[1])}

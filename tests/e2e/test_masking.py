@@ -148,6 +148,28 @@ def test_put_is_masked_before_the_store(gw: Gateway, direct: Any, prefix: str) -
     assert len(head["Metadata"]["s3gate-bundle"]) == 16
 
 
+def test_copy_stores_the_writers_masked_bytes(gw: Gateway, direct: Any, prefix: str) -> None:
+    # A raw object written around the gateway, copied by a masked writer: what
+    # CopyObject stores at the destination is masked like a PUT would be, and
+    # the source stays as it was (invariant 2 for CopyObject).
+    data, labels = generate(200, seed=23, pii_rate=0.5)
+    assert labels.secrets and leaked(data, labels)
+    direct.put_object(
+        Bucket=BUCKET, Key=prefix + "raw.jsonl", Body=data, ContentType="application/x-ndjson"
+    )
+    gw.client("writer").copy_object(
+        Bucket=BUCKET,
+        Key=prefix + "copy.jsonl",
+        CopySource={"Bucket": BUCKET, "Key": prefix + "raw.jsonl"},
+    )
+    at_rest = stored(direct, prefix + "copy.jsonl")
+    assert leaked(at_rest, labels) == []
+    assert len(at_rest.splitlines()) == len(data.splitlines())
+    head = direct.head_object(Bucket=BUCKET, Key=prefix + "copy.jsonl")
+    assert head["Metadata"]["s3gate-mask-profiles"] == "write-default"
+    assert stored(direct, prefix + "raw.jsonl") == data
+
+
 def test_unchanged_content_keeps_its_md5_etag(gw: Gateway, prefix: str) -> None:
     body = b'{"step": 1, "thought": "nothing sensitive here"}\n'
     put = gw.client("writer").put_object(Bucket=BUCKET, Key=prefix + "clean.jsonl", Body=body)
@@ -248,6 +270,57 @@ def test_staged_parts_are_encrypted_and_abort_cleans(gw: Gateway, direct: Any, p
     with pytest.raises(ClientError) as exc:
         writer.list_parts(Bucket=BUCKET, Key=prefix + "mp.jsonl", UploadId=uid)
     assert exc.value.response["Error"]["Code"] == "NoSuchUpload"
+
+
+def test_staged_uploads_are_listed_with_the_ones_in_the_store(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    # Masked uploads wait in the gateway, not in the store; ListMultipartUploads
+    # shows them beside the store's own, with the ids the clients were given,
+    # pages through both, and an aborted one is gone.
+    writer = gw.client("writer")
+    staged = [
+        (prefix + k, writer.create_multipart_upload(Bucket=BUCKET, Key=prefix + k)["UploadId"])
+        for k in ("b.jsonl", "a.jsonl", "a.jsonl")
+    ]
+    plain = direct.create_multipart_upload(Bucket=BUCKET, Key=prefix + "c.bin")["UploadId"]
+    everything = sorted([*staged, (prefix + "c.bin", plain)])
+    listed = writer.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix)
+    assert [(u["Key"], u["UploadId"]) for u in listed["Uploads"]] == everything
+    assert not listed["IsTruncated"]
+
+    walked: list[tuple[str, str]] = []
+    marks: dict[str, str] = {}
+    while True:
+        page = writer.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix, MaxUploads=1, **marks)
+        walked += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
+        if not page["IsTruncated"]:
+            break
+        marks = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+    assert walked == everything
+
+    cli = aws(
+        gw,
+        "s3api",
+        "list-multipart-uploads",
+        "--bucket",
+        BUCKET,
+        "--prefix",
+        prefix,
+        identity="writer",
+    )
+    assert (
+        sorted((u["Key"], u["UploadId"]) for u in json.loads(cli.stdout)["Uploads"]) == everything
+    )
+
+    key, upload_id = staged[0]
+    writer.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id)
+    after = writer.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix)
+    assert (key, upload_id) not in [(u["Key"], u["UploadId"]) for u in after["Uploads"]]
+    for key, upload_id in staged[1:]:
+        writer.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id)
+    direct.abort_multipart_upload(Bucket=BUCKET, Key=prefix + "c.bin", UploadId=plain)
+    assert writer.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []) == []
 
 
 def test_blocked_object_stores_nothing(gw: Gateway, direct: Any, prefix: str) -> None:

@@ -7,18 +7,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from s3gate.s3.model import VERSIONING_STATUSES, DeleteOutcome, VersionInfo, VersionsPage
-from s3gate.upstream.s3.xml import (
-    _bool,
-    _children,
-    _decoder,
-    _esc,
-    _int,
-    _local,
-    _text,
-    _time,
-    parse,
-    quoted_etag,
-)
+from s3gate.s3.xmltree import children as _children
+from s3gate.s3.xmltree import first_text as _text
+from s3gate.s3.xmltree import local as _local
+from s3gate.upstream.s3.xml import _bool, _decoder, _int, _time, parse, quoted_etag
+from s3gate.xmltext import escape as _esc
 
 _NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 

@@ -1,9 +1,8 @@
 """The XML an S3 store answers with, and the XML bodies we send it.
 
-Parsing goes through defusedxml (no DTDs, no entity expansion) and ignores
-namespaces: AWS puts its documents in the 2006-03-01 namespace, some
-S3-compatible stores use none or another one. The caller bounds the size of
-what it hands us. Keys in listings requested with `encoding-type=url` are
+Parsing and escaping are the gateway's one way (`s3/xmltree.py`,
+`xmltext.py`): defusedxml without DTDs, namespaces ignored. The caller bounds
+the size of what it hands us. Keys in listings requested with `encoding-type=url` are
 decoded here, but only when the response says `<EncodingType>url` — a store
 that ignores the parameter sends raw keys, and decoding those would corrupt
 keys containing `%` or `+`.
@@ -16,11 +15,9 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 from xml.etree.ElementTree import Element
-from xml.sax.saxutils import escape
-
-import defusedxml.ElementTree as SafeET
 
 from s3gate import errors
+from s3gate.s3 import xmltree
 from s3gate.s3.model import (
     BucketInfo,
     CopyResult,
@@ -33,31 +30,21 @@ from s3gate.s3.model import (
     UploadInfo,
     UploadsPage,
 )
+from s3gate.s3.xmltree import children as _children
+from s3gate.s3.xmltree import first_text as _text
+from s3gate.s3.xmltree import local as _local
+from s3gate.xmltext import escape as _esc
 
 # Characters XML 1.0 can carry at all; a key with anything else cannot be named
 # in a request body (DeleteObjects) and must be handled another way.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# Parsers turn a literal CR (and CRLF) into LF: send CR and LF as references.
-_ENTITIES = {"\r": "&#13;", "\n": "&#10;"}
+
+
+_MALFORMED = "The upstream store sent malformed XML"
 
 
 def xml_safe(text: str) -> bool:
     return _NOT_XML.search(text) is None
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def _children(el: Element, name: str) -> list[Element]:
-    return [c for c in el if _local(c.tag) == name]
-
-
-def _text(el: Element, name: str, default: str = "") -> str:
-    for c in el:
-        if _local(c.tag) == name:
-            return c.text or ""
-    return default
 
 
 def _time(value: str) -> datetime:
@@ -100,11 +87,8 @@ def error_for_code(code: str, message: str | None) -> errors.S3Error:
 def parse(body: bytes) -> Element:
     """Parse a success body; an <Error> document raises it (S3 may answer
     CompleteMultipartUpload and CopyObject with 200 and an error body)."""
-    try:
-        # lstrip: S3 may send whitespace while it works on a long request.
-        root: Element = SafeET.fromstring(body.lstrip(), forbid_dtd=True)
-    except Exception as exc:  # ParseError and defusedxml's refusals
-        raise errors.InternalError("The upstream store sent malformed XML") from exc
+    # lstrip: S3 may send whitespace while it works on a long request.
+    root = xmltree.parse(body.lstrip(), errors.InternalError, _MALFORMED)
     if _local(root.tag) == "Error":
         raise error_for_code(_text(root, "Code") or "InternalError", _text(root, "Message") or None)
     return root
@@ -113,8 +97,8 @@ def parse(body: bytes) -> Element:
 def parse_error(body: bytes) -> tuple[str, str] | None:
     """(code, message) of an S3 error document, or None if it is not one."""
     try:
-        root = SafeET.fromstring(body.lstrip(), forbid_dtd=True)
-    except Exception:
+        root = xmltree.parse(body.lstrip(), errors.InternalError)
+    except errors.InternalError:
         return None
     if _local(root.tag) != "Error" or not _text(root, "Code"):
         return None
@@ -253,10 +237,6 @@ def parse_delete_result(body: bytes, keys: list[str]) -> list[DeleteOutcome]:
         else:
             outcomes.append(DeleteOutcome(key, got.error_code, got.error_message))
     return outcomes
-
-
-def _esc(text: str) -> str:
-    return escape(text, _ENTITIES)
 
 
 def build_delete(keys: Iterable[str]) -> bytes:

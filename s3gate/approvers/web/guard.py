@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 
 from s3gate import errors
-from s3gate.approvals.web.cookies import WebSession
+from s3gate.approvers.web.cookies import WebSession
 
 MAX_FORM_BYTES = 16 * 1024
 MAX_FIELDS = 20

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from s3gate.approvals.web.cookies import MAX_COOKIE_CHARS, CookieSealer, LoginState, WebSession
+from s3gate.approvers.web.cookies import MAX_COOKIE_CHARS, CookieSealer, LoginState, WebSession
 
 SEALER = CookieSealer({"k1": b"\x01" * 32, "k0": b"\x00" * 32}, "k1")
 NOW = 1_900_000_000.0

@@ -34,15 +34,15 @@ from s3gate import errors
 from s3gate.approvals.rules import parse_duration
 from s3gate.approvals.service import ApprovalService
 from s3gate.approvals.settings import ApprovalSettings
-from s3gate.approvals.web import guard, render
-from s3gate.approvals.web.cookies import CookieSealer, WebSession
-from s3gate.approvals.web.signin import SignIn
+from s3gate.approvers.web import guard, render
+from s3gate.approvers.web.cookies import CookieSealer, WebSession
+from s3gate.approvers.web.signin import SignIn
 from s3gate.audit.write.log import AuditLog
 from s3gate.identity.claims import WebIdentity
 from s3gate.identity.principal import Principal
 from s3gate.identity.roles import RoleBook
 
-log = logging.getLogger("s3gate.approvals.web")
+log = logging.getLogger("s3gate.approvers.web")
 BASE = "/_s3gate/approvals"
 
 

@@ -18,9 +18,9 @@ from starlette.applications import Starlette
 from s3gate import errors
 from s3gate.approvals.service import ApprovalService
 from s3gate.approvals.settings import ApprovalSettings
-from s3gate.approvals.web.cookies import CookieSealer, WebSession
-from s3gate.approvals.web.pages import WebPages
-from s3gate.approvals.web.signin import SignIn
+from s3gate.approvers.web.cookies import CookieSealer, WebSession
+from s3gate.approvers.web.pages import WebPages
+from s3gate.approvers.web.signin import SignIn
 from s3gate.identity import devissuer
 from s3gate.identity.principal import Principal
 from s3gate.identity.settings import IdentitySettings

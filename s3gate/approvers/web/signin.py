@@ -30,14 +30,14 @@ import aiohttp
 
 from s3gate import errors
 from s3gate.approvals.settings import ApprovalSettings
-from s3gate.approvals.web.cookies import LoginState
+from s3gate.approvers.web.cookies import LoginState
 from s3gate.identity.claims import WebIdentity
 from s3gate.identity.jwks import JwksCache
 from s3gate.identity.oidc import TokenValidator
 from s3gate.identity.settings import IdentitySettings, IssuerSettings
 from s3gate.identity.sts_errors import StsError
 
-log = logging.getLogger("s3gate.approvals.web")
+log = logging.getLogger("s3gate.approvers.web")
 MAX_RESPONSE_BYTES = 64 * 1024
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse, Response
 
-from s3gate.approvals.web.guard import HEADERS
+from s3gate.approvers.web.guard import HEADERS
 
 HERE = Path(__file__).resolve().parent
 STYLE = (HERE / "static" / "style.css").read_bytes()

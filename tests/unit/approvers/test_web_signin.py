@@ -13,8 +13,8 @@ import pytest
 
 from s3gate import errors
 from s3gate.approvals.settings import ApprovalSettings
-from s3gate.approvals.web.cookies import LoginState
-from s3gate.approvals.web.signin import SignIn, challenge
+from s3gate.approvers.web.cookies import LoginState
+from s3gate.approvers.web.signin import SignIn, challenge
 from s3gate.identity import devissuer
 from s3gate.identity.devauthorize import DevAuthorizer
 from s3gate.identity.settings import IdentitySettings
