@@ -277,6 +277,13 @@ def test_versions_delete_markers_and_restores(gw: Gateway, vbucket: str) -> None
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket=vbucket, Key="k")
     assert _code(exc) == "NoSuchKey"
+    # The store's delete-marker headers come through on the 404 (moto sends
+    # them on HEAD only; S3 on GET too, and they pass the same way).
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=vbucket, Key="k")
+    answered = exc.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert answered["x-amz-delete-marker"] == "true"
+    assert answered["x-amz-version-id"] == gone["VersionId"]
     listing = s3.list_object_versions(Bucket=vbucket)
     assert [v["VersionId"] for v in listing["Versions"]] == [v2, v1]
     assert [m["VersionId"] for m in listing["DeleteMarkers"]] == [gone["VersionId"]]
