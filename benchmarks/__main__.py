@@ -4,7 +4,7 @@ Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
 features-e2e, attack, views, masked-mpu; `audit-e2e` (part of features-e2e) and
-`views-list` (part of views) run alone on request.
+`views-list` and `views-live` (parts of views) run alone on request.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ SECTIONS: dict[str, Section] = {
 EXTRA: dict[str, Section] = {
     "audit-e2e": features_e2e.audit_only,
     "views-list": bench_views.listing_only,
+    "views-live": bench_views.live_only,
 }
 SECTIONS["masked-mpu"] = masked_mpu.run
 

@@ -94,7 +94,9 @@ class RequestAudit:
             return response
         if isinstance(response, StreamingResponse) and error is None:
             await self.log.record(ev.decision())  # durable before the first byte
-            response.body_iterator = self._completing(response.body_iterator, response.status_code)
+            response.body_iterator = self._completing(
+                response.body_iterator, response.status_code, tally
+            )
             return response
         # Answered in one go; a small object body was read whole (handlers.bodies),
         # so this one event also says what was returned.
@@ -131,7 +133,7 @@ class RequestAudit:
         )
 
     async def _completing(
-        self, body: AsyncIterable[str | bytes | memoryview], status: int
+        self, body: AsyncIterable[str | bytes | memoryview], status: int, tally: Tally
     ) -> AsyncIterator[str | bytes | memoryview]:
         digest, sent = hashlib.sha256(), 0
         hashing = OffloadedDigests((digest,))
@@ -146,6 +148,9 @@ class RequestAudit:
             complete = True
         finally:
             assert self.log is not None
+            # A view masked as it is sent (masking.live) has its whole
+            # summary only now (or the refusal that broke it).
+            self._masked(tally.freeze())
             # The body is out (or the client left): nothing waits on this one.
             self.log.record_nowait(
                 self.event.completion(

@@ -307,6 +307,7 @@ class Gateway:
             masking=self.masking,
             approvals=self.approvals,
             tally=tally,
+            http_version=str(request.scope.get("http_version", "1.1")),
         )
 
     def _error(

@@ -25,15 +25,17 @@ BUFFERED_MAX = 64 * 1024
 async def object_response(
     tally: Tally,
     pieces: AsyncIterator[bytes],
-    length: int,
+    length: int | None,
     *,
     status: int,
     headers: dict[str, str],
     close: Callable[[], Awaitable[None]],
 ) -> Response:
     """`length` bytes from `pieces`; `close` releases the source either way.
+    `length` None: not known before the end (a read view made as it is sent),
+    always streamed (chunked; an error from `pieces` breaks the response).
     Sets `bytes_out` (and `body_out` when buffered) in the request's `tally`."""
-    if length <= BUFFERED_MAX:
+    if length is not None and length <= BUFFERED_MAX:
         try:
             body = b"".join([piece async for piece in pieces])
         finally:

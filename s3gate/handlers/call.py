@@ -53,6 +53,9 @@ class Call:
     tally: Tally
     # Where held writes go (None: `hold` and `@approval` only refuse).
     approvals: ApprovalService | None = None
+    # The request's HTTP version ("1.0", "1.1", "2"): a body of unknown
+    # length is streamed only where a cut-short one shows (chunked framing).
+    http_version: str = "1.1"
 
     @property
     def bucket(self) -> str:

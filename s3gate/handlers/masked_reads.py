@@ -5,6 +5,14 @@ and the stored object's time; Range is a slice of the view, served by the
 store (views are materialised there, see masking/views.py). The stored
 metadata is shown through the read profiles too (`masking.metadata`). No checksum
 header is sent: the store's checksums describe other bytes.
+
+A plain GET (no Range, no condition, HTTP/1.1) of an object whose view does
+not exist yet is answered *live* (`masking.live`): the masked bytes as they
+are made, chunked, with no Content-Length and no ETag (neither is known
+before the last byte), while the view is stored for the next reads. HEAD,
+ranged and conditional GETs need the view's length or ETag, so they wait for
+the view to be built (never answered from the stored object's size or ETag,
+which describe bytes the reader may not see).
 """
 
 from __future__ import annotations
@@ -18,22 +26,45 @@ from s3gate import errors
 from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call
 from s3gate.masking import clientmeta
+from s3gate.masking.live import LiveView, open_view
 from s3gate.masking.metadata import mask_for_read
-from s3gate.masking.views import View, summary_from
+from s3gate.masking.views import summary_from
 from s3gate.s3 import headers as h
-from s3gate.s3.model import ByteRange, check_conditions, resolve_range
+from s3gate.s3.model import ByteRange, ObjectHead, check_conditions, resolve_range
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
 
 
-def _headers(view: View, profiles: Sequence[Profile]) -> dict[str, str]:
+def _headers(head: ObjectHead, etag: str | None, profiles: Sequence[Profile]) -> dict[str, str]:
+    """`etag` None: a live view's (not known yet), so no ETag at all."""
     # The stored metadata through the read profiles (masked, or left out).
-    metadata = mask_for_read(view.head.metadata, plan_for(profiles))
-    out = h.object_headers(replace(view.head, metadata=metadata))
-    out["etag"] = view.etag
+    metadata = mask_for_read(head.metadata, plan_for(profiles))
+    out = h.object_headers(replace(head, metadata=metadata))
+    out.pop("etag")  # the stored object's: never a masked reader's
+    if etag is not None:
+        out["etag"] = etag
     out.pop("x-amz-mp-parts-count", None)
-    clientmeta.describe(out, view.etag.strip('"'))
+    clientmeta.describe(out, None if etag is None else etag.strip('"'))
     return out
+
+
+def _may_go_live(call: Call) -> bool:
+    """A GET that needs neither the view's length nor its ETag before its
+    body, on a connection whose framing shows a cut-short body (chunked:
+    HTTP/1.1; an HTTP/1.0 body ends when the connection does)."""
+    if call.http_version == "1.0" or call.headers.get("range") is not None:
+        return False
+    if "partNumber" in call.query:
+        return False
+    conditions = h.conditions(call.headers)
+    return not any(
+        (
+            conditions.if_match,
+            conditions.if_none_match,
+            conditions.if_modified_since,
+            conditions.if_unmodified_since,
+        )
+    )
 
 
 async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
@@ -42,18 +73,25 @@ async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
     )
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
-    out = _headers(view, profiles)
+    out = _headers(view.head, view.etag, profiles)
     out["content-length"] = str(view.length)
     return Response(b"", headers=out)
 
 
 async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
-    view = await call.masking.views.view(
-        call.upstream, call.bucket, call.key, profiles, call.version_id
-    )
+    views = call.masking.views
+    if _may_go_live(call):
+        found = await open_view(
+            views, call.upstream, call.bucket, call.key, profiles, call.version_id
+        )
+        if isinstance(found, LiveView):
+            return await _live(call, found, profiles)
+        view = found
+    else:
+        view = await views.view(call.upstream, call.bucket, call.key, profiles, call.version_id)
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
-    out = _headers(view, profiles)
+    out = _headers(view.head, view.etag, profiles)
     first, last, status = 0, view.length - 1, 200
     wanted = h.parse_range(call.headers.get("range"))
     if wanted is not None:
@@ -84,4 +122,15 @@ async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
         status=status,
         headers=out,
         close=stream.aclose,
+    )
+
+
+async def _live(call: Call, live: LiveView, profiles: Sequence[Profile]) -> Response:
+    """The view as it is made (see the module doc); its masking summary is
+    complete once the body is out."""
+    call.tally.mask_summary = live.summary
+    out = _headers(live.head, None, profiles)
+    h.apply_overrides(out, call.query)
+    return await object_response(
+        call.tally, live.pieces, None, status=200, headers=out, close=live.close
     )

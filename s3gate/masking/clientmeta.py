@@ -17,10 +17,14 @@ S3CMD_ATTRS = "x-amz-meta-s3cmd-attrs"
 RCLONE_MD5 = "x-amz-meta-md5chksum"
 
 
-def describe(metadata: MutableMapping[str, str], md5_hex: str) -> None:
+def describe(metadata: MutableMapping[str, str], md5_hex: str | None) -> None:
+    """`md5_hex` None: not known yet (a view sent as it is made): s3cmd's
+    `md5` is dropped rather than left describing other bytes."""
     metadata.pop(RCLONE_MD5, None)
     attrs = metadata.get(S3CMD_ATTRS)
     if attrs is None:
         return
     fields = [f for f in attrs.split("/") if f and not f.startswith("md5:")]
-    metadata[S3CMD_ATTRS] = "/".join([*fields, f"md5:{md5_hex}"])
+    if md5_hex is not None:
+        fields.append(f"md5:{md5_hex}")
+    metadata[S3CMD_ATTRS] = "/".join(fields)

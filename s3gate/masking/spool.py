@@ -43,13 +43,21 @@ class Spool:
 
     async def fill(self, pieces: AsyncIterator[bytes]) -> None:
         async for piece in pieces:
-            self._md5.update(piece)
-            self._sha256.update(piece)
-            self.length += len(piece)
-            if len(piece) < _INLINE_WRITE:
-                self._file.write(piece)
-            else:
-                await asyncio.to_thread(self._file.write, piece)
+            await self.write(piece)
+        self.flush()
+
+    async def write(self, piece: bytes) -> None:
+        """One more piece (a tee writes them as they go to a reader too);
+        `flush()` after the last."""
+        self._md5.update(piece)
+        self._sha256.update(piece)
+        self.length += len(piece)
+        if len(piece) < _INLINE_WRITE:
+            self._file.write(piece)
+        else:
+            await asyncio.to_thread(self._file.write, piece)
+
+    def flush(self) -> None:
         self._file.flush()
 
     @property

@@ -26,6 +26,7 @@ replica may sweep; deletes are idempotent).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -129,14 +130,17 @@ class PartStore:
     ) -> str:
         upload = StagedUpload(bucket, key, os.urandom(16).hex(), time.time(), self._active)
         meta = json.dumps({"metadata": dict(metadata), "masks": list(masks)}).encode()
-        await self._put_sealed(upstream, upload, "meta", Body.of(meta).chunks, len(meta))
         # The index: the key and start, sealed with a context that does not
         # name the key, so a listing can read it back (the meta's needs it).
         index = json.dumps([key, upload.created]).encode()
         nonce = os.urandom(12)
         box = self._aeads[upload.kid].encrypt(nonce, index, _index_context(bucket, upload))
         sealed_index = upload.kid.encode() + b"." + base64.urlsafe_b64encode(nonce + box)
-        await upstream.put_object(bucket, upload.folder + INDEX, Body.of(sealed_index), {})
+        # Both at once: a client waits for its CreateMultipartUpload on them.
+        await asyncio.gather(
+            self._put_sealed(upstream, upload, "meta", Body.of(meta).chunks, len(meta)),
+            upstream.put_object(bucket, upload.folder + INDEX, Body.of(sealed_index), {}),
+        )
         return self._seal_id(upload)
 
     async def listed(self, upstream: Upstream, bucket: str) -> list[UploadInfo]:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s3gate import errors
-from s3gate.masking.pooled import MaskerFactory
+from s3gate.masking.pooled import MaskerFactory, PooledMasker
 from s3gate.masking.spool import Spool
 from s3gate.s3.model import Conditions, Metadata, ObjectHead
 from s3gate.transform.engine import Masker
@@ -88,6 +88,18 @@ class View:
     @property
     def etag(self) -> str:
         return self.ref.etag
+
+
+class Abandoned(Exception):
+    """A build that ended without a view and without an error of its own (its
+    reader left, or the object changed under it): whoever waited looks again.
+    Never leaves this module's callers: `view` retries, then answers
+    ServiceUnavailable."""
+
+
+def building_id(bucket: str, fam: str, key: str, ver: str) -> str:
+    """One view being built on this replica (concurrent readers share it)."""
+    return f"{bucket}/{folder(fam, key)}{ver}"
 
 
 def family(profiles: Sequence[Profile], limits: Limits) -> str:
@@ -250,24 +262,23 @@ class ViewStore:
                 self.counts["found"] += 1
                 self.remember(bucket, fam, key, head.etag, found)
                 return View(head, found, names, MaskSummary(profiles=names, complete=True))
-            ident = f"{bucket}/{folder(fam, key)}{ver}"
+            ident = building_id(bucket, fam, key, ver)
             pending = self._building.get(ident)
             if pending is not None:  # another request is computing this view
-                return await asyncio.shield(pending)
-            future: asyncio.Future[View] = asyncio.get_running_loop().create_future()
-            self._building[ident] = future
+                try:
+                    return await asyncio.shield(pending)
+                except Abandoned:
+                    continue  # its reader left, or the object changed: look again
+            future = self.begin(ident)
             try:
                 view = await self._build(upstream, bucket, key, head, fam, profiles, version_id)
             except errors.PreconditionFailed:
-                future.cancel()
+                self.settle(ident, future, Abandoned())
                 continue  # the object changed between HEAD and GET: look again
             except BaseException as exc:
-                future.set_exception(exc)
-                future.exception()  # retrieved: no "never retrieved" warning
+                self.settle(ident, future, exc)
                 raise
-            finally:
-                self._building.pop(ident, None)
-            future.set_result(view)
+            self.settle(ident, future, view)
             self.remember(bucket, fam, key, head.etag, view.ref)
             return view
         raise errors.ServiceUnavailable("The object kept changing while its view was computed")
@@ -329,26 +340,78 @@ class ViewStore:
     ) -> tuple[ViewRef, MaskSummary]:
         """Mask `source` (the stored bytes of `key` at `etag`) into the view's
         place in the store, and remove that key's views of other versions."""
-        masker = (self._maskers or self._inline)(
+        masker = self.masker(profiles, metadata, key)
+        with self.spool() as spool:
+            await spool.fill(masker.transform(source))
+            ref = await self.put(upstream, bucket, key, etag, metadata, fam, masker.summary, spool)
+        self.counts[when] += 1
+        if prune:
+            await self.prune(upstream, bucket, folder(fam, key), keep=version(etag, metadata))
+        return ref, masker.summary
+
+    def masker(
+        self, profiles: Sequence[Profile], metadata: Metadata, key: str
+    ) -> Masker | PooledMasker:
+        """The masker of one view (its stored object's content type and coding):
+        the service's (the worker pool when it runs), else inline."""
+        return (self._maskers or self._inline)(
             profiles,
             content_type=metadata.get("content-type"),
             content_encoding=metadata.get("content-encoding"),
             key=key,
         )
+
+    def spool(self) -> Spool:
+        return Spool(self._spool_dir)
+
+    async def put(
+        self,
+        upstream: Upstream,
+        bucket: str,
+        key: str,
+        etag: str,
+        metadata: Metadata,
+        fam: str,
+        summary: MaskSummary,
+        spool: Spool,
+    ) -> ViewRef:
+        """A whole, successfully masked view (in `spool`) into its place.
+        Only ever called after the last byte: a view's key names its MD5 and
+        length, so a partial view cannot exist in the store under any key."""
         where = folder(fam, key)
         ver = version(etag, metadata)
-        with Spool(self._spool_dir) as spool:
-            await spool.fill(masker.transform(source))
-            ref = ViewRef(
-                f"{where}{ver}/{spool.md5_hex}-{spool.length}", spool.length, f'"{spool.md5_hex}"'
-            )
-            stored = {"content-type": metadata.get("content-type", "binary/octet-stream")}
-            stored.update(_summary_metadata(masker.summary))
-            await upstream.put_object(bucket, ref.store_key, spool.body(), stored)
-        self.counts[when] += 1
-        if prune:
-            await self.prune(upstream, bucket, where, keep=ver)
-        return ref, masker.summary
+        ref = ViewRef(
+            f"{where}{ver}/{spool.md5_hex}-{spool.length}", spool.length, f'"{spool.md5_hex}"'
+        )
+        stored = {"content-type": metadata.get("content-type", "binary/octet-stream")}
+        stored.update(_summary_metadata(summary))
+        await upstream.put_object(bucket, ref.store_key, spool.body(), stored)
+        return ref
+
+    def begin(self, ident: str) -> asyncio.Future[View]:
+        """This request builds the view `ident`; others wait for it (`view`)."""
+        future: asyncio.Future[View] = asyncio.get_running_loop().create_future()
+        self._building[ident] = future
+        return future
+
+    def building(self, ident: str) -> bool:
+        return ident in self._building
+
+    def settle(
+        self, ident: str, future: asyncio.Future[View], outcome: View | BaseException
+    ) -> None:
+        """The end of a build `begin` started: its view, or why there is none
+        (`Abandoned`: waiters look again; any other error: they get it too)."""
+        if self._building.get(ident) is future:
+            del self._building[ident]
+        if future.done():
+            return
+        if isinstance(outcome, View):
+            future.set_result(outcome)
+            return
+        # A cancelled builder (its client left) is not an error for the others.
+        future.set_exception(outcome if isinstance(outcome, Exception) else Abandoned())
+        future.exception()  # retrieved: no "never retrieved" warning
 
     def _inline(
         self,

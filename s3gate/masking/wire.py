@@ -69,9 +69,16 @@ def unpack_error(wire: object) -> errors.S3Error:
 
 def copy_summary(source: MaskSummary, target: MaskSummary) -> None:
     """The worker's counts into the caller's summary object (callers keep a
-    reference to it from before the run)."""
+    reference to it from before the run). What the caller counted before the
+    run — the metadata inspected in the caller's process — is kept and added
+    to, as the inline engine adds to the same object."""
+    before = (target.detectors, target.rules, target.operators)
     for f in fields(MaskSummary):
         setattr(target, f.name, getattr(source, f.name))
+    for mine, theirs in zip(
+        before, (target.detectors, target.rules, target.operators), strict=True
+    ):
+        theirs.update(mine)
 
 
 def merge_summary(part: MaskSummary, into: MaskSummary) -> None:

@@ -14,6 +14,15 @@ _KEY_NAME_WORDS = (
     r"|client[_-]?secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
     r"|credentials?|auth[_-]?key|signing[_-]?key|encryption[_-]?key"
 )
+# The same names after their first letter (consumed by `[acepstACEPST]`
+# before it; `(?<=x)` says which): in `_KEY_NAME_WORDS`'s order within
+# each letter, and names with different first letters never both match.
+_KEY_NAME_WORDS_LED = (
+    r"(?<=p)(?:assw(?:or)?d|assphrase|wd|rivate[_-]?key)"
+    r"|(?<=s)(?:ecret|ecret[_-]?key|ecret[_-]?access[_-]?key|igning[_-]?key)"
+    r"|(?<=c)(?:lient[_-]?secret|redentials?)|(?<=t)oken"
+    r"|(?<=a)(?:pi[_-]?key|pikey|ccess[_-]?key|uth[_-]?key)|(?<=e)ncryption[_-]?key"
+)
 _ASSIGN = r"(?:\\{0,7}[\"'])?[ \t]*(?:=>|:=|[:=])[ \t]*"
 # The same on raw JSON bytes, where a tab inside a string is written `\t`.
 _RAW_ASSIGN = rb"(?:\\{0,7}[\"'])?(?:[ \t]|\\t)*[:=]"
@@ -37,9 +46,11 @@ SECRET_SPECS: tuple[DetectorSpec, ...] = (
         id="aws_secret_access_key",
         label="AWS_SECRET_KEY",
         description="AWS secret access keys: 40 base64 characters near 'aws'/'secret'.",
+        # `(?<![A-Za-z0-9])(?i:aws|secret|access[_ -]?key)…`, led by its
+        # first letter (see `_LEAD` in library_pii).
         pattern=(
-            r"(?<![A-Za-z0-9])(?i:aws|secret|access[_ -]?key)[^\n]{0,40}?(?<![A-Za-z0-9/+=])"
-            r"(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+            r"[asAS](?<![A-Za-z0-9][asAS])(?i:(?<=a)(?:ws|ccess[_ -]?key)|(?<=s)ecret)"
+            r"[^\n]{0,40}?(?<![A-Za-z0-9/+=])(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
         ),
         # Raw JSON spells quotes `\"`: allow a longer gap than the decoded 40.
         prefilters=(
@@ -216,10 +227,13 @@ SECRET_SPECS: tuple[DetectorSpec, ...] = (
         id="bearer_token",
         label="BEARER_TOKEN",
         description="Authorization header credentials: 'Bearer …', 'Authorization: Basic …'.",
+        # `(?<![A-Za-z0-9])(?i:bearer)…|(?i:authorization)…`, led by the
+        # first letter of either (see `_LEAD` in library_pii).
         pattern=(
-            r"(?<![A-Za-z0-9])(?i:bearer)[ \t]+(?P<value>[A-Za-z0-9._~+/-]{16,4096}=*)"
-            r"|(?i:authorization)" + _ASSIGN + r"(?:\\{0,7}[\"'])?(?i:basic|digest|token)[ \t]+"
-            r"(?P<value2>[A-Za-z0-9+/=._~-]{8,4096})"
+            r"[abAB](?:(?<=[bB])(?<![A-Za-z0-9].)(?i:earer)[ \t]+"
+            r"(?P<value>[A-Za-z0-9._~+/-]{16,4096}=*)"
+            r"|(?<=[aA])(?i:uthorization)" + _ASSIGN + r"(?:\\{0,7}[\"'])?"
+            r"(?i:basic|digest|token)[ \t]+(?P<value2>[A-Za-z0-9+/=._~-]{8,4096}))"
         ),
         prefilters=(
             P(rb"(?i)bearer(?:[ \t]|\\t)+[A-Za-z0-9._~+/-]{16}"),
@@ -263,10 +277,10 @@ SECRET_SPECS: tuple[DetectorSpec, ...] = (
         label="SECRET",
         description="Values assigned to secret-looking names (key=value, key: value, JSON).",
         pattern=(
-            # No name prefix (the value is what is masked); the lookahead gives
-            # the regex engine a first-character set to skip ahead with.
-            r"(?=[acepstACEPST])(?i:"
-            + _KEY_NAME_WORDS
+            # No name prefix (the value is what is masked). Led by the first
+            # letter of a name, which the regex engine skips ahead to.
+            r"[acepstACEPST](?i:"
+            + _KEY_NAME_WORDS_LED
             + r")(?![A-Za-z0-9])"
             + _ASSIGN
             + r"(?:(?P<q>\\{0,7}[\"'])(?P<value>[^\"'\\\r\n]{1,256})"

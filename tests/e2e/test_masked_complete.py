@@ -143,7 +143,9 @@ def test_a_long_complete_outlives_the_read_timeout(
     data, labels = dense(3 * PART, seed=31)
     writer = gw.client("writer", **PATIENT_ONCE)
     key = prefix + "long.jsonl"
-    uid, parts = upload_parts(writer, key, data)
+    # The parts go up with default timeouts (a loaded box may take over a
+    # second for any one call); only the Complete has the 1 s read timeout.
+    uid, parts = upload_parts(gw.client("writer"), key, data)
     done = writer.complete_multipart_upload(
         Bucket=BUCKET, Key=key, UploadId=uid, MultipartUpload={"Parts": parts}
     )
@@ -162,7 +164,8 @@ def test_a_long_complete_outlives_the_read_timeout(
     # its document); the retry was answered in one go.
     assert kinds == ["request", "request.completion", "request.decision"], kinds
     assert len(masked_events(events)) == 1
-    assert all(not k.startswith(".s3gate/mpu/") or k.endswith("/done") for k in staged_left(direct))
+    left = staged_left(direct)
+    assert all(not k.startswith(".s3gate/mpu/") or k.endswith("/done") for k in left), left
     # Parts of a completed upload are refused, as S3 does.
     with pytest.raises(ClientError) as exc:
         writer.upload_part(Bucket=BUCKET, Key=key, UploadId=uid, PartNumber=9, Body=b"x")
@@ -208,7 +211,7 @@ def test_a_failure_after_the_200_is_an_error_document(
     data += ('{"tool_result": "' + PEM + '"}\n').encode()  # blocked, at the very end
     key = prefix + "leak.jsonl"
     strict = gw.client("strict", **PATIENT_ONCE)
-    uid, parts = upload_parts(strict, key, data)
+    uid, parts = upload_parts(gw.client("strict"), key, data)
     # botocore turns an <Error> inside a 200 into a 500 (which its retry
     # logic would retry); a retry gets the recorded outcome without masking.
     for _ in range(2):
@@ -222,7 +225,10 @@ def test_a_failure_after_the_200_is_an_error_document(
         direct.head_object(Bucket=BUCKET, Key=key)
     events = complete_events(gw, moto_endpoint, keys, key)
     finals = [e for e in events if e["type"] != "request.decision"]
-    assert len(finals) == 2
+    # Two calls; on a loaded box botocore may retry one after its 1 s read
+    # timeout (max_attempts 1 is one retry): each attempt is answered, once
+    # masked, always the same refusal.
+    assert len(finals) >= 2
     assert all(e.get("error_code") == "AccessDenied" for e in finals), finals
     assert len(masked_events(events)) == 1
 
@@ -240,8 +246,10 @@ def test_aws_cli_upload_with_a_short_read_timeout(
         "cp",
         str(src),
         f"s3://{BUCKET}/{key}",
+        # Shorter than the Complete's masking takes, longer than a part's
+        # upload takes on a loaded 2-core box.
         "--cli-read-timeout",
-        "1",
+        "2",
         identity="writer",
     )
     at_rest = direct.get_object(Bucket=BUCKET, Key=key)["Body"].read()

@@ -98,14 +98,21 @@ def test_list_tokens_survive_a_key_rotation() -> None:
         ListTokens({"k2": new}, "k2").open("traces", before)  # k1 withdrawn
 
 
-def test_client_hash_metadata_describes_the_stored_bytes() -> None:
+@pytest.mark.parametrize(
+    ("md5", "attrs"),
+    [
+        ("ffff", "atime:1/mode:33188/md5:ffff"),
+        (None, "atime:1/mode:33188"),  # a view sent as it is made: MD5 not known yet
+    ],
+)
+def test_client_hash_metadata_describes_the_stored_bytes(md5: str | None, attrs: str) -> None:
     meta = {
         "x-amz-meta-s3cmd-attrs": "atime:1/md5:0123/mode:33188",
         "x-amz-meta-md5chksum": "AAAA",
         "x-amz-meta-team": "a",
     }
-    clientmeta.describe(meta, "ffff")
-    assert meta == {"x-amz-meta-s3cmd-attrs": "atime:1/mode:33188/md5:ffff", "x-amz-meta-team": "a"}
+    clientmeta.describe(meta, md5)
+    assert meta == {"x-amz-meta-s3cmd-attrs": attrs, "x-amz-meta-team": "a"}
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,22 @@ async def test_pool_output_and_summary_equal_inline(
     assert pooled.summary.complete
 
 
+async def test_counts_made_before_the_run_are_kept(pool: MaskingPool) -> None:
+    # The metadata is inspected in the caller's process into the same summary
+    # before the body runs (masked_writes); the worker's counts add to them,
+    # as the inline engine's do.
+    inline, pooled = _pair(pool, "application/x-ndjson")
+    for masker in (inline, pooled):
+        masker.summary.detectors["email"] += 2
+        masker.summary.rules["write-default:meta"] += 1
+        masker.summary.operators["redact"] += 2
+    data = b"".join(RECORD % i for i in range(50))
+    assert await _run(pooled, data) == await _run(inline, data)
+    assert pooled.summary == inline.summary
+    assert pooled.summary.rules["write-default:meta"] == 1
+    assert pooled.summary.detectors["email"] == 52
+
+
 async def test_concurrent_runs_keep_their_own_order(pool: MaskingPool) -> None:
     bodies = [b"".join(RECORD % (i * 1000 + j) for j in range(400)) for i in range(6)]
     expected = [await _run(_pair(pool, "application/x-ndjson")[0], b) for b in bodies]

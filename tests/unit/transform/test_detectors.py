@@ -83,3 +83,34 @@ def test_deny_list_terms_are_whole_words_and_caseless() -> None:
     assert regex.search("project NIGHTJAR ships")
     assert regex.search("bluebird-x launch")
     assert not regex.search("nightjars are birds")
+
+
+# What may stand before an IBAN in raw JSON: the IBAN prefilter is led by
+# that left context, not by the country codes (issue 13), so each way of
+# writing a non-alphanumeric character there must still flag it.
+IBAN = "DE89370400440532013000"
+IBAN_CONTEXTS = [
+    ("start of the string", IBAN),
+    ("space", "IBAN " + IBAN),
+    ("newline escape", "IBAN:\n" + IBAN),
+    ("backspace escape", "x\b" + IBAN),
+    ("form feed escape", "x\f" + IBAN),
+    ("non-ASCII, \\u-escaped", "an\u00a0" + IBAN),
+    ("non-ASCII, as UTF-8", "überweisung→" + IBAN),
+    ("quote escape", 'iban="' + IBAN + '"'),
+]
+
+
+@pytest.mark.parametrize(("what", "text"), IBAN_CONTEXTS)
+def test_iban_prefilter_sees_every_left_context(what: str, text: str) -> None:
+    det = DETECTORS["iban"]
+    assert det.find(text), what
+    scanner = Scanner([Entry(pf, ("detector", 0)) for pf in det.prefilters()])
+    for form in (json.dumps(text), json.dumps(text, ensure_ascii=False)):
+        assert scanner.scan(form.encode()), (what, form)
+
+
+def test_iban_prefilter_needs_a_boundary_before_the_country() -> None:
+    scanner = Scanner([Entry(pf, ("detector", 0)) for pf in DETECTORS["iban"].prefilters()])
+    assert not scanner.scan(json.dumps("xDE89370400440532013000").encode())
+    assert not DETECTORS["iban"].find("xDE89370400440532013000")
