@@ -248,12 +248,16 @@ def test_an_old_versions_read_is_that_versions_read(gw: Gateway, vbucket: str, d
     got = analyst.get_object(Bucket=vbucket, Key=other, VersionId=old)
     body = got["Body"].read()
     assert b'"step": 1' in body and b"192.168.7.42" not in body and b'"step": 2' not in body
-    assert got["ETag"] != latest["ETag"] and got["VersionId"] == old
+    assert got["VersionId"] == old
+    # A first GET may be answered live, without an ETag; HEAD waits for the view.
+    old_etag = analyst.head_object(Bucket=vbucket, Key=other, VersionId=old)["ETag"]
+    latest_etag = analyst.head_object(Bucket=vbucket, Key=other)["ETag"]
+    assert old_etag != latest_etag
     part = analyst.get_object(Bucket=vbucket, Key=other, VersionId=old, Range="bytes=0-9")
     assert part["Body"].read() == body[:10]
     # Reading the old version took nothing from the latest's view.
     again = analyst.get_object(Bucket=vbucket, Key=other)
-    assert again["Body"].read() == latest_body and again["ETag"] == latest["ETag"]
+    assert again["Body"].read() == latest_body and again["ETag"] == latest_etag
     # Audit: the allowed read's events name the version and the masking.
     rid = got["ResponseMetadata"]["RequestId"]
     events = events_of(gw, rid)
