@@ -4,6 +4,7 @@ DeleteObjects by version (the values are in `s3gate.s3.model`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from s3gate.s3.model import VERSIONING_STATUSES, DeleteOutcome, VersionInfo, VersionsPage
 from s3gate.s3.xmltree import children as _children
@@ -98,6 +99,10 @@ def parse_delete_versions(body: bytes, items: list[tuple[str, str | None]]) -> l
     out = []
     for key, vid in items:
         got = found.get((key, vid))
+        if got is None and (key, None) in found:
+            # Reported by key alone (moto's Error for a locked version
+            # carries no VersionId): the answer is about the version asked.
+            got = replace(found[(key, None)], version_id=vid)
         if got is None:
             got = DeleteOutcome(
                 key, "InternalError", "The upstream store did not report on this key", vid
