@@ -47,10 +47,18 @@ def _name(entry: Entry) -> str:
 
 
 def _ordered(versions: list[VersionInfo], prefixes: list[str]) -> list[Entry]:
-    # Stable: a key's versions keep the store's order (newest first).
+    """Keys in UTF-8 byte order, each key's entries newest first. A store
+    that lists a key's delete markers after its versions (moto) is put in
+    S3's order; ties keep the store's order (the sort is stable)."""
     entries: list[Entry] = [*versions, *prefixes]
-    entries.sort(key=lambda e: _name(e).encode())
+    entries.sort(key=_position)
     return entries
+
+
+def _position(entry: Entry) -> tuple[bytes, float]:
+    if isinstance(entry, str):
+        return entry.encode(), 0.0
+    return entry.key.encode(), -entry.last_modified.timestamp()
 
 
 def _visible(call: Call, entries: list[Entry]) -> tuple[list[Entry], set[str]]:

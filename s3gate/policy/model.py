@@ -189,7 +189,8 @@ def requests_for(
                 principal,
                 COPIES[operation],
                 Resource.object(bucket, key),
-                replace(ctx, copy_source=source, copy_destination=None),
+                # The version read is the source's; the write makes a new one.
+                replace(ctx, copy_source=source, copy_destination=None, version_id=None),
             ),
         )
     spec = ACTIONS.get(operation)

@@ -3,20 +3,18 @@
 Retention is what makes the audit bucket tamper-proof (docs/audit.md, "Object
 Lock"), so it is configured at the store by whoever runs it, never through
 the gateway: a client that could set a retention date or a legal hold could
-make objects undeletable (or, with a governance bypass, delete locked ones)
-behind the policies' back. So every request that carries an Object Lock
-header is refused with `InvalidRequest` naming the header, before anything
-reaches the store; the sub-resources (`?retention`, `?legal-hold`,
-`?object-lock`) are not operations of the gateway at all (`NotImplemented`).
+make objects undeletable behind the policies' back. So every request that
+carries an Object Lock header is refused with `InvalidRequest` naming the
+header, before anything reaches the store; the sub-resources (`?retention`,
+`?legal-hold`, `?object-lock`) are not operations of the gateway at all
+(`NotImplemented`). `x-amz-bypass-governance-retention` is different: it
+asks for nothing to be set, and tools send it on every clean-up (ceph's
+s3-tests on each DeleteObjects), so it is accepted and, like every header
+outside the stored set, never forwarded — the store decides a delete of a
+locked version with the gateway's own credentials, which hold no
+`s3:BypassGovernanceRetention` (docs/audit.md).
 What the store says about an object's lock — its mode, retain-until date and
 legal hold — is returned on GET and HEAD as the store sent it.
-
-`x-amz-bypass-governance-retention` is the exception: it is accepted and
-ignored. It only ever asks to loosen a lock, and the gateway never forwards a
-client's headers to the store, so dropping it leaves the lock in force, as S3
-treats a caller without `s3:BypassGovernanceRetention` (a locked version's
-delete is the store's AccessDenied). Refusing it instead broke every client
-that always sends it on deletes — ceph/s3-tests' bucket clean-up does.
 """
 
 from __future__ import annotations
@@ -32,12 +30,9 @@ LOCK_HEADERS = (
     "x-amz-object-lock-legal-hold",
 )
 _LOCK_PREFIX = "x-amz-object-lock-"
-# Boolean request headers: `false` asks for nothing and is let through (some
-# SDKs send it on every CreateBucket or DeleteObject).
-_SWITCHES = (
-    "x-amz-bucket-object-lock-enabled",  # CreateBucket
-)
-# Not here: x-amz-bypass-governance-retention, ignored (see the docstring).
+# Boolean request headers: `false` asks for nothing and is let through (SDKs
+# send it on CreateBucket when the option is off).
+_SWITCHES = ("x-amz-bucket-object-lock-enabled",)
 _LOCK_TOKEN_HEADER = "x-amz-bucket-object-lock-token"  # noqa: S105 - a header name
 
 

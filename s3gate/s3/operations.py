@@ -1,7 +1,7 @@
 """Map an HTTP request (method, host, raw path, query) to one S3 operation.
 
 The gateway is allow-list only: a request that names a sub-resource we do not
-implement (`?policy`, `?versioning`, `?tagging`, …) resolves to `NotImplemented`,
+implement (`?policy`, `?tagging`, `?retention`, …) resolves to `NotImplemented`,
 never to a blind pass-through that the policy layer would not understand.
 """
 
@@ -191,7 +191,7 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
     **{name: frozenset({"tagging"}) for name in _TAGGING.values()},
     "GetBucketVersioning": frozenset({"versioning"}),
     "PutBucketVersioning": frozenset({"versioning"}),
-    # A version of the object (docs/s3-compatibility.md, "Versions").
+    # A version of the object (docs/s3-compatibility.md, "Object versions").
     "GetObject": frozenset({"versionId"}),
     "HeadObject": frozenset({"versionId"}),
     "DeleteObject": frozenset({"versionId"}),

@@ -216,6 +216,12 @@ def _error(
     )
     if resp.status == 416 and "Content-Range" in resp.headers:
         err.headers["Content-Range"] = resp.headers["Content-Range"]
+    if "x-amz-delete-marker" in resp.headers:
+        # The key's latest version is a delete marker (404), or the version
+        # asked for is one (405): S3 says so in headers, clients read them.
+        for name in ("x-amz-delete-marker", "x-amz-version-id"):
+            if name in resp.headers:
+                err.headers[name] = resp.headers[name]
     return err
 
 

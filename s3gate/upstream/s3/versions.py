@@ -4,6 +4,7 @@ DeleteObjects by version (the values are in `s3gate.s3.model`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from s3gate.s3.model import VERSIONING_STATUSES, DeleteOutcome, VersionInfo, VersionsPage
 from s3gate.s3.xmltree import children as _children
@@ -90,22 +91,18 @@ def parse_delete_versions(body: bytes, items: list[tuple[str, str | None]]) -> l
         )
         if vid is not None:  # also findable by key alone (a plain delete reported with an id)
             found.setdefault((key, None), found[(key, vid)])
-    # An Error may leave out the VersionId it refused (moto does, for a version
-    # Object Lock protects): it is then the error of that key's entries.
-    key_errors: dict[str, DeleteOutcome] = {}
     for e in _children(root, "Error"):
         key, vid = _text(e, "Key"), _text(e, "VersionId") or None
         found[(key, vid)] = DeleteOutcome(
             key, _text(e, "Code") or "InternalError", _text(e, "Message"), version_id=vid
         )
-        if vid is None:
-            key_errors[key] = found[(key, vid)]
     out = []
     for key, vid in items:
         got = found.get((key, vid))
-        if got is None and key in key_errors:
-            err = key_errors[key]
-            got = DeleteOutcome(key, err.error_code, err.error_message, version_id=vid)
+        if got is None and (key, None) in found:
+            # Reported by key alone (moto's Error for a locked version
+            # carries no VersionId): the answer is about the version asked.
+            got = replace(found[(key, None)], version_id=vid)
         if got is None:
             got = DeleteOutcome(
                 key, "InternalError", "The upstream store did not report on this key", vid

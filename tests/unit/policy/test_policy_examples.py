@@ -156,6 +156,16 @@ def test_copy_is_a_read_of_the_source_and_a_write_of_the_destination(
     assert copy[0].context.copy_destination == "traces/alpha/copy"
     assert copy[1].context.copy_source == f"traces/{OWN}"
     assert all(r.context.operation == "CopyObject" for r in copy)
+    # A source version is the read's; the destination's write names none.
+    versioned = model.requests_for(
+        writer,
+        "CopyObject",
+        "traces",
+        "alpha/copy",
+        ctx(version_id="v1"),
+        copy_source=("traces", OWN),
+    )
+    assert [r.context.version_id for r in versioned] == ["v1", None]
     # The writer may write the destination but not read the source.
     decisions = example_bundle.decide_many(copy)
     assert [d.allowed for d in decisions] == [False, True]

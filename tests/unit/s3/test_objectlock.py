@@ -45,8 +45,8 @@ def test_lock_headers_are_refused(headers: dict[str, str], named: str) -> None:
         {"content-type": "text/plain", "x-amz-meta-lock": "x"},
         # What SDKs send when the option is off asks for nothing.
         {"x-amz-bucket-object-lock-enabled": "false"},
-        {"x-amz-bypass-governance-retention": "False"},
-        # A governance bypass is ignored, never forwarded: the lock holds.
+        {"x-amz-bucket-object-lock-enabled": "False"},
+        # Accepted, never forwarded: the store decides without a bypass.
         {"x-amz-bypass-governance-retention": "true"},
     ],
 )

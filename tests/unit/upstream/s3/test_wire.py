@@ -190,6 +190,22 @@ async def test_head_errors_have_no_body() -> None:
             await upstream.close()
 
 
+@pytest.mark.parametrize(("status", "expected"), [(404, errors.NoSuchKey), (405, errors.S3Error)])
+async def test_delete_marker_headers_come_with_the_error(
+    status: int, expected: type[errors.S3Error]
+) -> None:
+    marker = {"x-amz-delete-marker": "true", "x-amz-version-id": "dm1"}
+    async with RawServer(raw_answer(status, marker)) as server:
+        upstream = await _upstream(server.endpoint)
+        try:
+            with pytest.raises(expected) as exc:
+                await upstream.head_object("bkt", "k", version_id="dm1" if status == 405 else None)
+        finally:
+            await upstream.close()
+    assert exc.value.status == status
+    assert {k: exc.value.headers[k] for k in marker} == marker
+
+
 async def test_redirect_is_not_followed() -> None:
     headers = {"Location": "http://elsewhere/", "x-amz-bucket-region": "eu-west-1"}
     async with RawServer(raw_answer(301, headers)) as server:
