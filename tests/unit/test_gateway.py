@@ -272,7 +272,9 @@ async def test_an_invalid_bucket_name_is_refused_and_recorded(gw: Gw) -> None:
     ("method", "path", "body", "status", "closes"),
     [
         pytest.param("PUT", "/traces/unread.jsonl", b'{"a":1}\n' * 100, 403, True, id="put"),
-        pytest.param("PUT", "/traces/unread.jsonl?tagging", b"<Tagging/>", 501, True, id="tagging"),
+        pytest.param(
+            "PUT", "/traces/unread.jsonl?retention", b"<Retention/>", 501, True, id="retention"
+        ),
         pytest.param("GET", "/traces/unread.jsonl", b"", 403, False, id="get-no-body"),
     ],
 )
