@@ -50,7 +50,9 @@ def web_session(subject: str, groups: tuple[str, ...], expires: float | None = N
         claims={},
         csrf=f"csrf-of-{subject}-" + "x" * 30,
         sid="00112233",
-        expires=expires if expires is not None else time.time() + 600,
+        # Sessions made at import: valid for a day, so a long suite run (the
+        # whole suite takes over ten minutes) does not expire them.
+        expires=expires if expires is not None else time.time() + 86400,
     )
 
 
