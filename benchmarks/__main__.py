@@ -57,6 +57,7 @@ SECTIONS: dict[str, Section] = {
 EXTRA: dict[str, Section] = {
     "audit-e2e": features_e2e.audit_only,
     "views-list": bench_views.listing_only,
+    "views-sources": bench_views.sources_only,
     "views-live": bench_views.live_only,
 }
 SECTIONS["masked-mpu"] = masked_mpu.run

@@ -159,15 +159,20 @@ def _gateway(
 
 
 async def run(workdir: Path) -> dict[str, float]:
-    return await _run(workdir, listing_only=False)
+    return await _run(workdir, part="all")
 
 
 async def listing_only(workdir: Path) -> dict[str, float]:
-    """`python -m benchmarks views-list`: only the 10,000-key listing part."""
-    return await _run(workdir, listing_only=True)
+    """`python -m benchmarks views-list`: only the 10,000-key listing parts."""
+    return await _run(workdir, part="listing")
 
 
-async def _run(workdir: Path, *, listing_only: bool) -> dict[str, float]:
+async def sources_only(workdir: Path) -> dict[str, float]:
+    """`python -m benchmarks views-sources`: only the writer's listing part."""
+    return await _run(workdir, part="sources")
+
+
+async def _run(workdir: Path, *, part: str) -> dict[str, float]:
     """On the local directory store (moto's server on this 2-core machine
     manages about 100 requests/s, too few to build 10,000 views in a bench)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -195,9 +200,10 @@ async def _run(workdir: Path, *, listing_only: bool) -> dict[str, float]:
                 "writer": S3Client(other, http, writer),
             }
             out: dict[str, float] = {}
-            if not listing_only:
+            if part == "all":
                 await _transfers(clients, out)
-            await _listing(clients, out)
+            if part != "sources":
+                await _listing(clients, out)
             await _writer_listing(clients, out)
             return out
     finally:
