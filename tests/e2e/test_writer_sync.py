@@ -230,6 +230,31 @@ def test_a_marker_moved_or_forged_in_the_store_is_not_used(
         assert _listed(gw, "writer", prefix)[other] == _stored(direct, other)
 
 
+def test_a_masked_multipart_upload_shows_the_writer_all_it_sent(
+    gw: Gateway, direct: Any, prefix: str
+) -> None:
+    """Complete masks the parts as one object: the figures are those of all
+    the parts in order (what `aws s3 sync` compares for a large file)."""
+    key = prefix + "big.jsonl"
+    first = TRACE * (5 * 1024 * 1024 // len(TRACE) + 1)
+    parts_data = [first, TRACE]
+    writer = gw.client("writer")
+    uid = writer.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    parts = []
+    for number, data in enumerate(parts_data, start=1):
+        etag = writer.upload_part(
+            Bucket=BUCKET, Key=key, UploadId=uid, PartNumber=number, Body=data
+        )["ETag"]
+        parts.append({"PartNumber": number, "ETag": etag})
+    writer.complete_multipart_upload(
+        Bucket=BUCKET, Key=key, UploadId=uid, MultipartUpload={"Parts": parts}
+    )
+    whole = b"".join(parts_data)
+    assert _stored(direct, key)[0] != len(whole)
+    assert _listed(gw, "writer", prefix) == {key: (len(whole), _md5(whole))}
+    assert _listed(gw, "writer2", prefix) == {key: _stored(direct, key)}
+
+
 @pytest.mark.parametrize(("identity", "marked"), [("copier", True), ("masked-copier", False)])
 def test_a_masked_copy_shows_the_source_only_to_who_saw_it_unmasked(
     gw: Gateway, direct: Any, prefix: str, identity: str, marked: bool
