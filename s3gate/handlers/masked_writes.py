@@ -88,7 +88,8 @@ async def store_masked(
     with call.masking.spool() as spool:
         catcher = HeldCatcher()
         tap = SentTap()
-        stream = _tap(masker.transform(tap.watch(source)), checksum)
+        watched = tap.watch(source) if mark else source  # no hashing for nothing
+        stream = _tap(masker.transform(watched), checksum)
         await spool.fill(catcher.watch(stream) if quarantine else stream)
         if catcher.error is not None or call.needs_approval():
             await hold(call, spool, masker.summary, catcher.error, metadata)
