@@ -358,3 +358,29 @@ def test_delete_objects_in_audit_deletes_nothing(
     assert not answer.get("Deleted")
     assert [e["Code"] for e in answer["Errors"]] == ["AccessDenied"]
     assert direct.head_object(Bucket="audit", Key=key)["ETag"] == etag
+
+
+# --- keys that a path normaliser would rewrite ---------------------------------
+
+DOT_KEYS = [
+    "{p}a/../../.s3gate/views/x",
+    "{p}a/../b/x",
+    "{p}./x",
+    "{p}/x",
+    "{p}a//../x",
+]
+
+
+@pytest.mark.parametrize("shape", DOT_KEYS)
+def test_dot_segments_are_part_of_the_key(gw: Gateway, direct: Any, shape: str) -> None:
+    """S3 keys are literal: `..` and `//` never move a write out of the key
+    the policy decided on (the store gets exactly that key, masked), and
+    never into the internal prefix."""
+    prefix = f"reddot{uuid.uuid4().hex[:8]}/"
+    key = shape.format(p=prefix)
+    gw.client("writer").put_object(Bucket=BUCKET, Key=key, Body=jsonl(1))
+    listed = [o["Key"] for o in direct.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]]
+    assert listed == [key]
+    stored, _ = _stored(direct, key)
+    assert leaks(stored) == []
+    assert _absent(direct, ".s3gate/views/x")
