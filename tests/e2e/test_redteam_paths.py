@@ -384,3 +384,49 @@ def test_dot_segments_are_part_of_the_key(gw: Gateway, direct: Any, shape: str) 
     stored, _ = _stored(direct, key)
     assert leaks(stored) == []
     assert _absent(direct, ".s3gate/views/x")
+
+
+COPY_SOURCES = [
+    "/{b}/{k}",
+    "/{b}/%2E{rest}",
+    "/{b}/%2es3gate%2f{tail}",
+    "{b}/x/../{k}",
+]
+
+
+@pytest.fixture(scope="module")
+def view_key(gw: Gateway, direct: Any) -> str:
+    """The key of an analyst's view, as the gateway keeps it in the store."""
+    key = f"redview{uuid.uuid4().hex[:8]}/trace.jsonl"
+    gw.client("writer").put_object(Bucket=BUCKET, Key=key, Body=RECORD)
+    _analyst_raw(gw, key)
+    views = direct.list_objects_v2(Bucket=BUCKET, Prefix=".s3gate/views/")["Contents"]
+    return next(o["Key"] for o in views if f"/{key}/" in o["Key"])
+
+
+@pytest.mark.parametrize("shape", COPY_SOURCES)
+@pytest.mark.parametrize("op", ["CopyObject", "UploadPartCopy"])
+def test_the_internal_prefix_is_no_copy_source(
+    gw: Gateway, direct: Any, view_key: str, key: str, shape: str, op: str
+) -> None:
+    """A copy from `.s3gate/views/…` (or quarantine) would hand a writer, or
+    an administrator, another principal's view under a key of their own."""
+    view = view_key
+    source = shape.format(b=BUCKET, k=view, rest=view[1:], tail=view[len(".s3gate/") :])
+    target = key + ".stolen"
+    path = f"/{BUCKET}/{quote(target)}"
+    upload = None
+    if op == "UploadPartCopy":
+        upload = gw.client("admin").create_multipart_upload(Bucket=BUCKET, Key=target)["UploadId"]
+        path += f"?partNumber=1&uploadId={upload}"
+    try:
+        resp = send(sign(gw, "PUT", path, headers={"x-amz-copy-source": source}))
+        assert resp.status in (403, 404), resp.data[:300]
+        assert _code(resp.data) in ("AccessDenied", "NoSuchKey")
+    finally:
+        if upload is not None:
+            admin = gw.client("admin")  # a masked upload is staged: ask the gateway
+            parts = admin.list_parts(Bucket=BUCKET, Key=target, UploadId=upload)
+            assert parts.get("Parts", []) == []
+            admin.abort_multipart_upload(Bucket=BUCKET, Key=target, UploadId=upload)
+    assert _absent(direct, target)
