@@ -430,3 +430,28 @@ def test_the_internal_prefix_is_no_copy_source(
             assert parts.get("Parts", []) == []
             admin.abort_multipart_upload(Bucket=BUCKET, Key=target, UploadId=upload)
     assert _absent(direct, target)
+
+
+def test_a_browser_post_upload_stores_nothing(gw: Gateway, direct: Any) -> None:
+    """S3's POST Object (an HTML form with a signed policy) is a second way
+    to write; s3gate does not implement it, so it must refuse it, whatever
+    the form says."""
+    key = f"redpost{uuid.uuid4().hex[:8]}/t.jsonl"
+    who = gw.identities["writer"]
+    fields = {
+        "key": key,
+        "x-amz-algorithm": "AWS4-HMAC-SHA256",
+        "x-amz-credential": f"{who.access_key_id}/20300101/{REGION}/s3/aws4_request",
+        "x-amz-date": "20300101T000000Z",
+        "policy": "e30=",
+        "x-amz-signature": "0" * 64,
+    }
+    resp = urllib3.PoolManager().request(
+        "POST",
+        f"{gw.endpoint}/{BUCKET}",
+        fields={**fields, "file": ("t.jsonl", jsonl(1), "application/x-ndjson")},
+        retries=False,
+    )
+    assert resp.status in (400, 403, 405, 501), resp.status
+    assert _code(resp.data) in ("MethodNotAllowed", "NotImplemented", "AccessDenied")
+    assert _absent(direct, key)
