@@ -455,3 +455,53 @@ def test_a_browser_post_upload_stores_nothing(gw: Gateway, direct: Any) -> None:
     assert resp.status in (400, 403, 405, 501), resp.status
     assert _code(resp.data) in ("MethodNotAllowed", "NotImplemented", "AccessDenied")
     assert _absent(direct, key)
+
+
+# --- multipart: a canary cut across parts, sent out of order and twice ---------
+
+
+def test_a_canary_cut_across_parts_sent_out_of_order_is_masked(
+    gw: Gateway, direct: Any, key: str
+) -> None:
+    """Part 2 first, then part 1 twice (the second replaces the first): the
+    masked object is the parts in number order, the canary cut at the part
+    boundary is found, and an out-of-order Complete stores nothing."""
+    s3 = gw.client("writer")
+    filler = (b'{"pad": "' + b"x" * 1000 + b'"}\n') * 5300  # parts but the last: 5 MiB
+    first = filler + b'{"t": "mail ' + EMAIL[:8].encode()
+    second = EMAIL[8:].encode() + b" and card " + CARD.encode() + b'"}\n'
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    try:
+        etag2 = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=2, Body=second)[
+            "ETag"
+        ]
+        s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=1, Body=filler)
+        etag1 = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=1, Body=first)[
+            "ETag"
+        ]
+        with pytest.raises(ClientError) as err:
+            s3.complete_multipart_upload(
+                Bucket=BUCKET,
+                Key=key,
+                UploadId=upload,
+                MultipartUpload={
+                    "Parts": [{"PartNumber": 2, "ETag": etag2}, {"PartNumber": 1, "ETag": etag1}]
+                },
+            )
+        assert err.value.response["Error"]["Code"] == "InvalidPartOrder"
+        assert _absent(direct, key)
+        s3.complete_multipart_upload(
+            Bucket=BUCKET,
+            Key=key,
+            UploadId=upload,
+            MultipartUpload={
+                "Parts": [{"PartNumber": 1, "ETag": etag1}, {"PartNumber": 2, "ETag": etag2}]
+            },
+        )
+    except BaseException:
+        s3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload)
+        raise
+    stored, _ = _stored(direct, key)
+    assert stored.startswith(filler)
+    assert leaks(stored[len(filler) :]) == []
+    assert b"jane.can" not in stored
