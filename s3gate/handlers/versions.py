@@ -17,7 +17,7 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import masked_listing, visibility
+from s3gate.handlers import listencoding, masked_listing, visibility
 from s3gate.handlers.buckets import list_params
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.s3 import xml
@@ -152,6 +152,11 @@ async def list_object_versions(call: Call) -> Response:
     resume_version = version_marker if after == key_marker else ""
     page = await _listing(call, params, after or None, resume_version or None)
     shown = await masked_listing.versions_as_seen(call, page.versions)
+    names = [params.prefix, params.delimiter, key_marker, page.next_key_marker]
+    names += [v.key for v in shown] + page.common_prefixes
+    encoding = listencoding.needed(params.encoding_type, names)
+    if encoding != params.encoding_type:
+        params = replace(params, encoding_type=encoding)
     return xml_response(
         xml.list_versions(params, replace(page, versions=shown), key_marker, version_marker)
     )
