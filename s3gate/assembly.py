@@ -110,6 +110,7 @@ def assemble(
         if refusals is not None:
             metrics.watch_refusals(refusals)
         metrics.watch_views(lambda: masking.views.counts)
+        metrics.watch_masking(masking.status)
     approvals = _approvals(settings, store, policies, masking, audit)
     web = _web_pages(settings, approvals, sts, audit)
     gateway = Gateway(
