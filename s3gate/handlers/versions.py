@@ -25,7 +25,6 @@ from s3gate.s3.model import VersionInfo
 from s3gate.s3.versionid import check_version_id
 
 UPSTREAM_MAX_KEYS = 1000
-_LAST = "\U0010ffff"
 
 Entry = VersionInfo | str  # a version / delete marker, or a common prefix
 
@@ -99,9 +98,9 @@ async def _listing(
             return _result(shown, want, len(shown) > want)
         last_visible = page.next_key_marker in names
         position = (page.next_key_marker, page.next_version_id_marker)
-        inside = call.bundle.guards.internal_prefix(call.bucket, page.next_key_marker)
-        if inside is not None and inside.startswith(params.prefix):
-            position = (inside + _LAST, None)  # past the whole internal prefix
+        past = visibility.past_internal(call, params.prefix, page.next_key_marker)
+        if past is not None:
+            position = (past, None)  # past the whole internal prefix
             last_visible = False
         if len(shown) > want:
             return _result(shown, want, True)
