@@ -10,7 +10,7 @@ from starlette.responses import Response
 from s3gate.handlers import listencoding, masked_listing, visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.policy import model
-from s3gate.s3 import xml
+from s3gate.s3 import listxml, xml
 from s3gate.s3.model import ListPage
 from s3gate.s3.operations import validate_bucket_name
 
@@ -20,7 +20,7 @@ async def list_buckets(call: Call) -> Response:
     buckets = await call.upstream.list_buckets()
     requests = model.bucket_requests(call.principal, [b.name for b in buckets], call.policy_context)
     shown = [b for b, ok in zip(buckets, call.allowed(requests), strict=True) if ok]
-    return xml_response(xml.list_buckets(shown))
+    return xml_response(listxml.list_buckets(shown))
 
 
 async def create_bucket(call: Call) -> Response:
@@ -45,9 +45,9 @@ async def get_bucket_location(call: Call) -> Response:
     return xml_response(xml.location(call.settings.server.region))
 
 
-def list_params(call: Call) -> xml.ListParams:
+def list_params(call: Call) -> listxml.ListParams:
     encoding = listencoding.asked(call.query.get("encoding-type"))
-    return xml.ListParams(
+    return listxml.ListParams(
         bucket=call.bucket,
         prefix=call.query.get("prefix", ""),
         delimiter=call.query.get("delimiter") or None,
@@ -56,7 +56,7 @@ def list_params(call: Call) -> xml.ListParams:
     )
 
 
-def _encoded(params: xml.ListParams, page: ListPage, *echoed: str | None) -> xml.ListParams:
+def _encoded(params: listxml.ListParams, page: ListPage, *echoed: str | None) -> listxml.ListParams:
     """`params` with the encoding the page must be written in."""
     names = [
         params.prefix,
@@ -79,7 +79,7 @@ async def list_objects(call: Call) -> Response:
     )
     page = await masked_listing.as_seen(call, seen.page, params.prefix, ahead)
     params = _encoded(params, page, marker, seen.next_marker)
-    return xml_response(xml.list_objects_v1(params, page, marker, seen.next_marker))
+    return xml_response(listxml.list_objects_v1(params, page, marker, seen.next_marker))
 
 
 async def list_objects_v2(call: Call) -> Response:
@@ -95,7 +95,7 @@ async def list_objects_v2(call: Call) -> Response:
     page = await masked_listing.as_seen(call, seen.page, params.prefix, ahead)
     params = _encoded(params, page, start_after)
     return xml_response(
-        xml.list_objects_v2(
+        listxml.list_objects_v2(
             params,
             page,
             continuation_token=token,

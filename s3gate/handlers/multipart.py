@@ -12,7 +12,7 @@ from s3gate.handlers import listencoding, masked_multipart, mpchecksums, visibil
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.handlers.keepalive import KeepAliveResponse
 from s3gate.s3 import headers as h
-from s3gate.s3 import uploadpages, xml
+from s3gate.s3 import listxml, uploadpages, xml
 from s3gate.s3.model import UploadInfo
 
 MAX_PART_NUMBER = 10000
@@ -132,7 +132,9 @@ async def list_parts(call: Call) -> Response:
         page = await call.upstream.list_parts(
             call.bucket, call.key, upload_id, max_parts=max_parts, part_number_marker=marker
         )
-    return xml_response(xml.list_parts(call.bucket, call.key, upload_id, page, max_parts, marker))
+    return xml_response(
+        listxml.list_parts(call.bucket, call.key, upload_id, page, max_parts, marker)
+    )
 
 
 async def list_multipart_uploads(call: Call) -> Response:
@@ -169,7 +171,7 @@ async def list_multipart_uploads(call: Call) -> Response:
     names += [u.key for u in page.uploads] + page.common_prefixes
     encoding = listencoding.needed(encoding, names)
     return xml_response(
-        xml.list_uploads(
+        listxml.list_uploads(
             call.bucket,
             replace(page, next_key_marker=next_key_marker),
             prefix=prefix,
