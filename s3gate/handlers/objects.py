@@ -7,7 +7,7 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import masked_reads, masked_writes, tagging
+from s3gate.handlers import deletemarkers, masked_reads, masked_writes, tagging
 from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.policy import model
@@ -63,14 +63,17 @@ async def get_object(call: Call) -> Response:
     profiles = call.mask_profiles()
     if profiles:
         return await masked_reads.get_object(call, profiles)
-    stream = await call.upstream.get_object(
-        call.bucket,
-        call.key,
-        byte_range=h.parse_range(call.headers.get("range")),
-        conditions=h.conditions(call.headers),
-        checksum_mode=call.checksum_mode,
-        version_id=call.version_id,
-    )
+    try:
+        stream = await call.upstream.get_object(
+            call.bucket,
+            call.key,
+            byte_range=h.parse_range(call.headers.get("range")),
+            conditions=h.conditions(call.headers),
+            checksum_mode=call.checksum_mode,
+            version_id=call.version_id,
+        )
+    except (errors.NoSuchKey, errors.NoSuchVersion) as missing:
+        raise await deletemarkers.explain_missing(call, missing) from None
     out = h.object_headers(stream.head)
     out["content-length"] = str(stream.content_length)
     if stream.content_range:
