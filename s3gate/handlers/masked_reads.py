@@ -23,6 +23,7 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
+from s3gate.handlers import tagging
 from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call
 from s3gate.masking import clientmeta
@@ -44,6 +45,7 @@ def _headers(head: ObjectHead, etag: str | None, profiles: Sequence[Profile]) ->
     if etag is not None:
         out["etag"] = etag
     out.pop("x-amz-mp-parts-count", None)
+    out.pop(h.TAG_COUNT, None)  # the store's count: see _with_tag_count
     clientmeta.describe(out, None if etag is None else etag.strip('"'))
     return out
 
@@ -74,8 +76,17 @@ async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
     out = _headers(view.head, view.etag, profiles)
+    await _with_tag_count(call, out, view.head, profiles)
     out["content-length"] = str(view.length)
     return Response(b"", headers=out)
+
+
+async def _with_tag_count(
+    call: Call, out: dict[str, str], head: ObjectHead, profiles: Sequence[Profile]
+) -> None:
+    count = await tagging.count_as_seen(call, head, profiles)
+    if count:
+        out[h.TAG_COUNT] = str(count)
 
 
 async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
@@ -92,6 +103,7 @@ async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
     out = _headers(view.head, view.etag, profiles)
+    await _with_tag_count(call, out, view.head, profiles)
     first, last, status = 0, view.length - 1, 200
     wanted = h.parse_range(call.headers.get("range"))
     if wanted is not None:
@@ -130,6 +142,7 @@ async def _live(call: Call, live: LiveView, profiles: Sequence[Profile]) -> Resp
     complete once the body is out."""
     call.tally.mask_summary = live.summary
     out = _headers(live.head, None, profiles)
+    await _with_tag_count(call, out, live.head, profiles)
     h.apply_overrides(out, call.query)
     return await object_response(
         call.tally, live.pieces, None, status=200, headers=out, close=live.close

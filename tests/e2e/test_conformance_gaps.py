@@ -166,3 +166,51 @@ def test_a_key_never_written_has_no_delete_marker_header(gw: Gateway, vbucket: s
         gw.client("admin").head_object(Bucket=vbucket, Key="never")
     assert _status(exc) == 404
     assert "x-amz-delete-marker" not in _headers(exc)
+
+
+# --- x-amz-tagging-count ---------------------------------------------------------------
+
+CARD = "4111111111111111"
+TAGS = {"owner": "tag.canary@example.com", "password": "pw1", CARD: "x", "team": "alpha"}
+
+
+def _tagged(direct: Any, bucket: str, key: str, tags: dict[str, str]) -> None:
+    """Written around the gateway: the tags hold what a masked reader may not see."""
+    direct.put_object(Bucket=bucket, Key=key, Body=b'{"ok": 1}\n')
+    if tags:
+        tagset = [{"Key": k, "Value": v} for k, v in tags.items()]
+        direct.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": tagset})
+
+
+def test_a_masked_reader_counts_only_the_tags_it_may_see(
+    gw: Gateway, gbucket: str, direct: Any
+) -> None:
+    """The store counts 4 tags; analyst-view drops `password` and hides the
+    tag whose key is a card number: its count is that of its
+    GetObjectTagging, never the store's."""
+    _tagged(direct, gbucket, "t.jsonl", TAGS)
+    assert direct.head_object(Bucket=gbucket, Key="t.jsonl")["TagCount"] == 4
+    analyst = gw.client("analyst")
+    shown = analyst.get_object_tagging(Bucket=gbucket, Key="t.jsonl")["TagSet"]
+    assert sorted(t["Key"] for t in shown) == ["owner", "team"]
+    assert analyst.head_object(Bucket=gbucket, Key="t.jsonl")["TagCount"] == 2
+    got = analyst.get_object(Bucket=gbucket, Key="t.jsonl")
+    assert got["TagCount"] == 2
+    got["Body"].read()
+    # Every tag hidden: no header at all, as S3 answers for an untagged object.
+    _tagged(direct, gbucket, "hidden.jsonl", {CARD: "x", "password": "pw"})
+    assert "TagCount" not in analyst.head_object(Bucket=gbucket, Key="hidden.jsonl")
+
+
+@pytest.mark.parametrize("who", ["admin", "reader"])
+def test_an_unmasked_reader_gets_the_stores_tag_count(
+    who: str, gw: Gateway, gbucket: str, direct: Any
+) -> None:
+    _tagged(direct, gbucket, "t.jsonl", TAGS)
+    _tagged(direct, gbucket, "untagged.jsonl", {})
+    client = gw.client(who)
+    assert client.head_object(Bucket=gbucket, Key="t.jsonl")["TagCount"] == 4
+    got = client.get_object(Bucket=gbucket, Key="t.jsonl")
+    assert got["TagCount"] == 4
+    assert got["Body"].read() == b'{"ok": 1}\n'
+    assert "TagCount" not in client.head_object(Bucket=gbucket, Key="untagged.jsonl")
