@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from s3gate import errors
+from s3gate.s3 import bucketpages
 
 MAX_KEY_BYTES = 1024
 
@@ -217,7 +218,9 @@ def resolve(
 ) -> Operation:
     bucket, key = split_target(host, raw_path, virtual_host_domains)
     if bucket is None:
-        if method == "GET" and all(_plain(p) in _PLAIN_PARAMS for p in query):
+        if method == "GET" and all(
+            _plain(p) in _PLAIN_PARAMS or p in bucketpages.PARAMS for p in query
+        ):
             return Operation("ListBuckets")
         raise errors.NotImplementedError_(resource="/")
     validate_bucket_name(bucket)

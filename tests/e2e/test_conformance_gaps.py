@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.e2e import rawhttp
 from tests.e2e.harness import POLICIES, Gateway, start_gateway
 
 POLICY = """
@@ -214,3 +215,89 @@ def test_an_unmasked_reader_gets_the_stores_tag_count(
     assert got["TagCount"] == 4
     assert got["Body"].read() == b'{"ok": 1}\n'
     assert "TagCount" not in client.head_object(Bucket=gbucket, Key="untagged.jsonl")
+
+
+# --- ListBuckets pagination ------------------------------------------------------------
+
+
+@pytest.fixture
+def buckets(gw: Gateway, direct: Any) -> Iterator[tuple[str, list[str], str]]:
+    """(prefix, the names the reader may list in order, a hidden one)."""
+    run = f"g-{uuid.uuid4().hex[:8]}-"
+    names = [run + n for n in ("a", "b", "c")]
+    hidden = run + "b2-hidden"  # sorts between b and c
+    for name in [*names, hidden]:
+        direct.create_bucket(Bucket=name)
+    yield run, names, hidden
+    for name in [*names, hidden]:
+        direct.delete_bucket(Bucket=name)
+
+
+def test_list_buckets_pages_only_the_buckets_the_caller_may_list(
+    gw: Gateway, buckets: tuple[str, list[str], str]
+) -> None:
+    prefix, names, hidden = buckets
+    reader = gw.client("reader")
+    seen: list[str] = []
+    tokens: list[str] = []
+    kwargs: dict[str, Any] = {"MaxBuckets": 1, "Prefix": prefix}
+    while True:
+        page = reader.list_buckets(**kwargs)
+        assert page["Prefix"] == prefix
+        assert all(b["BucketRegion"] == "us-east-1" for b in page["Buckets"])
+        seen += [b["Name"] for b in page["Buckets"]]
+        if "ContinuationToken" not in page:
+            break
+        tokens.append(page["ContinuationToken"])
+        kwargs["ContinuationToken"] = page["ContinuationToken"]
+    assert seen == names
+    assert len(tokens) == 2  # after a and after b; c is the last
+    # Opaque: no token names a bucket, hidden or not.
+    assert not any(prefix in t or prefix.encode().hex() in t for t in tokens)
+    # The admin sees the hidden one too, in its place.
+    pages = gw.client("admin").get_paginator("list_buckets").paginate(Prefix=prefix, MaxBuckets=2)
+    assert [b["Name"] for p in pages for b in p["Buckets"]] == [*names[:2], hidden, names[2]]
+    # Without parameters: the whole list, as before (no BucketRegion, no token).
+    plain = reader.list_buckets()
+    assert [b["Name"] for b in plain["Buckets"] if b["Name"].startswith(prefix)] == names
+    assert "ContinuationToken" not in plain
+    assert all("BucketRegion" not in b for b in plain["Buckets"])
+
+
+def test_list_buckets_in_another_region_lists_none(
+    gw: Gateway, buckets: tuple[str, list[str], str]
+) -> None:
+    prefix, names, _ = buckets
+    reader = gw.client("reader")
+    assert reader.list_buckets(Prefix=prefix, BucketRegion="eu-west-1")["Buckets"] == []
+    mine = reader.list_buckets(Prefix=prefix, BucketRegion="us-east-1")["Buckets"]
+    assert [b["Name"] for b in mine] == names
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("max-buckets=0", "InvalidArgument"),
+        ("max-buckets=10001", "InvalidArgument"),
+        ("max-buckets=abc", "InvalidArgument"),
+        ("continuation-token=s3g2-local.AAAA", "InvalidArgument"),
+        ("continuation-token=g-a", "InvalidArgument"),  # a plain name is not a token
+        ("max-buckets=1&location", "NotImplemented"),
+    ],
+)
+def test_bad_list_buckets_parameters_are_refused(gw: Gateway, query: str, code: str) -> None:
+    resp = rawhttp.send(rawhttp.sign(gw, "GET", "/?" + query, identity="reader"))
+    assert resp.status in (400, 501), resp.data
+    assert f"<Code>{code}</Code>".encode() in resp.data
+
+
+def test_a_token_from_a_listing_does_not_page_buckets(gw: Gateway, gbucket: str) -> None:
+    """Sealed tokens are bound to what they page: one from ListObjectsV2 of a
+    bucket is refused by ListBuckets."""
+    admin = gw.client("admin")
+    for key in ("a", "b"):
+        admin.put_object(Bucket=gbucket, Key=key, Body=b"x")
+    token = admin.list_objects_v2(Bucket=gbucket, MaxKeys=1)["NextContinuationToken"]
+    with pytest.raises(ClientError) as exc:
+        admin.list_buckets(MaxBuckets=1, ContinuationToken=token)
+    assert (_status(exc), _code(exc)) == (400, "InvalidArgument")

@@ -29,6 +29,14 @@ ROUTED = [
     pytest.param("GET", b"/", {}, {}, Operation("ListBuckets"), id="ListBuckets"),
     pytest.param("GET", b"/", {"x-id": "ListBuckets"}, {}, Operation("ListBuckets"), id="x-id"),
     pytest.param(
+        "GET",
+        b"/",
+        {"max-buckets": "1", "continuation-token": "t", "prefix": "p", "bucket-region": "r"},
+        {},
+        Operation("ListBuckets"),
+        id="ListBuckets-paged",
+    ),
+    pytest.param(
         "GET", b"/", PRESIGNED_V4, {}, Operation("ListBuckets"), id="ListBuckets-presigned"
     ),
     # Buckets.
@@ -348,6 +356,7 @@ NOT_IMPLEMENTED = [
     _p("POST", b"/bkt", {"cors": ""}),
     # The service: only ListBuckets.
     _p("GET", b"/", {"acl": ""}),
+    _p("GET", b"/bkt", {"max-buckets": "1"}),  # ListBuckets' own, not a listing's
     _p("PUT", b"/", {}),
     _p("DELETE", b"/", {}),
     _p("HEAD", b"/", {}),
