@@ -31,6 +31,7 @@ from s3gate.masking.live import LiveView, open_view
 from s3gate.masking.metadata import mask_for_read
 from s3gate.masking.viewsummary import summary_from
 from s3gate.s3 import headers as h
+from s3gate.s3 import partnumber
 from s3gate.s3.model import ByteRange, ObjectHead, check_conditions, resolve_range
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
@@ -75,10 +76,19 @@ async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
     )
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
+    _one_part(partnumber.requested(call.query, call.headers.get("range")))
     out = _headers(view.head, view.etag, profiles)
     await _with_tag_count(call, out, view.head, profiles)
     out["content-length"] = str(view.length)
     return Response(b"", headers=out)
+
+
+def _one_part(part: int | None) -> None:
+    """A view is one object of one part, whatever the stored object's parts
+    (their boundaries are the writer's, not the view's): part 1 is the whole
+    view, any other is not satisfiable."""
+    if part is not None and part != 1:
+        raise errors.InvalidPartNumber()
 
 
 async def _with_tag_count(
@@ -102,10 +112,14 @@ async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
         view = await views.view(call.upstream, call.bucket, call.key, profiles, call.version_id)
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
+    part = partnumber.requested(call.query, call.headers.get("range"))
+    _one_part(part)
     out = _headers(view.head, view.etag, profiles)
     await _with_tag_count(call, out, view.head, profiles)
     first, last, status = 0, view.length - 1, 200
     wanted = h.parse_range(call.headers.get("range"))
+    if part is not None and view.length:  # part 1: the whole view, as S3 answers it
+        wanted = ByteRange(0, view.length - 1)
     if wanted is not None:
         span = resolve_range(wanted, view.length)
         if span is not None:

@@ -193,8 +193,8 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
     "GetBucketVersioning": frozenset({"versioning"}),
     "PutBucketVersioning": frozenset({"versioning"}),
     # A version of the object (docs/s3-compatibility.md, "Object versions").
-    "GetObject": frozenset({"versionId"}),
-    "HeadObject": frozenset({"versionId"}),
+    "GetObject": frozenset({"versionId", "partNumber"}),
+    "HeadObject": frozenset({"versionId", "partNumber"}),
     "DeleteObject": frozenset({"versionId"}),
 }
 

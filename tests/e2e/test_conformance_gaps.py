@@ -301,3 +301,103 @@ def test_a_token_from_a_listing_does_not_page_buckets(gw: Gateway, gbucket: str)
     with pytest.raises(ClientError) as exc:
         admin.list_buckets(MaxBuckets=1, ContinuationToken=token)
     assert (_status(exc), _code(exc)) == (400, "InvalidArgument")
+
+
+# --- GET / HEAD by part number ---------------------------------------------------------
+
+MiB = 1024 * 1024
+
+
+def _multipart(client: Any, bucket: str, key: str, parts: list[bytes]) -> str:
+    up = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    done = [
+        {
+            "PartNumber": n,
+            "ETag": client.upload_part(
+                Bucket=bucket, Key=key, UploadId=up, PartNumber=n, Body=body
+            )["ETag"],
+        }
+        for n, body in enumerate(parts, start=1)
+    ]
+    return str(
+        client.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=up, MultipartUpload={"Parts": done}
+        )["ETag"]
+    )
+
+
+def test_an_unmasked_reader_reads_a_multipart_object_part_by_part(
+    gw: Gateway, gbucket: str
+) -> None:
+    admin = gw.client("admin")
+    parts = [b"a" * (5 * MiB), b"b" * (5 * MiB), b"c" * 100]
+    etag = _multipart(admin, gbucket, "mp.bin", parts)
+    reader = gw.client("reader")
+    for n, body in enumerate(parts, start=1):
+        head = reader.head_object(Bucket=gbucket, Key="mp.bin", PartNumber=n)
+        assert (head["PartsCount"], head["ETag"], head["ContentLength"]) == (3, etag, len(body))
+        got = reader.get_object(Bucket=gbucket, Key="mp.bin", PartNumber=n)
+        assert (got["PartsCount"], got["ETag"]) == (3, etag)
+        assert got["Body"].read() == body
+    with pytest.raises(ClientError) as exc:
+        reader.get_object(Bucket=gbucket, Key="mp.bin", PartNumber=4)
+    assert _status(exc) == 416  # the store's answer (S3: InvalidPartNumber)
+
+
+def test_an_unmasked_single_part_object_is_part_one(gw: Gateway, gbucket: str) -> None:
+    reader = gw.client("reader")
+    etag = gw.client("admin").put_object(Bucket=gbucket, Key="one.bin", Body=b"body")["ETag"]
+    got = reader.get_object(Bucket=gbucket, Key="one.bin", PartNumber=1)
+    assert (got["ETag"], got["Body"].read()) == (etag, b"body")
+    with pytest.raises(ClientError) as exc:
+        reader.get_object(Bucket=gbucket, Key="one.bin", PartNumber=2)
+    assert _status(exc) == 416
+
+
+def test_a_masked_reader_reads_its_view_as_one_part(gw: Gateway, gbucket: str, direct: Any) -> None:
+    """The stored object has three parts; the analyst's view is one object of
+    one part: part 1 is the whole view (masked), part 2 is not satisfiable,
+    and no part count reveals the stored object's parts."""
+    lines = b'{"note": "from 192.168.7.42 ok"}\n' * (6 * MiB // 34)
+    parts = [lines[: 5 * MiB], lines[5 * MiB :]]
+    _multipart(gw.client("admin"), gbucket, "mp.jsonl", parts)
+    analyst = gw.client("analyst")
+    whole = analyst.get_object(Bucket=gbucket, Key="mp.jsonl")["Body"].read()
+    assert b"192.168.7.42" not in whole
+    head = analyst.head_object(Bucket=gbucket, Key="mp.jsonl", PartNumber=1)
+    assert "PartsCount" not in head
+    assert head["ContentLength"] == len(whole)
+    got = analyst.get_object(Bucket=gbucket, Key="mp.jsonl", PartNumber=1)
+    assert "PartsCount" not in got
+    assert got["ContentRange"] == f"bytes 0-{len(whole) - 1}/{len(whole)}"
+    assert got["Body"].read() == whole
+    for call in (analyst.get_object, analyst.head_object):
+        with pytest.raises(ClientError) as exc:
+            call(Bucket=gbucket, Key="mp.jsonl", PartNumber=2)
+        assert _status(exc) == 416
+    with pytest.raises(ClientError) as exc:
+        analyst.get_object(Bucket=gbucket, Key="mp.jsonl", PartNumber=2)
+    assert _code(exc) == "InvalidPartNumber"
+
+
+@pytest.mark.parametrize("who", ["reader", "analyst"])
+@pytest.mark.parametrize(
+    ("query", "headers", "code"),
+    [
+        ("partNumber=0", {}, "InvalidArgument"),
+        ("partNumber=10001", {}, "InvalidArgument"),
+        ("partNumber=abc", {}, "InvalidArgument"),
+        ("partNumber=" + "9" * 500, {}, "InvalidArgument"),
+        ("partNumber=1", {"Range": "bytes=0-1"}, "InvalidRequest"),
+    ],
+)
+def test_bad_part_numbers_are_refused(
+    who: str, query: str, headers: dict[str, str], code: str, gw: Gateway, gbucket: str
+) -> None:
+    gw.client("admin").put_object(Bucket=gbucket, Key="k.jsonl", Body=b'{"a": 1}\n')
+    resp = rawhttp.send(
+        rawhttp.sign(gw, "GET", f"/{gbucket}/k.jsonl?{query}", headers=headers, identity=who)
+    )
+    assert resp.status == 400, resp.data
+    assert f"<Code>{code}</Code>".encode() in resp.data
+    assert b'"a"' not in resp.data

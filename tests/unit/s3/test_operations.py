@@ -29,6 +29,17 @@ ROUTED = [
     pytest.param("GET", b"/", {}, {}, Operation("ListBuckets"), id="ListBuckets"),
     pytest.param("GET", b"/", {"x-id": "ListBuckets"}, {}, Operation("ListBuckets"), id="x-id"),
     pytest.param(
+        "GET", b"/bkt/k", {"partNumber": "2"}, {}, Operation("GetObject", "bkt", "k"), id="get-part"
+    ),
+    pytest.param(
+        "HEAD",
+        b"/bkt/k",
+        {"partNumber": "1"},
+        {},
+        Operation("HeadObject", "bkt", "k"),
+        id="head-part",
+    ),
+    pytest.param(
         "GET",
         b"/",
         {"max-buckets": "1", "continuation-token": "t", "prefix": "p", "bucket-region": "r"},
@@ -344,8 +355,7 @@ NOT_IMPLEMENTED = [
     _p("PUT", b"/bkt/k", {"versionId": "v1"}),
     _p("DELETE", b"/bkt", {"versioning": ""}),
     _p("GET", b"/bkt/k", {"versionId": "v1", "uploadId": "u"}),
-    _p("GET", b"/bkt/k", {"partNumber": "1"}),
-    _p("HEAD", b"/bkt/k", {"partNumber": "1"}),
+    _p("DELETE", b"/bkt/k", {"partNumber": "1"}),  # a part is read, never deleted alone
     _p("GET", b"/bkt/k", {"ACL": ""}),  # sub-resources are case-sensitive
     _p("GET", b"/bkt/k", {"X-Amz-Unknown": "1"}),
     _p("PUT", b"/bkt/k", {"acl": "", "uploadId": "u"}),
