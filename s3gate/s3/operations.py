@@ -121,6 +121,8 @@ def split_target(
 
 def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
     if not has_key:
+        if "tagging" in query and method in _BUCKET_TAGGING:
+            return _BUCKET_TAGGING[method]
         if method == "GET":
             if "location" in query:
                 return "GetBucketLocation"
@@ -172,6 +174,12 @@ def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping
 
 # Object tagging (s3gate.handlers.tagging), one verb per method.
 _TAGGING = {"GET": "GetObjectTagging", "PUT": "PutObjectTagging", "DELETE": "DeleteObjectTagging"}
+# Bucket tagging (s3gate.handlers.buckettags): `?tagging` without a key.
+_BUCKET_TAGGING = {
+    "GET": "GetBucketTagging",
+    "PUT": "PutBucketTagging",
+    "DELETE": "DeleteBucketTagging",
+}
 
 # Sub-resources each operation may carry; anything else is not implemented.
 _SUBRESOURCES: dict[str, frozenset[str]] = {
@@ -190,6 +198,7 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
     "PutObjectAcl": frozenset({"acl"}),
     "ListObjectVersions": frozenset({"versions", "version-id-marker"}),
     **{name: frozenset({"tagging"}) for name in _TAGGING.values()},
+    **{name: frozenset({"tagging"}) for name in _BUCKET_TAGGING.values()},
     "GetBucketVersioning": frozenset({"versioning"}),
     "PutBucketVersioning": frozenset({"versioning"}),
     # A version of the object (docs/s3-compatibility.md, "Object versions").

@@ -281,6 +281,14 @@ class Upstream(Protocol):
     # Object tags (the S3 upstream's ?tagging; the local store keeps them
     # with the object's metadata). NoSuchKey when the object is missing.
 
+    async def get_bucket_tagging(self, bucket: str) -> TagSet:
+        """The bucket's tags; a bucket without any is the store's NoSuchTagSet."""
+        ...
+
+    async def put_bucket_tagging(self, bucket: str, tags: TagSet) -> None: ...
+
+    async def delete_bucket_tagging(self, bucket: str) -> None: ...
+
     async def get_object_tagging(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> TagSet: ...

@@ -355,6 +355,16 @@ class LocalUpstream:
 
     # ---- tags -------------------------------------------------------------------------
 
+    # The index keeps no bucket-level rows beyond the bucket itself.
+    async def get_bucket_tagging(self, bucket: str) -> TagSet:
+        raise errors.NotImplementedError_("The local store keeps no bucket tags")
+
+    async def put_bucket_tagging(self, bucket: str, tags: TagSet) -> None:
+        raise errors.NotImplementedError_("The local store keeps no bucket tags")
+
+    async def delete_bucket_tagging(self, bucket: str) -> None:
+        raise errors.NotImplementedError_("The local store keeps no bucket tags")
+
     async def get_object_tagging(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> TagSet:

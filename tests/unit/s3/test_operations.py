@@ -28,6 +28,14 @@ ROUTED = [
     # The service.
     pytest.param("GET", b"/", {}, {}, Operation("ListBuckets"), id="ListBuckets"),
     pytest.param("GET", b"/", {"x-id": "ListBuckets"}, {}, Operation("ListBuckets"), id="x-id"),
+    *(
+        pytest.param(m, b"/bkt", {"tagging": ""}, {}, Operation(name, "bkt"), id=f"bucket-{name}")
+        for m, name in (
+            ("GET", "GetBucketTagging"),
+            ("PUT", "PutBucketTagging"),
+            ("DELETE", "DeleteBucketTagging"),
+        )
+    ),
     pytest.param(
         "GET", b"/bkt/k", {"partNumber": "2"}, {}, Operation("GetObject", "bkt", "k"), id="get-part"
     ),
@@ -320,7 +328,6 @@ NOT_IMPLEMENTED = [
         _p(m, b"/bkt", {sub: ""})
         for sub in (
             "cors",
-            "tagging",
             "policy",
             "policyStatus",
             "lifecycle",
@@ -366,6 +373,7 @@ NOT_IMPLEMENTED = [
     _p("POST", b"/bkt", {"cors": ""}),
     # The service: only ListBuckets.
     _p("GET", b"/", {"acl": ""}),
+    _p("POST", b"/bkt", {"tagging": ""}),  # bucket tags: GET, PUT and DELETE only
     _p("GET", b"/bkt", {"max-buckets": "1"}),  # ListBuckets' own, not a listing's
     _p("PUT", b"/", {}),
     _p("DELETE", b"/", {}),
