@@ -10,17 +10,33 @@ from starlette.responses import Response
 from s3gate.handlers import listencoding, masked_listing, visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.policy import model
-from s3gate.s3 import listxml, xml
+from s3gate.s3 import bucketpages, listxml, xml
 from s3gate.s3.model import ListPage
 from s3gate.s3.operations import validate_bucket_name
 
 
 async def list_buckets(call: Call) -> Response:
-    """Only the buckets the caller may use at all."""
+    """Only the buckets the caller may use at all, paged by the gateway
+    (s3.bucketpages)."""
+    query = bucketpages.parse(call.query)
+    token = call.query.get("continuation-token")
+    # An empty token is no token, as for ListObjectsV2.
+    after = call.list_tokens.open(bucketpages.SEAL_SCOPE, token) if token else None
     buckets = await call.upstream.list_buckets()
     requests = model.bucket_requests(call.principal, [b.name for b in buckets], call.policy_context)
     shown = [b for b, ok in zip(buckets, call.allowed(requests), strict=True) if ok]
-    return xml_response(listxml.list_buckets(shown))
+    region = call.settings.server.region
+    found = bucketpages.page(shown, query, region, after)
+    return xml_response(
+        listxml.list_buckets(
+            found.buckets,
+            region=region if query.paged else None,
+            token=None
+            if found.last is None
+            else call.list_tokens.seal(bucketpages.SEAL_SCOPE, found.last),
+            prefix=query.prefix if query.paged else None,
+        )
+    )
 
 
 async def create_bucket(call: Call) -> Response:

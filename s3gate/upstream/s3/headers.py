@@ -49,6 +49,7 @@ def object_head(resp: aiohttp.ClientResponse, size: int) -> ObjectHead:
         if is_stored_header(lname):
             metadata[lname] = f"{metadata[lname]},{value}" if lname in metadata else value
     parts = h.get("x-amz-mp-parts-count")
+    tags = h.get("x-amz-tagging-count", "")
     checksums = {
         name.lower(): value
         for name, value in h.items()
@@ -63,4 +64,6 @@ def object_head(resp: aiohttp.ClientResponse, size: int) -> ObjectHead:
         parts_count=whole_number(parts) if parts else None,
         checksums=checksums,
         object_lock=lock_of(h),
+        # At most 10 tags: a count of more than two digits is not one.
+        tag_count=int(tags) if tags.isascii() and tags.isdigit() and len(tags) <= 2 else None,
     )
