@@ -162,7 +162,11 @@ async def _mask_and_store(
     plaintext, total = await staging.plaintext(call.upstream, upload, parts)
     if total > call.settings.server.max_object_bytes:
         raise errors.EntityTooLarge(extra={"ProposedSize": str(total)})
-    stored = (await store_masked(call, profiles, plaintext, metadata, checksum)).result
-    # A multipart-style ETag (never compared with an MD5 by clients).
-    result = PutResult(f'{stored.etag[:-1]}-{len(parts)}"', stored.version_id)
+    stored = await store_masked(call, profiles, plaintext, metadata, checksum)
+    # A multipart-style ETag (never compared with an MD5 by clients); a whole
+    # the store got in parts already has the store's own.
+    etag = stored.result.etag
+    if not stored.parts:
+        etag = f'{etag[:-1]}-{len(parts)}"'
+    result = PutResult(etag, stored.result.version_id)
     return result, [checksum.algorithm, checksum.b64digest()]

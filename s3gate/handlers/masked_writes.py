@@ -12,13 +12,15 @@ returned is the stored object's MD5 with a `-1` suffix. Clients such as s3cmd
 and rclone compare a PUT's ETag with the MD5 of what they sent unless it
 contains `-` (as multipart ETags do), so they do not report a corrupted
 upload for content the gateway rewrote on purpose. When nothing was masked the
-plain ETag is returned.
+plain ETag is returned. A masked whole large enough to go to the store in
+parts (masking.upstreamput) has the store's multipart ETag (`…-N`), returned
+as it is: HEAD, GET and listings show the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NoReturn
 
 from s3gate import errors
@@ -28,6 +30,7 @@ from s3gate.masking import materialise
 from s3gate.masking.metadata import mask_for_write
 from s3gate.masking.spool import Spool
 from s3gate.masking.stamp import HeldCatcher, finish_metadata, unstamped
+from s3gate.masking.upstreamput import send_spool
 from s3gate.s3.model import Conditions, CopyResult, PutResult
 from s3gate.s3.tagging import TagSet
 from s3gate.sigv4.checksums import Checksum, new_checksum
@@ -52,6 +55,9 @@ class Stored:
 
     result: PutResult
     sha256_hex: str
+    # How many parts the store got it in (0: one PUT); a whole sent in parts
+    # has the store's multipart ETag, which the write returns as it is.
+    parts: int = 0
 
 
 async def store_masked(
@@ -86,10 +92,11 @@ async def store_masked(
         if catcher.error is not None or call.needs_approval():
             await hold(call, spool, masker.summary, catcher.error, metadata)
         finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
-        body = spool.body()
-        if checksum is not None:
-            body = replace(body, checksum=(checksum.algorithm, checksum.b64digest()))
-        result = await call.upstream.put_object(call.bucket, call.key, body, metadata)
+        whole = (checksum.algorithm, checksum.b64digest()) if checksum is not None else None
+        sent = await send_spool(
+            call.upstream, call.bucket, call.key, spool, metadata, call.masking.sizing, whole
+        )
+        result = sent.result
         call.tally.sha256_stored = spool.sha256_hex
         written = materialise.Written(
             upstream=call.upstream,
@@ -101,7 +108,7 @@ async def store_masked(
             etag=result.etag,
         )
         await materialise.at_write(written, spool)
-        return Stored(result, spool.sha256_hex)
+        return Stored(result, spool.sha256_hex, sent.parts)
 
 
 async def hold(
@@ -163,7 +170,8 @@ async def put_object(
     if checksum is not None:
         headers[f"x-amz-checksum-{checksum.algorithm.lower()}"] = checksum.b64digest()
         headers["x-amz-checksum-type"] = "FULL_OBJECT"
-    return result, (f'{result.etag[:-1]}-1"' if changed else result.etag), headers
+    etag = f'{result.etag[:-1]}-1"' if changed and not stored.parts else result.etag
+    return result, etag, headers
 
 
 async def _tap(pieces: AsyncIterator[bytes], checksum: Checksum | None) -> AsyncIterator[bytes]:
