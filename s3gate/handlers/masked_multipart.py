@@ -162,7 +162,8 @@ async def _mask_and_store(
     plaintext, total = await staging.plaintext(call.upstream, upload, parts)
     if total > call.settings.server.max_object_bytes:
         raise errors.EntityTooLarge(extra={"ProposedSize": str(total)})
-    stored = await store_masked(call, profiles, plaintext, metadata, checksum)
+    # A Complete runs on when its client leaves: the retry gets its outcome.
+    stored = await store_masked(call, profiles, plaintext, metadata, checksum, watch=False)
     # A multipart-style ETag (never compared with an MD5 by clients); a whole
     # the store got in parts already has the store's own.
     etag = stored.result.etag

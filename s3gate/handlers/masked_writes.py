@@ -19,6 +19,7 @@ as it is: HEAD, GET and listings show the same.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
@@ -66,6 +67,8 @@ async def store_masked(
     source: AsyncIterator[bytes],
     metadata: dict[str, str],
     checksum: Checksum | None = None,
+    *,
+    watch: bool = True,
 ) -> Stored:
     """`source` through the masker into the spool, then — only if the whole
     run succeeded — to `call.key`, stamped (with the SHA-256 of the stored
@@ -73,7 +76,8 @@ async def store_masked(
     given, is computed over the masked bytes and stored with them. A
     write that a `hold` rule matches (HOLDABLE), or a PutObject that needs an
     approval, goes to quarantine instead (approvals.service) and is answered
-    HeldForApproval."""
+    HeldForApproval. `watch` False: a client that leaves does not stop the
+    write (a kept-alive Complete, whose outcome is recorded for its retry)."""
     masker = call.masking.masker(
         profiles,
         content_type=metadata.get("content-type"),
@@ -93,9 +97,13 @@ async def store_masked(
             await hold(call, spool, masker.summary, catcher.error, metadata)
         finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
         whole = (checksum.algorithm, checksum.b64digest()) if checksum is not None else None
-        sent = await send_spool(
-            call.upstream, call.bucket, call.key, spool, metadata, call.masking.sizing, whole
-        )
+        # A client that leaves before the store has the bytes abandons the
+        # write (handlers.departure): a retry's write is then the only one.
+        watched = call.departure if watch and call.departure is not None else None
+        async with watched.guard() if watched is not None else contextlib.nullcontext():
+            sent = await send_spool(
+                call.upstream, call.bucket, call.key, spool, metadata, call.masking.sizing, whole
+            )
         result = sent.result
         call.tally.sha256_stored = spool.sha256_hex
         written = materialise.Written(
