@@ -29,6 +29,8 @@ MiB = 1024 * 1024
 MIN_PART_BYTES = 5 * MiB
 MAX_PART_BYTES = 5 * 1024 * MiB
 MAX_PARTS = 10_000
+# S3's largest object; a masked whole beyond it is refused.
+MAX_OBJECT_BYTES = 5 * 1024 * 1024 * MiB
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,9 @@ class Sizing:
         when it goes up in one PUT."""
         if length <= self.multipart_above:
             return [(0, length)]
-        size = max(self.part_bytes, -(-length // MAX_PARTS))
-        if size > MAX_PART_BYTES:
+        if length > MAX_OBJECT_BYTES:
             raise errors.EntityTooLarge(extra={"ProposedSize": str(length)})
+        size = min(max(self.part_bytes, -(-length // MAX_PARTS)), MAX_PART_BYTES)
         return [(start, min(size, length - start)) for start in range(0, length, size)]
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from s3gate import errors
 from s3gate.masking.spool import Spool
-from s3gate.masking.upstreamput import MAX_PARTS, MiB, Sizing, send_spool
+from s3gate.masking.upstreamput import MAX_OBJECT_BYTES, MAX_PARTS, MiB, Sizing, send_spool
 from s3gate.upstream.base import Body
 from s3gate.upstream.local import LocalUpstream
 
@@ -37,17 +37,18 @@ def test_ranges(sizing: Sizing, length: int, expected: list[tuple[int, int]]) ->
     assert sizing.ranges(length) == expected
 
 
-def test_parts_grow_past_ten_thousand() -> None:
-    length = 10_000 * 5 * MiB + 1
+@pytest.mark.parametrize("length", [10_000 * 5 * MiB + 1, MAX_OBJECT_BYTES])
+def test_parts_grow_past_ten_thousand(length: int) -> None:
     ranges = SMALL.ranges(length)
     assert len(ranges) <= MAX_PARTS
     assert sum(n for _, n in ranges) == length
     assert ranges[0][1] > 5 * MiB
+    assert all(n <= 5 * 1024 * MiB for _, n in ranges)
 
 
 def test_past_s3s_largest_object_is_refused() -> None:
     with pytest.raises(errors.EntityTooLarge):
-        SMALL.ranges(MAX_PARTS * 5 * 1024 * MiB + 1)
+        SMALL.ranges(MAX_OBJECT_BYTES + 1)
 
 
 @pytest.fixture
