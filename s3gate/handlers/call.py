@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from s3gate import errors
 from s3gate.config import Settings
+from s3gate.handlers.departure import Departure
 from s3gate.handlers.outcome import Tally
 from s3gate.identity.principal import Principal
 from s3gate.masking.profiles import profiles_for
@@ -57,6 +58,9 @@ class Call:
     # The request's HTTP version ("1.0", "1.1", "2"): a body of unknown
     # length is streamed only where a cut-short one shows (chunked framing).
     http_version: str = "1.1"
+    # Notices the client leaving once its body is read (handlers.departure);
+    # None: not watched (unit tests that build a Call by hand).
+    departure: Departure | None = None
 
     @property
     def bucket(self) -> str:

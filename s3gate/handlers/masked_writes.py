@@ -12,13 +12,16 @@ returned is the stored object's MD5 with a `-1` suffix. Clients such as s3cmd
 and rclone compare a PUT's ETag with the MD5 of what they sent unless it
 contains `-` (as multipart ETags do), so they do not report a corrupted
 upload for content the gateway rewrote on purpose. When nothing was masked the
-plain ETag is returned.
+plain ETag is returned. A masked whole large enough to go to the store in
+parts (masking.upstreamput) has the store's multipart ETag (`…-N`), returned
+as it is: HEAD, GET and listings show the same.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NoReturn
 
 from s3gate import errors
@@ -28,6 +31,7 @@ from s3gate.masking import materialise
 from s3gate.masking.metadata import check_key, mask_for_write
 from s3gate.masking.spool import Spool
 from s3gate.masking.stamp import HeldCatcher, finish_metadata, unstamped
+from s3gate.masking.upstreamput import send_spool
 from s3gate.s3.model import Conditions, CopyResult, PutResult
 from s3gate.s3.tagging import TagSet
 from s3gate.sigv4.checksums import Checksum, new_checksum
@@ -52,6 +56,9 @@ class Stored:
 
     result: PutResult
     sha256_hex: str
+    # How many parts the store got it in (0: one PUT); a whole sent in parts
+    # has the store's multipart ETag, which the write returns as it is.
+    parts: int = 0
 
 
 async def store_masked(
@@ -60,6 +67,8 @@ async def store_masked(
     source: AsyncIterator[bytes],
     metadata: dict[str, str],
     checksum: Checksum | None = None,
+    *,
+    watch: bool = True,
 ) -> Stored:
     """`source` through the masker into the spool, then — only if the whole
     run succeeded — to `call.key`, stamped (with the SHA-256 of the stored
@@ -67,7 +76,8 @@ async def store_masked(
     given, is computed over the masked bytes and stored with them. A
     write that a `hold` rule matches (HOLDABLE), or a PutObject that needs an
     approval, goes to quarantine instead (approvals.service) and is answered
-    HeldForApproval."""
+    HeldForApproval. `watch` False: a client that leaves does not stop the
+    write (a kept-alive Complete, whose outcome is recorded for its retry)."""
     masker = call.masking.masker(
         profiles,
         content_type=metadata.get("content-type"),
@@ -88,10 +98,15 @@ async def store_masked(
         if catcher.error is not None or call.needs_approval():
             await hold(call, spool, masker.summary, catcher.error, metadata)
         finish_metadata(metadata, masker.summary, call.bundle, spool.md5_hex)
-        body = spool.body()
-        if checksum is not None:
-            body = replace(body, checksum=(checksum.algorithm, checksum.b64digest()))
-        result = await call.upstream.put_object(call.bucket, call.key, body, metadata)
+        whole = (checksum.algorithm, checksum.b64digest()) if checksum is not None else None
+        # A client that leaves before the store has the bytes abandons the
+        # write (handlers.departure): a retry's write is then the only one.
+        watched = call.departure if watch and call.departure is not None else None
+        async with watched.guard() if watched is not None else contextlib.nullcontext():
+            sent = await send_spool(
+                call.upstream, call.bucket, call.key, spool, metadata, call.masking.sizing, whole
+            )
+        result = sent.result
         call.tally.sha256_stored = spool.sha256_hex
         written = materialise.Written(
             upstream=call.upstream,
@@ -103,7 +118,7 @@ async def store_masked(
             etag=result.etag,
         )
         await materialise.at_write(written, spool)
-        return Stored(result, spool.sha256_hex)
+        return Stored(result, spool.sha256_hex, sent.parts)
 
 
 async def hold(
@@ -165,7 +180,8 @@ async def put_object(
     if checksum is not None:
         headers[f"x-amz-checksum-{checksum.algorithm.lower()}"] = checksum.b64digest()
         headers["x-amz-checksum-type"] = "FULL_OBJECT"
-    return result, (f'{result.etag[:-1]}-1"' if changed else result.etag), headers
+    etag = f'{result.etag[:-1]}-1"' if changed and not stored.parts else result.etag
+    return result, etag, headers
 
 
 async def _tap(pieces: AsyncIterator[bytes], checksum: Checksum | None) -> AsyncIterator[bytes]:
