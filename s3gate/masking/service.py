@@ -11,6 +11,7 @@ from s3gate.masking.pooled import PooledMasker
 from s3gate.masking.sources import Sources
 from s3gate.masking.spool import Spool
 from s3gate.masking.staging import Staging
+from s3gate.masking.upstreamput import Sizing
 from s3gate.masking.views import ViewStore
 from s3gate.transform.engine import Masker
 from s3gate.transform.profile import Profile
@@ -27,6 +28,8 @@ class MaskingService:
         view_index_cache_entries: int = 0,
     ) -> None:
         self.limits = settings.limits()
+        # When a masked whole goes to the store in parts (masking.upstreamput).
+        self.sizing = Sizing(settings.upstream_part_bytes, settings.upstream_multipart_above_bytes)
         self.staging = Staging(
             staging_keys, active_staging_key, settings.staged_upload_expiry_seconds
         )
