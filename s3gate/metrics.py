@@ -176,6 +176,15 @@ class _ViewsCollector(Collector):
             "Masked reads and listed keys whose view was already in the store.",
             value=float(counts.get("found", 0)),
         )
+        markers = CounterMetricFamily(
+            "s3gate_sources_markers",
+            "Writers' sources markers written, failed to write (a re-upload next "
+            "sync, never a failed write) and used by the writer's listings.",
+            labels=("outcome",),
+        )
+        for outcome in ("written", "failed", "used"):
+            markers.add_metric((outcome,), float(counts.get(f"sources_{outcome}", 0)))
+        yield markers
 
 
 class _MaskingCollector(Collector):
