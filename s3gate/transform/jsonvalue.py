@@ -14,7 +14,7 @@ import re
 
 from s3gate.transform.fields import State
 from s3gate.transform.jsonwalk import JsonMasker, _Frame, decode_string, encode_string
-from s3gate.transform.matcher import RunContext, apply, find, scope_pairs
+from s3gate.transform.matcher import RunContext, apply, find, scope_pairs, string_positions
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 # A string, and the colon that makes it a member's key (valid JSON only).
@@ -42,7 +42,7 @@ def mask_json_value(
         else:
             spans = _strings_with_hits(raw, hits)
             if spans is not None:
-                return _mask_strings(raw, spans, ctx)
+                return _mask_strings(raw, spans, hits, ctx)
     return JsonMasker(raw, hits, ctx).run()
 
 
@@ -127,18 +127,29 @@ def _strings_in_order(
 
 
 def _mask_strings(
-    raw: bytes, spans: list[tuple[int, int, set[int]]], ctx: RunContext
+    raw: bytes,
+    spans: list[tuple[int, int, set[int]]],
+    hits: list[tuple[int, int]],
+    ctx: RunContext,
 ) -> bytes | None:
     plan = ctx.plan
     out: list[bytes] = []
     pos = 0
+    i, n = 0, len(hits)
     for s, e, dets in spans:
+        # This string's hits (spans and hits are both in offset order).
+        while i < n and hits[i][1] <= s:
+            i += 1
+        first = i
+        while i < n and hits[i][1] <= e:
+            i += 1
         pairs = scope_pairs(plan, dets, plan.root_scope)
         if not pairs:
             continue
         token = raw[s:e]
         text = decode_string(token)
-        findings = find(text, pairs)
+        near = string_positions(token, [(d, end - s) for d, end in hits[first:i]])
+        findings = find(text, pairs, None, near)
         if not findings:
             continue
         new, _ = apply(text, findings, ctx)
