@@ -36,6 +36,10 @@ class RunContext:
         self.held: set[str] = set()
         # JSONL lines the record rules have seen (gives their line numbers).
         self.lines_checked = 0
+        # The keyed JSON path's caches (`jsonvalue`): raw key → name, and
+        # name → whether a key-held detector names it.
+        self.key_names: dict[bytes, str] = {}
+        self.key_matters: dict[str, bool] = {}
 
     def count(
         self, source: str, op: Operator, *, rule: bool = False, refusal: str | None = None
