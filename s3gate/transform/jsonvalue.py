@@ -218,6 +218,7 @@ def _mask_keyed(raw: bytes, hits: list[tuple[int, int]], ctx: RunContext) -> byt
                 walk._value(s, e, 0x22, nothing, scope, key, None)
             key = None
             continue
+        name: str | None
         if quiet:
             name = _key_name(ctx, raw[s:e])
         else:
