@@ -152,29 +152,30 @@ class Detector:
             else:
                 # Just after the last breaker before `lo` (reversed text:
                 # Python's regex engine searches forwards only).
-                if rev is None:
-                    rev = text[::-1]
-                back = breaker.search(rev, size - lo)
-                start = 0 if back is None else size - back.start()
+                if lo == 0:
+                    start = 0
+                else:
+                    if rev is None:
+                        rev = text[::-1]
+                    back = breaker.search(rev, size - lo)
+                    start = 0 if back is None else size - back.start()
             fwd = breaker.search(text, hi)
             regions.append((start, size if fwd is None else fwd.start()))
-        spans: list[Span] = []
-        regex = self.regex
+        search = self.regex.search
         ahead = self._lookahead
+        matches = []
         for start, stop in regions:
             # Past `stop` (a breaker) a match attempt reads at most the
             # lookahead's width: the +2 covers `$` and `\b` there.
             endpos = size if ahead is None else min(size, stop + ahead + 2)
             pos = start
-            matches = []
             while pos < stop:
-                m = regex.search(text, pos, endpos)
+                m = search(text, pos, endpos)
                 if m is None or m.start() >= stop:
                     break
                 matches.append(m)
                 pos = m.end()
-            spans.extend(self._spans(text, matches, key))
-        return spans
+        return self._spans(text, matches, key)
 
     def _spans(self, text: str, matches: Iterable[re.Match[str]], key: str | None) -> list[Span]:
         spans: list[Span] = []
