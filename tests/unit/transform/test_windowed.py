@@ -213,7 +213,7 @@ def _hostile_body() -> bytes:
     ],
     ids=["dense", "pii20", "pii5", "hostile"],
 )
-@pytest.mark.parametrize("content", ["jsonl", "json"])
+@pytest.mark.parametrize("content", ["jsonl", "json", "text"])
 def test_engine_equals_full_scan_oracle(
     monkeypatch: pytest.MonkeyPatch, name: str, corpus: object, content: str
 ) -> None:
@@ -224,7 +224,11 @@ def test_engine_equals_full_scan_oracle(
         data, _ = generate(400, seed=11, **corpus)
     if content == "json":  # the records as one JSON document
         data = b"[" + b",".join(data.splitlines()) + b"]"
-    kind = {"jsonl": ("application/x-ndjson", "t.jsonl"), "json": ("application/json", "t.json")}
+    kind = {
+        "jsonl": ("application/x-ndjson", "t.jsonl"),
+        "json": ("application/json", "t.json"),
+        "text": ("text/plain", "t.txt"),
+    }
     ctype, key = kind[content]
     profile = example(name)
     fast, fast_summary = mask(profile, data, content_type=ctype, key=key)
