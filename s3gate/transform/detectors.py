@@ -99,11 +99,16 @@ class Detector:
         self.number_key = re.compile(spec.number_key, re.IGNORECASE) if spec.number_key else None
         self._number_check = VALIDATORS[spec.number_validator] if spec.number_validator else None
         self.multiline = spec.multiline
-        # The windowed run (`find_near`), where the pattern's shape allows it.
+        # The windowed run (`find_near`), where the pattern's shape allows it,
+        # for built-ins only: their prefilters are written to flag each value
+        # where it is (tested on their examples). A custom pattern's
+        # prefilter reads raw JSON, where `\b` before a value escaped as
+        # `\nABC` fails: it is found only by a whole-string scan that
+        # another hit in the string started, as before.
         form = shape(spec.pattern, flags)
         self._breaker: re.Pattern[str] | None = None
         self._lookahead = form.lookahead
-        if form.breakers and form.min_width > 0:
+        if spec.builtin and form.breakers and form.min_width > 0:
             chars = "".join(f"\\x{code:02x}" for code in sorted(form.breakers))
             self._breaker = re.compile(f"[{chars}]")
 

@@ -81,15 +81,22 @@ def find(
     return resolve(found) if len(found) > 1 else found
 
 
+# The escapes a string may hold and still be windowed: the built-in
+# prefilters read `\n` `\t` `\r` as the start of a value (`_START`) and `\"`
+# ends in a quote. Any other (`\uXXXX`, `\/`, `\b`, `\f`, `\\`) can hide a
+# value's left context or text itself from the prefilters: full scan.
+_SHORT_ESCAPES = (b"\\n", b"\\t", b"\\r", b'\\"')
+
+
 def string_positions(token: bytes, hits: Iterable[tuple[int, int]]) -> dict[int, list[int]] | None:
     """Where hits end in a JSON string's decoded text: (detector, end)
     with ends relative to the token's opening quote, to positions in the
-    text. None when the string holds an escape that does not decode to
-    one character in two bytes (`\\uXXXX`, `\\\\`): those take the full scan.
+    text. None when the string holds an escape other than
+    `_SHORT_ESCAPES`: it takes the full scan.
     A position may be off by one where a hit ends inside an escape or a
     UTF-8 sequence; `NEAR_SLACK` covers that."""
     escaped = b"\\" in token
-    if escaped and (b"\\u" in token or b"\\\\" in token):
+    if escaped and token.count(b"\\") != sum(token.count(e) for e in _SHORT_ESCAPES):
         return None
     plain = token.isascii()
     near: dict[int, list[int]] = {}

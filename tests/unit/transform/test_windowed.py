@@ -171,6 +171,11 @@ def test_windowed_runs_on_builtins() -> None:
 
 LONG = "x" * 5000
 HOSTILE = [
+    # Escapes that hide a value's left context or text from the prefilters
+    # (`\f`, `\b`, `\/`), in strings where another value did hit.
+    {"m": "4111111111111111 " + LONG[:300] + "\f5500000000000004 " + LONG[:300]},
+    {"m": "alice@example.com " + LONG[:300] + "\b+1 415 555 0132 " + LONG[:300]},
+    {"m": "https://a:b@h.example.com/ " + LONG[:300] + " https:/\u002f" + LONG[:100]},
     # A rejected card (Luhn) whose digits run into a real one: the full scan
     # consumes the rejected match first.
     {"m": "n " + "4111111111111112 4111111111111111 " * 3 + LONG},
@@ -199,6 +204,9 @@ def _hostile_body() -> bytes:
     lines.append(
         b'{"m": "' + pad + rb" alice\u0040example.com 4111\u00311111 1111 1111 " + pad + b'"}'
     )
+    # `\/` hides the URL's `://` from its prefilter; another URL did hit.
+    url = rb"https:\/\/u:pw@db.example.com\/x "
+    lines.append(b'{"m": "https://a:b@h.example.com/ ' + pad + b" " + url + pad + b'"}')
     return b"\n".join(lines) + b"\n"
 
 
@@ -257,3 +265,17 @@ def test_invalid_utf8_is_refused_the_same(monkeypatch: pytest.MonkeyPatch) -> No
             except Exception as exc:  # the same refusal, with the same S3 code
                 results.append((type(exc).__name__, getattr(exc, "code", "")))
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"ACME-\d{6}(?!\d)", r"\b[A-Z]{3}\d{4}\b", detectors_mod.deny_list_pattern(("c++",))],
+)
+def test_custom_patterns_scan_whole_strings(pattern: str) -> None:
+    """A custom pattern's prefilter (the pattern in hyperscan's prefilter
+    mode, on raw JSON) misses `\\nABC1234` (`\\b` after the escape's `n`):
+    a second value in a string is found only by the whole-string scan."""
+    det = Detector(DetectorSpec(id="c", label="C", pattern=pattern, builtin=False))
+    assert not det.windowed
+    text = "ABC1234 " + "x" * 300 + "\nABC1234"
+    assert det.find_near(text, [7]) == det.find(text)
