@@ -10,7 +10,7 @@ from s3gate import errors
 from s3gate.handlers import masked_listing, visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.policy import model
-from s3gate.s3 import xml
+from s3gate.s3 import listxml, xml
 from s3gate.s3.operations import validate_bucket_name
 
 
@@ -19,7 +19,7 @@ async def list_buckets(call: Call) -> Response:
     buckets = await call.upstream.list_buckets()
     requests = model.bucket_requests(call.principal, [b.name for b in buckets], call.policy_context)
     shown = [b for b, ok in zip(buckets, call.allowed(requests), strict=True) if ok]
-    return xml_response(xml.list_buckets(shown))
+    return xml_response(listxml.list_buckets(shown))
 
 
 async def create_bucket(call: Call) -> Response:
@@ -44,11 +44,11 @@ async def get_bucket_location(call: Call) -> Response:
     return xml_response(xml.location(call.settings.server.region))
 
 
-def list_params(call: Call) -> xml.ListParams:
+def list_params(call: Call) -> listxml.ListParams:
     encoding = call.query.get("encoding-type") or None
     if encoding not in (None, "url"):
         raise errors.InvalidArgument("Invalid Encoding Method specified in Request")
-    return xml.ListParams(
+    return listxml.ListParams(
         bucket=call.bucket,
         prefix=call.query.get("prefix", ""),
         delimiter=call.query.get("delimiter") or None,
@@ -66,7 +66,7 @@ async def list_objects(call: Call) -> Response:
         masked_listing.prefetch(call, params.prefix, after or None),
     )
     page = await masked_listing.as_seen(call, seen.page, params.prefix, ahead)
-    return xml_response(xml.list_objects_v1(params, page, marker, seen.next_marker))
+    return xml_response(listxml.list_objects_v1(params, page, marker, seen.next_marker))
 
 
 async def list_objects_v2(call: Call) -> Response:
@@ -81,7 +81,7 @@ async def list_objects_v2(call: Call) -> Response:
     )
     page = await masked_listing.as_seen(call, seen.page, params.prefix, ahead)
     return xml_response(
-        xml.list_objects_v2(
+        listxml.list_objects_v2(
             params,
             page,
             continuation_token=token,

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from starlette.responses import StreamingResponse
 
 from s3gate import errors
-from s3gate.s3.xml import HEAD
+from s3gate.s3.xmldoc import HEAD
 
 # Called with the work's error (None on success) before the final document;
 # raising an S3Error replaces the result with that error's document.

@@ -11,7 +11,7 @@ such as a writer syncing its own uploads), the entry is the stored one. Where
 the read is masked but the profile refuses the object (blocks binary
 content, say), there is no view and the entry is left out.
 
-Cost: the views' sizes and ETags are in their keys (see masking/views.py), so
+Cost: the views' sizes and ETags are in their keys (see masking/viewkeys.py), so
 a page of keys under one profile family costs one upstream LIST of the view
 index (`views.listing_index_pages` at most), not a request per key; that LIST
 is started beside the listing's own (`prefetch`), so their round trips
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from s3gate.handlers.call import Call
-from s3gate.masking import views, viewscan
+from s3gate.masking import viewkeys, viewscan
 from s3gate.masking.profiles import profiles_for
 from s3gate.policy import model
 from s3gate.s3.model import ListPage, ObjectInfo, VersionInfo
@@ -49,7 +49,7 @@ class Prefetch:
     """The view index where a listing starts, read while the listing is."""
 
     family: str
-    entries: dict[str, list[views.Entry]]
+    entries: dict[str, list[viewkeys.Entry]]
 
 
 async def prefetch(call: Call, prefix: str, after: str | None) -> Prefetch | None:
@@ -67,7 +67,7 @@ async def prefetch(call: Call, prefix: str, after: str | None) -> Prefetch | Non
     fam = call.masking.views.family(profiles_for(call.bundle, decision.obligations.masks))
     if call.masking.views.warm.get((call.bucket, fam, prefix)):
         return None  # the last page here came from this replica's memory
-    base = f"{views.ROOT}{fam}/"
+    base = f"{viewkeys.ROOT}{fam}/"
     page = await call.upstream.list_objects(
         call.bucket, prefix=base + prefix, after=base + after if after else None
     )
@@ -103,7 +103,7 @@ async def as_seen(
     return replace(page, contents=[o for o in contents if o is not None])
 
 
-def _match(found: dict[str, list[views.Entry]], obj: ObjectInfo) -> views.Entry | None:
+def _match(found: dict[str, list[viewkeys.Entry]], obj: ObjectInfo) -> viewkeys.Entry | None:
     """The view of `obj`'s listed version, if exactly one is indexed (several:
     the same bytes under other content types — then HEAD decides)."""
     bare = obj.etag.strip('"')
@@ -121,7 +121,7 @@ async def _views_of(
     """The entries as the caller sees them, in order; None: left out."""
     store = call.masking.views
     fam = store.family(profiles)
-    refs: list[views.ViewRef | None] = [
+    refs: list[viewkeys.ViewRef | None] = [
         store.cached(call.bucket, fam, o.key, o.etag) for o in objects
     ]
     store.warm[(call.bucket, fam, prefix)] = all(r is not None for r in refs)

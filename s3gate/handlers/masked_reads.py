@@ -28,7 +28,7 @@ from s3gate.handlers.call import Call
 from s3gate.masking import clientmeta
 from s3gate.masking.live import LiveView, open_view
 from s3gate.masking.metadata import mask_for_read
-from s3gate.masking.views import summary_from
+from s3gate.masking.viewsummary import summary_from
 from s3gate.s3 import headers as h
 from s3gate.s3.model import ByteRange, ObjectHead, check_conditions, resolve_range
 from s3gate.transform.plan import plan_for

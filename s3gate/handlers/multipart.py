@@ -12,7 +12,7 @@ from s3gate.handlers import masked_multipart, mpchecksums, visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.handlers.keepalive import KeepAliveResponse
 from s3gate.s3 import headers as h
-from s3gate.s3 import uploadpages, xml
+from s3gate.s3 import listxml, uploadpages, xml
 from s3gate.s3.model import UploadInfo
 
 MAX_PART_NUMBER = 10000
@@ -132,7 +132,9 @@ async def list_parts(call: Call) -> Response:
         page = await call.upstream.list_parts(
             call.bucket, call.key, upload_id, max_parts=max_parts, part_number_marker=marker
         )
-    return xml_response(xml.list_parts(call.bucket, call.key, upload_id, page, max_parts, marker))
+    return xml_response(
+        listxml.list_parts(call.bucket, call.key, upload_id, page, max_parts, marker)
+    )
 
 
 async def list_multipart_uploads(call: Call) -> Response:
@@ -168,7 +170,7 @@ async def list_multipart_uploads(call: Call) -> Response:
         )
     page, next_key_marker = visibility.uploads(call, page)
     return xml_response(
-        xml.list_uploads(
+        listxml.list_uploads(
             call.bucket,
             replace(page, next_key_marker=next_key_marker),
             prefix=prefix,

@@ -20,7 +20,7 @@ from s3gate import errors
 from s3gate.handlers import masked_listing, visibility
 from s3gate.handlers.buckets import list_params
 from s3gate.handlers.call import Call, empty_response, xml_response
-from s3gate.s3 import xml
+from s3gate.s3 import listxml, xml
 from s3gate.s3.model import VersionInfo
 from s3gate.s3.versionid import check_version_id
 
@@ -71,11 +71,11 @@ def _visible(call: Call, entries: list[Entry]) -> tuple[list[Entry], set[str]]:
 
 
 async def _listing(
-    call: Call, params: xml.ListParams, key_marker: str | None, version_marker: str | None
-) -> xml.VersionsListing:
+    call: Call, params: listxml.ListParams, key_marker: str | None, version_marker: str | None
+) -> listxml.VersionsListing:
     want = params.max_keys
     if want == 0:
-        return xml.VersionsListing([], [], False)
+        return listxml.VersionsListing([], [], False)
     limit = call.settings.server.list_upstream_pages
     shown: list[Entry] = []
     position: tuple[str | None, str | None] = (key_marker, version_marker)
@@ -116,7 +116,7 @@ async def _listing(
     return _page(shown, True, call.list_tokens.seal(call.bucket, position[0]), None)
 
 
-def _result(shown: list[Entry], want: int, truncated: bool) -> xml.VersionsListing:
+def _result(shown: list[Entry], want: int, truncated: bool) -> listxml.VersionsListing:
     if not truncated:
         return _page(shown, False, None, None)
     last = shown[want - 1]
@@ -127,8 +127,8 @@ def _result(shown: list[Entry], want: int, truncated: bool) -> xml.VersionsListi
 
 def _page(
     shown: list[Entry], truncated: bool, next_key: str | None, next_version: str | None
-) -> xml.VersionsListing:
-    return xml.VersionsListing(
+) -> listxml.VersionsListing:
+    return listxml.VersionsListing(
         versions=[e for e in shown if not isinstance(e, str)],
         common_prefixes=[e for e in shown if isinstance(e, str)],
         is_truncated=truncated,
@@ -153,5 +153,5 @@ async def list_object_versions(call: Call) -> Response:
     page = await _listing(call, params, after or None, resume_version or None)
     shown = await masked_listing.versions_as_seen(call, page.versions)
     return xml_response(
-        xml.list_versions(params, replace(page, versions=shown), key_marker, version_marker)
+        listxml.list_versions(params, replace(page, versions=shown), key_marker, version_marker)
     )

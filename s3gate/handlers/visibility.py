@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from s3gate.handlers.call import Call
 from s3gate.policy import model
-from s3gate.s3 import xml
+from s3gate.s3 import listxml
 from s3gate.s3.model import ListPage, ObjectInfo, UploadsPage
 
 # What one upstream listing call may return (S3's own cap).
@@ -80,7 +80,7 @@ def _skip_internal(call: Call, listed_prefix: str, position: str) -> str:
     return inside + _LAST
 
 
-async def listing(call: Call, params: xml.ListParams, after: str | None) -> Visible:
+async def listing(call: Call, params: listxml.ListParams, after: str | None) -> Visible:
     want = params.max_keys
     if want == 0:  # nothing asked for: nothing said (not even "more follows")
         return Visible(ListPage([], [], False), None, None)

@@ -39,14 +39,8 @@ from dataclasses import dataclass
 from s3gate import errors
 from s3gate.masking.livecheck import EncodingWatch, refusing_rules
 from s3gate.masking.spool import Spool
-from s3gate.masking.views import (
-    Abandoned,
-    View,
-    ViewStore,
-    building_id,
-    folder,
-    version,
-)
+from s3gate.masking.viewkeys import building_id, folder, version
+from s3gate.masking.views import Abandoned, View, ViewStore
 from s3gate.s3.model import Conditions, ObjectHead
 from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary

@@ -2,18 +2,11 @@
 
 A masked reader's view of an object is computed once per (object version,
 profiles) for the whole deployment and kept in the object's bucket under the
-gateway's internal prefix, which no client can address or list:
-
-    .s3gate/views/<family>/<key>/<version>/<md5>-<length>
-
-- `family`: a digest of the masking profiles (their digests cover the rules
-  *and* the token keys), the engine's output version and the masking limits —
-  everything besides the stored bytes that decides the view's bytes;
-- `version`: the stored object's ETag and a digest of the metadata that steers
-  masking (content type and encoding);
-- `<md5>-<length>`: the view's own MD5 (its ETag) and size, in the key, so that
-  a listing learns them with one upstream LIST for a whole page of keys
-  (`handlers.masked_listing`, `masking.viewscan`) instead of a request per key.
+gateway's internal prefix, which no client can address or list (the layout:
+`masking.viewkeys`; the counts kept with a view: `masking.viewsummary`;
+removing stale views: `masking.viewprune`). This module finds a view, or
+builds it once per replica however many readers ask, and remembers what the
+index said for repeat listings.
 
 So every replica reads the same view, HEAD and GET and listings agree, a
 ranged GET is served by the store, and a changed object or profile is simply
@@ -22,8 +15,6 @@ served only a view whose family matches the profiles of *that* bundle: a view
 made under another bundle is used only if it was made with byte-for-byte the
 same profiles and keys, i.e. it is the view the new bundle would make.
 
-Keys too long for the layout (over 1024 bytes with it) use
-`.s3gate/views/<family>.h/<sha256 of key>/…`; listings find those per key.
 Views are built at write time for the configured profiles
 (`views.materialise`), lazily on the first read otherwise, and by `s3gate
 views rebuild`. A view only ever holds masked bytes.
@@ -32,45 +23,27 @@ views rebuild`. A view only ever holds masked bytes.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
-import re
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from s3gate import errors
+from s3gate.masking import viewprune
 from s3gate.masking.pooled import MaskerFactory, PooledMasker
 from s3gate.masking.spool import Spool
+from s3gate.masking.viewkeys import TAIL, ViewRef, building_id, family, folder, version
+from s3gate.masking.viewsummary import summary_metadata
 from s3gate.s3.model import Conditions, Metadata, ObjectHead
 from s3gate.transform.engine import Masker
 from s3gate.transform.profile import Profile
 from s3gate.transform.settings import Limits
 from s3gate.transform.summary import MaskSummary
 from s3gate.upstream.base import Upstream
-from s3gate.upstream.purge import purge
 
 log = logging.getLogger("s3gate.masking")
-ROOT = ".s3gate/views/"
-# Bump when the engine's output for the same input and profiles changes.
-ENGINE_OUTPUT = "1"
-MAX_KEY_BYTES = 1024
 _RETRIES = 3
-_PRUNE_PAGES = 2
-_SUMMARY = "x-amz-meta-s3gate-view-summary"
-_PLAIN_ETAG = re.compile(r"[0-9A-Za-z-]{1,64}")
-_TAIL = re.compile(r"([0-9a-f]{32})-([0-9]{1,19})")
-
-
-@dataclass(frozen=True)
-class ViewRef:
-    """Where a view is and what it is (from its key alone)."""
-
-    store_key: str
-    length: int
-    etag: str  # quoted MD5 of the view's bytes
 
 
 @dataclass(frozen=True)
@@ -95,100 +68,6 @@ class Abandoned(Exception):
     reader left, or the object changed under it): whoever waited looks again.
     Never leaves this module's callers: `view` retries, then answers
     ServiceUnavailable."""
-
-
-def building_id(bucket: str, fam: str, key: str, ver: str) -> str:
-    """One view being built on this replica (concurrent readers share it)."""
-    return f"{bucket}/{folder(fam, key)}{ver}"
-
-
-def family(profiles: Sequence[Profile], limits: Limits) -> str:
-    parts = {
-        "engine": ENGINE_OUTPUT,
-        "profiles": sorted(p.digest for p in profiles),
-        "limits": [limits.max_record_bytes, limits.max_document_bytes, limits.block_bytes],
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def version(etag: str, metadata: Metadata) -> str:
-    bare = etag.strip('"')
-    if not _PLAIN_ETAG.fullmatch(bare):
-        bare = hashlib.sha256(bare.encode()).hexdigest()[:32]
-    steer = f"{metadata.get('content-type', '')}\n{metadata.get('content-encoding', '')}"
-    return f"{bare}.{hashlib.sha256(steer.encode()).hexdigest()[:8]}"
-
-
-def folder(fam: str, key: str) -> str:
-    """The folder of every view of `key` in family `fam`."""
-    direct = f"{ROOT}{fam}/{key}/"
-    # version (≤ 73) + "/" + md5 (32) + "-" + length (≤ 19)
-    if len(direct.encode()) + 126 <= MAX_KEY_BYTES:
-        return direct
-    return f"{ROOT}{fam}.h/{hashlib.sha256(key.encode()).hexdigest()}/"
-
-
-@dataclass(frozen=True)
-class Entry:
-    key: str  # the object's key ("" for hashed folders)
-    version: str
-    ref: ViewRef
-
-
-def parse(store_key: str, fam: str) -> Entry | None:
-    """A view's key in family `fam`'s direct layout, read back."""
-    base = f"{ROOT}{fam}/"
-    if not store_key.startswith(base):
-        return None
-    parts = store_key[len(base) :].rsplit("/", 2)
-    if len(parts) != 3:
-        return None
-    key, ver, tail = parts
-    match = _TAIL.fullmatch(tail)
-    if match is None or not key:
-        return None
-    return Entry(key, ver, ViewRef(store_key, int(match.group(2)), f'"{match.group(1)}"'))
-
-
-def _summary_metadata(summary: MaskSummary) -> dict[str, str]:
-    counts: dict[str, object] = {
-        "c": summary.content_kind,
-        "z": summary.compressed,
-        "r": summary.records,
-        "m": summary.records_masked,
-        "o": dict(summary.operators),
-        "d": dict(summary.detectors),
-    }
-    if summary.records_rejected:  # record rules of a read profile
-        counts["x"] = dict(summary.rejected)
-        counts["n"] = summary.records_rejected
-    text = json.dumps(counts, separators=(",", ":"), sort_keys=True)
-    for bulky in ("d", "x"):
-        if len(text) > 1500:  # S3 caps user metadata at 2 KiB
-            counts.pop(bulky, None)
-            text = json.dumps(counts, separators=(",", ":"), sort_keys=True)
-    return {_SUMMARY: text}
-
-
-def summary_from(metadata: Metadata, names: tuple[str, ...]) -> MaskSummary:
-    """The counts stored with a view (our own metadata; profiles only if absent)."""
-    out = MaskSummary(profiles=names, complete=True)
-    raw = metadata.get(_SUMMARY)
-    if raw is None or len(raw) > 2048:
-        return out
-    try:
-        data = json.loads(raw)
-        out.content_kind = str(data.get("c", ""))
-        out.compressed = bool(data.get("z", False))
-        out.records = int(data.get("r", 0))
-        out.records_masked = int(data.get("m", 0))
-        out.operators = Counter({str(k): int(v) for k, v in dict(data.get("o", {})).items()})
-        out.detectors = Counter({str(k): int(v) for k, v in dict(data.get("d", {})).items()})
-        out.rejected = Counter({str(k): int(v) for k, v in dict(data.get("x", {})).items()})
-        out.records_rejected = int(data.get("n", 0))
-    except (ValueError, TypeError, AttributeError):
-        log.warning("a view's stored summary is unreadable; counts omitted")
-    return out
 
 
 class ViewStore:
@@ -296,7 +175,7 @@ class ViewStore:
         page = await upstream.list_objects(bucket, prefix=f"{where}{ver}/", max_keys=10)
         for obj in page.contents:
             tail = obj.key[len(where) + len(ver) + 1 :]
-            match = _TAIL.fullmatch(tail)
+            match = TAIL.fullmatch(tail)
             if match is not None and obj.size == int(match.group(2)):
                 return ViewRef(obj.key, obj.size, f'"{match.group(1)}"')
         return None
@@ -390,7 +269,7 @@ class ViewStore:
             f"{where}{ver}/{spool.md5_hex}-{spool.length}", spool.length, f'"{spool.md5_hex}"'
         )
         stored = {"content-type": metadata.get("content-type", "binary/octet-stream")}
-        stored.update(_summary_metadata(summary))
+        stored.update(summary_metadata(summary))
         await upstream.put_object(bucket, ref.store_key, spool.body(), stored)
         return ref
 
@@ -436,40 +315,11 @@ class ViewStore:
         )
 
     async def forget(self, upstream: Upstream, bucket: str, key: str) -> int:
-        """Remove every view of `key`, in every family (after a delete).
-        Best effort: a view of a deleted object is never served (a new object
-        under the key has another version), it only takes room."""
-        removed = 0
-        try:
-            page = await upstream.list_objects(bucket, prefix=ROOT, delimiter="/")
-            families = {d[len(ROOT) :].rstrip("/").removesuffix(".h") for d in page.common_prefixes}
-            for fam in sorted(families):
-                removed += await self.prune(upstream, bucket, folder(fam, key), keep=None)
-        except errors.S3Error as exc:
-            log.warning("could not remove the views of a deleted object: %s", exc.code)
-        return removed
+        """Remove every view of `key`, in every family (after a delete); best
+        effort (`masking.viewprune`)."""
+        return await viewprune.forget(upstream, bucket, key)
 
     async def prune(self, upstream: Upstream, bucket: str, where: str, keep: str | None) -> int:
         """Remove the views in `where` (one key's folder) but those of version
-        `keep`; best effort — a stale view is never served (its version does
-        not match), it only takes room."""
-        stale: list[str] = []
-        after: str | None = None
-        try:
-            # Bounded: a key that is also a "directory" of others ("a" and
-            # "a/b") has their views under its folder too; past this, stop.
-            for _ in range(_PRUNE_PAGES):
-                page = await upstream.list_objects(bucket, prefix=where, after=after)
-                for obj in page.contents:
-                    rest = obj.key[len(where) :].split("/")
-                    if len(rest) == 2 and rest[0] != keep:  # deeper: other objects' views
-                        stale.append(obj.key)
-                if not page.is_truncated or page.next_after is None:
-                    break
-                after = page.next_after
-            if stale:  # every version (a versioned bucket keeps deleted ones)
-                await purge(upstream, bucket, stale)
-        except errors.S3Error as exc:
-            log.warning("could not remove %d stale views: %s", len(stale), exc.code)
-            return 0
-        return len(stale)
+        `keep`; best effort (`masking.viewprune`)."""
+        return await viewprune.prune(upstream, bucket, where, keep)

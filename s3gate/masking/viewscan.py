@@ -1,5 +1,5 @@
 """One range of the view index read in order: the view entries of many keys
-of one profile family in a few LISTs (see masking/views.py for the index's
+of one profile family in a few LISTs (see masking/viewkeys.py for the index's
 layout). Used by masked listings (handlers/masked_listing.py).
 """
 
@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from s3gate.masking import views
+from s3gate.masking import viewkeys
 from s3gate.s3.model import ObjectInfo
 from s3gate.upstream.base import Upstream
 
 
 def entries(
     listed: Sequence[ObjectInfo], fam: str, wanted: set[str] | None
-) -> dict[str, list[views.Entry]]:
+) -> dict[str, list[viewkeys.Entry]]:
     """The view-index entries among listed keys (of `wanted` keys, or all)."""
-    out: dict[str, list[views.Entry]] = {}
+    out: dict[str, list[viewkeys.Entry]] = {}
     for obj in listed:
-        entry = views.parse(obj.key, fam)
+        entry = viewkeys.parse(obj.key, fam)
         if entry is None or entry.ref.length != obj.size:
             continue
         if wanted is None or entry.key in wanted:
@@ -28,20 +28,20 @@ def entries(
 
 async def scan(
     upstream: Upstream, bucket: str, fam: str, keys: list[str], max_calls: int
-) -> dict[str, list[views.Entry]]:
+) -> dict[str, list[viewkeys.Entry]]:
     """Index entries of `keys` in family `fam`: one range of the view index,
     from the first key's folder to past the last key's, read in order."""
     if not keys:
         return {}
     wanted = set(keys)
     ordered = sorted(keys, key=str.encode)
-    base = f"{views.ROOT}{fam}/"
+    base = f"{viewkeys.ROOT}{fam}/"
     # Every folder `base + k + "/"` with first <= k <= last sorts after
     # `base + first` and before `base + last + "0"` ("/" < "0").
     after: str | None = base + ordered[0]
     stop = (base + ordered[-1] + "0").encode()
     prefix = base + _common_prefix(ordered[0], ordered[-1])
-    out: dict[str, list[views.Entry]] = {}
+    out: dict[str, list[viewkeys.Entry]] = {}
     for _ in range(max_calls):
         page = await upstream.list_objects(bucket, prefix=prefix, after=after)
         inside = [o for o in page.contents if o.key.encode() < stop]

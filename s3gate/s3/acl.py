@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from xml.etree.ElementTree import Element
 
 from s3gate import errors
-from s3gate.s3.xml import HEAD, NS, OWNER_ID, children, local_name, parse_xml, text_of
+from s3gate.s3.xmldoc import HEAD, NS, OWNER_ID, children, local_name, parse_xml, text_of
 
 # The canned ACLs that grant nothing beyond the owner's full control: the
 # owner (the gateway's one account) is also the bucket owner.

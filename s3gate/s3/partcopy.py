@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from s3gate import errors
-from s3gate.s3 import xml
+from s3gate.s3 import xmldoc
 from s3gate.s3.model import ByteRange
 
 RANGE_HEADER = "x-amz-copy-source-range"
@@ -35,10 +35,11 @@ def result(etag: str, last_modified: str, checksums: dict[str, str] | None = Non
     """The CopyPartResult document; `checksums` maps an algorithm (CRC32, …)
     to its base64 value, rendered as `<ChecksumCRC32>`."""
     extra = "".join(
-        xml.element(f"Checksum{algorithm}", value) for algorithm, value in (checksums or {}).items()
+        xmldoc.element(f"Checksum{algorithm}", value)
+        for algorithm, value in (checksums or {}).items()
     )
     return (
-        f'{xml.HEAD}<CopyPartResult xmlns="{xml.NS}">'
-        f"{xml.element('LastModified', last_modified)}{xml.element('ETag', etag)}{extra}"
+        f'{xmldoc.HEAD}<CopyPartResult xmlns="{xmldoc.NS}">'
+        f"{xmldoc.element('LastModified', last_modified)}{xmldoc.element('ETag', etag)}{extra}"
         "</CopyPartResult>"
     ).encode()

@@ -6,7 +6,7 @@ with `parse_xml` too."""
 from __future__ import annotations
 
 from s3gate import errors
-from s3gate.s3 import xml
+from s3gate.s3 import xmldoc
 from s3gate.s3.tagging import MAX_TAGS, Tag, TagSet, check
 
 
@@ -14,18 +14,18 @@ def parse_xml(body: bytes, *, checked: bool = True) -> TagSet:
     """A `<Tagging><TagSet><Tag><Key/><Value/></Tag>…` document (size
     already bounded by the caller), checked against the limits (`checked`
     False: the store's answer, taken as it is)."""
-    root = xml.parse_xml(body)
-    if xml.local_name(root.tag) != "Tagging":
+    root = xmldoc.parse_xml(body)
+    if xmldoc.local_name(root.tag) != "Tagging":
         raise errors.MalformedXML()
-    sets = xml.children(root, "TagSet")
+    sets = xmldoc.children(root, "TagSet")
     if len(sets) != 1:
         raise errors.MalformedXML()
-    elements = xml.children(sets[0], "Tag")
+    elements = xmldoc.children(sets[0], "Tag")
     if checked and len(elements) > MAX_TAGS:  # before looking at any of them
         raise errors.InvalidTag(f"Object tags cannot be greater than {MAX_TAGS}")
     tags = []
     for element in elements:
-        key, value = xml.text_of(element, "Key"), xml.text_of(element, "Value")
+        key, value = xmldoc.text_of(element, "Key"), xmldoc.text_of(element, "Value")
         if key is None or value is None:
             raise errors.MalformedXML()
         tags.append(Tag(key, value))
@@ -35,6 +35,6 @@ def parse_xml(body: bytes, *, checked: bool = True) -> TagSet:
 def document(tags: TagSet) -> bytes:
     """The `Tagging` document: GetObjectTagging's answer, PutObjectTagging's body."""
     items = "".join(
-        f"<Tag>{xml.element('Key', t.key)}{xml.element('Value', t.value)}</Tag>" for t in tags
+        f"<Tag>{xmldoc.element('Key', t.key)}{xmldoc.element('Value', t.value)}</Tag>" for t in tags
     )
-    return f'{xml.HEAD}<Tagging xmlns="{xml.NS}"><TagSet>{items}</TagSet></Tagging>'.encode()
+    return f'{xmldoc.HEAD}<Tagging xmlns="{xmldoc.NS}"><TagSet>{items}</TagSet></Tagging>'.encode()

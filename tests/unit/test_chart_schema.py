@@ -231,6 +231,7 @@ README = (CHART / "README.md").read_text()
 DOCUMENTED_WHOLE = {
     "resources",
     "tests.resources",
+    "viewsRebuild.resources",
     "livenessProbe",
     "readinessProbe",
     "startupProbe",

@@ -222,3 +222,182 @@ data_dir: /var/lib/s3gate
 {{- $_ := set $probe.httpGet "scheme" .scheme }}
 {{- toYaml $probe }}
 {{- end }}
+
+{{/*
+The pod's environment, volume mounts and volumes: shared by the gateway's
+StatefulSet and the views-rebuild Job, which load the same s3gate.yaml (and so
+need every file and variable it names).
+*/}}
+{{- define "s3gate.podEnv" -}}
+- name: TMPDIR
+  value: /tmp
+{{- with .Values.trustedProxies }}
+- name: S3GATE_SERVER__FORWARDED_ALLOW_IPS
+  value: {{ . | toJson | quote }}
+{{- end }}
+{{- with .Values.secrets.upstream }}
+{{- if .existingSecret }}
+- name: UPSTREAM_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .accessKeyIdKey }}
+- name: UPSTREAM_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .secretAccessKeyKey }}
+{{- if .sessionTokenKey }}
+- name: UPSTREAM_SESSION_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .sessionTokenKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end }}
+
+{{- define "s3gate.podVolumeMounts" -}}
+- name: config
+  mountPath: /etc/s3gate/s3gate.yaml
+  subPath: s3gate.yaml
+  readOnly: true
+# Not a subPath: the kubelet swaps the files in place and the
+# policy watcher reloads the bundle.
+- name: policies
+  mountPath: /etc/s3gate/policies
+  readOnly: true
+- name: data
+  mountPath: /var/lib/s3gate
+- name: tmp
+  mountPath: /tmp
+{{- if .Values.secrets.sessionKeys.existingSecret }}
+- name: session-keys
+  mountPath: /etc/s3gate/session-keys
+  readOnly: true
+{{- end }}
+{{- if .Values.secrets.tokenKeys.existingSecret }}
+- name: token-keys
+  mountPath: /etc/s3gate/token-keys
+  readOnly: true
+{{- end }}
+{{- if .Values.secrets.auditSigningKeys.existingSecret }}
+- name: audit-keys
+  mountPath: /etc/s3gate/audit-keys
+  readOnly: true
+{{- end }}
+{{- if .Values.secrets.staticKeys.existingSecret }}
+- name: static-keys
+  mountPath: /etc/s3gate/static-keys
+  readOnly: true
+{{- end }}
+{{- if .Values.secrets.tls.existingSecret }}
+- name: tls
+  mountPath: /etc/s3gate/tls
+  readOnly: true
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end }}
+
+{{/* Without `data`: the StatefulSet's is a claim or an emptyDir, the Job's an emptyDir. */}}
+{{- define "s3gate.podVolumes" -}}
+- name: config
+  configMap:
+    name: {{ include "s3gate.fullname" . }}-config
+- name: policies
+  configMap:
+    name: {{ include "s3gate.policiesConfigMap" . }}
+    items:
+      {{- if .Values.policies.existingConfigMap }}
+      {{- toYaml .Values.policies.items | nindent 6 }}
+      {{- else }}
+      {{- range $path, $_ := .Values.policies.files }}
+      - key: {{ include "s3gate.policyKey" $path }}
+        path: {{ $path | quote }}
+      {{- end }}
+      {{- end }}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- with .Values.secrets.sessionKeys.existingSecret }}
+- name: session-keys
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- with .Values.secrets.tokenKeys.existingSecret }}
+- name: token-keys
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- with .Values.secrets.auditSigningKeys.existingSecret }}
+- name: audit-keys
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- with .Values.secrets.staticKeys.existingSecret }}
+- name: static-keys
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- with .Values.secrets.tls.existingSecret }}
+- name: tls
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- with .Values.extraVolumes }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end }}
+
+{{/* Egress rules of the NetworkPolicies (`egress` values; the OIDC issuers only where `issuers`). */}}
+{{- define "s3gate.networkEgress" -}}
+{{- $issuers := .issuers }}
+{{- with .egress }}
+{{- if .dns.enabled }}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+  {{- with .dns.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+- ports:
+    {{- toYaml .store.ports | nindent 4 }}
+  {{- with .store.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- if and $issuers .issuers.enabled }}
+- ports:
+    {{- toYaml .issuers.ports | nindent 4 }}
+  {{- with .issuers.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- with .extra }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The views-rebuild Job's pods: not the gateway's selector labels (no Service sends them requests). */}}
+{{- define "s3gate.viewsRebuildLabels" -}}
+app.kubernetes.io/name: {{ include "s3gate.name" . }}-views-rebuild
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: views-rebuild
+{{- end }}

@@ -19,7 +19,8 @@ import pytest
 from s3gate import errors
 from s3gate.masking.live import LiveView, open_view
 from s3gate.masking.livecheck import EncodingWatch, refusing_rules
-from s3gate.masking.views import ROOT, View, ViewStore
+from s3gate.masking.viewkeys import ROOT
+from s3gate.masking.views import View, ViewStore
 from s3gate.transform.profile import Profile
 from s3gate.transform.settings import Limits
 from s3gate.upstream.base import Body

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from s3gate.masking import materialise, views
+from s3gate.masking import materialise, viewkeys
 from s3gate.masking.profiles import MaskingPart
 from s3gate.masking.spool import Spool
 from s3gate.masking.views import ViewStore
@@ -47,7 +47,7 @@ async def _pieces() -> AsyncIterator[bytes]:
 
 
 async def _view_keys(store: LocalUpstream) -> list[str]:
-    page = await store.list_objects(B, prefix=views.ROOT)
+    page = await store.list_objects(B, prefix=viewkeys.ROOT)
     return [o.key for o in page.contents]
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from s3gate import errors
-from s3gate.masking import views
-from s3gate.masking.views import ViewStore, family, folder, parse, version
+from s3gate.masking import viewkeys
+from s3gate.masking.viewkeys import family, folder, parse, version
+from s3gate.masking.views import ViewStore
 from s3gate.masking.viewscan import scan
 from s3gate.transform.settings import Limits
 from s3gate.upstream.base import Body
@@ -90,7 +91,7 @@ def test_layout_round_trips(key: str) -> None:
 def test_long_keys_go_to_hashed_folders() -> None:
     key = "k" * 1000
     where = folder("f" * 24, key)
-    assert where.startswith(f"{views.ROOT}{'f' * 24}.h/") and len(where.encode()) < 200
+    assert where.startswith(f"{viewkeys.ROOT}{'f' * 24}.h/") and len(where.encode()) < 200
 
 
 async def test_a_view_is_built_once_then_found(store: LocalUpstream, viewstore: ViewStore) -> None:
@@ -128,7 +129,7 @@ async def test_a_blocked_view_stores_nothing(store: LocalUpstream, viewstore: Vi
     await store.put_object(B, "blob.bin", Body.of(bytes(range(256)) * 64), {})
     with pytest.raises(errors.S3Error):
         await viewstore.view(store, B, "blob.bin", [example("analyst-view")])
-    page = await store.list_objects(B, prefix=views.ROOT)
+    page = await store.list_objects(B, prefix=viewkeys.ROOT)
     assert page.contents == []
 
 
@@ -158,7 +159,7 @@ async def test_forget_removes_every_view_of_a_deleted_key(
         await viewstore.view(store, B, "gone.jsonl", profiles)
         await viewstore.view(store, B, "kept.jsonl", profiles)
     assert await viewstore.forget(store, B, "gone.jsonl") == 2
-    left = [o.key for o in (await store.list_objects(B, prefix=views.ROOT)).contents]
+    left = [o.key for o in (await store.list_objects(B, prefix=viewkeys.ROOT)).contents]
     assert len(left) == 2 and all("/kept.jsonl/" in k for k in left)
 
 
@@ -175,14 +176,14 @@ def test_index_cache_is_keyed_by_the_stored_etag(
     tmp_path: Path, entries: int, asked: tuple[str, str], found: bool
 ) -> None:
     store = ViewStore(tmp_path, Limits(), index_cache_entries=entries)
-    ref = views.ViewRef(".s3gate/views/f/k/e1.x/" + "a" * 32 + "-5", 5, '"' + "a" * 32 + '"')
+    ref = viewkeys.ViewRef(".s3gate/views/f/k/e1.x/" + "a" * 32 + "-5", 5, '"' + "a" * 32 + '"')
     store.remember(B, "f", "k", '"e1"', ref)
     assert (store.cached(B, "f", *asked) == ref) is found
 
 
 def test_index_cache_is_bounded(tmp_path: Path) -> None:
     store = ViewStore(tmp_path, Limits(), index_cache_entries=2)
-    ref = views.ViewRef("x", 1, '"' + "a" * 32 + '"')
+    ref = viewkeys.ViewRef("x", 1, '"' + "a" * 32 + '"')
     for key in ("a", "b", "c"):
         store.remember(B, "f", key, '"e"', ref)
     assert store.cached(B, "f", "a", '"e"') is None

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from s3gate.masking.views import _summary_metadata, summary_from
+from s3gate.masking.viewsummary import summary_from, summary_metadata
 from s3gate.transform.summary import MaskSummary
 
 
@@ -23,7 +23,7 @@ def test_rejections_survive_the_view_metadata(rejected: dict[str, int], total: i
         rejected=Counter(rejected),
         records_rejected=total,
     )
-    again = summary_from(_summary_metadata(summary), ("v",))
+    again = summary_from(summary_metadata(summary), ("v",))
     assert dict(again.rejected) == rejected
     assert again.records_rejected == total
     assert again.records == 5 and again.content_kind == "jsonl"

@@ -7,7 +7,7 @@ from defusedxml import ElementTree
 
 from s3gate import errors
 from s3gate.s3 import acl
-from s3gate.s3.xml import OWNER_ID
+from s3gate.s3.xmldoc import OWNER_ID
 
 XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 OWNER = f'id="{OWNER_ID}"'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from s3gate import errors
-from s3gate.s3 import tagging, tagxml
+from s3gate.s3 import tagging, tagxml, xmldoc
 from s3gate.s3.tagging import Tag
 
 
@@ -15,7 +15,7 @@ def doc(*pairs: tuple[str, str], raw: str | None = None) -> bytes:
         if raw is not None
         else "".join(f"<Tag><Key>{k}</Key><Value>{v}</Value></Tag>" for k, v in pairs)
     )
-    return f'<Tagging xmlns="{tagxml.xml.NS}"><TagSet>{inner}</TagSet></Tagging>'.encode()
+    return f'<Tagging xmlns="{xmldoc.NS}"><TagSet>{inner}</TagSet></Tagging>'.encode()
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import defusedxml.ElementTree as SafeET
 import pytest
 
 from s3gate import errors
-from s3gate.s3 import xml
+from s3gate.s3 import listxml, xml, xmldoc
 from s3gate.s3.model import (
     BucketInfo,
     DeleteOutcome,
@@ -28,7 +28,7 @@ from s3gate.s3.model import (
     VersionInfo,
 )
 
-NS = {"s3": xml.NS}
+NS = {"s3": xmldoc.NS}
 WHEN = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 ISO = "2026-01-02T03:04:05.678Z"
 
@@ -63,8 +63,8 @@ CONTROL_KEYS = [
 ]
 
 
-def _params(prefix: str = "p/", encoding: str | None = None) -> xml.ListParams:
-    return xml.ListParams("traces", prefix, "/", 1000, encoding)
+def _params(prefix: str = "p/", encoding: str | None = None) -> listxml.ListParams:
+    return listxml.ListParams("traces", prefix, "/", 1000, encoding)
 
 
 def _obj(key: str) -> ObjectInfo:
@@ -82,7 +82,9 @@ Render = Callable[[str, str | None], bytes]
 RENDERERS: list[tuple[str, Render, list[str]]] = [
     (
         "ListObjects",
-        lambda k, enc: xml.list_objects_v1(_params(k, enc), ListPage([_obj(k)], [k], True), k, k),
+        lambda k, enc: listxml.list_objects_v1(
+            _params(k, enc), ListPage([_obj(k)], [k], True), k, k
+        ),
         [
             "s3:Prefix",
             "s3:Marker",
@@ -93,7 +95,7 @@ RENDERERS: list[tuple[str, Render, list[str]]] = [
     ),
     (
         "ListObjectsV2",
-        lambda k, enc: xml.list_objects_v2(
+        lambda k, enc: listxml.list_objects_v2(
             _params(k, enc),
             ListPage([_obj(k)], [k], False),
             continuation_token=None,
@@ -105,9 +107,9 @@ RENDERERS: list[tuple[str, Render, list[str]]] = [
     ),
     (
         "ListObjectVersions",
-        lambda k, enc: xml.list_versions(
+        lambda k, enc: listxml.list_versions(
             _params(k, enc),
-            xml.VersionsListing([_version(k), _version(k, marker=True)], [k], True, k, "v2"),
+            listxml.VersionsListing([_version(k), _version(k, marker=True)], [k], True, k, "v2"),
             k,
             "",
         ),
@@ -122,7 +124,7 @@ RENDERERS: list[tuple[str, Render, list[str]]] = [
     ),
     (
         "ListMultipartUploads",
-        lambda k, enc: xml.list_uploads(
+        lambda k, enc: listxml.list_uploads(
             "traces",
             UploadsPage([UploadInfo(k, "u1", WHEN)], [k], True, k, "u1"),
             prefix=k,
@@ -152,7 +154,7 @@ RENDERERS: list[tuple[str, Render, list[str]]] = [
     ),
     (
         "ListParts",
-        lambda k, enc: xml.list_parts("traces", k, "u1", PartsPage([], False), 1000, 0),
+        lambda k, enc: listxml.list_parts("traces", k, "u1", PartsPage([], False), 1000, 0),
         ["s3:Key"],
     ),
     (
@@ -221,12 +223,12 @@ def _one(root: Element, path: str) -> str | None:
 
 
 def test_list_buckets() -> None:
-    root = _root(xml.list_buckets([BucketInfo("audit", WHEN), BucketInfo("traces", WHEN)]))
-    assert root.tag == f"{{{xml.NS}}}ListAllMyBucketsResult"
+    root = _root(listxml.list_buckets([BucketInfo("audit", WHEN), BucketInfo("traces", WHEN)]))
+    assert root.tag == f"{{{xmldoc.NS}}}ListAllMyBucketsResult"
     names = [b.text for b in root.findall("s3:Buckets/s3:Bucket/s3:Name", NS)]
     assert names == ["audit", "traces"]
     assert _one(root, "s3:Buckets/s3:Bucket/s3:CreationDate") == ISO
-    assert _one(root, "s3:Owner/s3:ID") == xml.OWNER_ID
+    assert _one(root, "s3:Owner/s3:ID") == xmldoc.OWNER_ID
 
 
 @pytest.mark.parametrize(
@@ -239,7 +241,7 @@ def test_list_buckets() -> None:
 )
 def test_location(region: str, text: str | None) -> None:
     root = _root(xml.location(region))
-    assert root.tag == f"{{{xml.NS}}}LocationConstraint" and root.text == text
+    assert root.tag == f"{{{xmldoc.NS}}}LocationConstraint" and root.text == text
 
 
 @pytest.mark.parametrize(
@@ -254,12 +256,12 @@ def test_list_objects_v1_markers(
     truncated: bool, next_marker: str | None, expected: str | None
 ) -> None:
     root = _root(
-        xml.list_objects_v1(_params(), ListPage([_obj("k")], [], truncated), "", next_marker)
+        listxml.list_objects_v1(_params(), ListPage([_obj("k")], [], truncated), "", next_marker)
     )
     assert _one(root, "s3:IsTruncated") == ("true" if truncated else "false")
     found = root.find("s3:NextMarker", NS)
     assert (found.text if found is not None else None) == expected
-    assert _one(root, "s3:Contents/s3:Owner/s3:ID") == xml.OWNER_ID
+    assert _one(root, "s3:Contents/s3:Owner/s3:ID") == xmldoc.OWNER_ID
 
 
 @pytest.mark.parametrize(
@@ -268,8 +270,8 @@ def test_list_objects_v1_markers(
 )
 def test_list_objects_v2(fetch_owner: bool, owners: int) -> None:
     root = _root(
-        xml.list_objects_v2(
-            xml.ListParams("traces", "", None, 2, None),
+        listxml.list_objects_v2(
+            listxml.ListParams("traces", "", None, 2, None),
             ListPage([_obj("a")], ["p/"], True, "p/"),
             continuation_token="tok<1>",
             next_token="tok&2",
@@ -290,8 +292,8 @@ def test_list_objects_v2(fetch_owner: bool, owners: int) -> None:
 
 
 def test_list_versions_with_a_delete_marker() -> None:
-    page = xml.VersionsListing([_version("k"), _version("k", marker=True)], [], True, "k", "v1")
-    root = _root(xml.list_versions(_params(), page, "a", "v0"))
+    page = listxml.VersionsListing([_version("k"), _version("k", marker=True)], [], True, "k", "v1")
+    root = _root(listxml.list_versions(_params(), page, "a", "v0"))
     assert _one(root, "s3:Version/s3:VersionId") == "v2"
     assert _one(root, "s3:Version/s3:IsLatest") == "true"
     assert _one(root, "s3:Version/s3:Size") == "5"
@@ -321,11 +323,11 @@ def test_delete_result(quiet: bool, deleted: list[str]) -> None:
 
 def test_list_parts() -> None:
     page = PartsPage([PartInfo(1, '"e1"', 5, WHEN), PartInfo(2, '"e2"', 6, WHEN)], True, 2)
-    root = _root(xml.list_parts("traces", "k", "u1", page, 2, 0))
+    root = _root(listxml.list_parts("traces", "k", "u1", page, 2, 0))
     assert [p.text for p in root.findall("s3:Part/s3:PartNumber", NS)] == ["1", "2"]
     assert [p.text for p in root.findall("s3:Part/s3:ETag", NS)] == ['"e1"', '"e2"']
-    assert _one(root, "s3:Initiator/s3:ID") == xml.OWNER_ID
-    assert _one(root, "s3:Owner/s3:ID") == xml.OWNER_ID
+    assert _one(root, "s3:Initiator/s3:ID") == xmldoc.OWNER_ID
+    assert _one(root, "s3:Owner/s3:ID") == xmldoc.OWNER_ID
     assert _one(root, "s3:NextPartNumberMarker") == "2"
     assert _one(root, "s3:PartNumberMarker") == "0"
     assert _one(root, "s3:IsTruncated") == "true"
@@ -334,7 +336,7 @@ def test_list_parts() -> None:
 def test_list_uploads() -> None:
     page = UploadsPage([UploadInfo("k", "u1", WHEN)], [], False)
     root = _root(
-        xml.list_uploads(
+        listxml.list_uploads(
             "traces",
             page,
             prefix="",
@@ -347,7 +349,7 @@ def test_list_uploads() -> None:
     )
     assert _one(root, "s3:Upload/s3:UploadId") == "u1"
     assert _one(root, "s3:Upload/s3:Initiated") == ISO
-    assert _one(root, "s3:Upload/s3:Initiator/s3:ID") == xml.OWNER_ID
+    assert _one(root, "s3:Upload/s3:Initiator/s3:ID") == xmldoc.OWNER_ID
     assert root.find("s3:NextKeyMarker", NS) is None
     assert root.find("s3:EncodingType", NS) is None
 
@@ -380,7 +382,7 @@ def _obj_xml(key: str) -> str:
 DELETES = [
     pytest.param(_delete(_obj_xml("a"), _obj_xml("b")), (["a", "b"], False), id="two"),
     pytest.param(
-        f'<Delete xmlns="{xml.NS}"><Object><Key>a</Key></Object></Delete>'.encode(),
+        f'<Delete xmlns="{xmldoc.NS}"><Object><Key>a</Key></Object></Delete>'.encode(),
         (["a"], False),
         id="aws-namespace",
     ),
@@ -437,7 +439,7 @@ def test_parse_delete(
 @pytest.mark.parametrize("key", KEYS)
 def test_a_rendered_key_parses_back_from_a_delete_request(key: str) -> None:
     # What the gateway writes for a key is what it reads back from a client.
-    body = f"<Delete><Object>{xml._el('Key', key)}</Object></Delete>".encode()
+    body = f"<Delete><Object>{xmldoc.element('Key', key)}</Object></Delete>".encode()
     assert xml.parse_delete(body) == ([(key, None)], False)
 
 
@@ -494,7 +496,7 @@ COMPLETES = [
     pytest.param(_complete(("10000", "e")), [(10000, "e")], id="largest-part-number"),
     pytest.param(_complete(("1", "&quot;e1&quot;")), [(1, '"e1"')], id="escaped-quotes"),
     pytest.param(
-        f'<CompleteMultipartUpload xmlns="{xml.NS}"><Part><ETag>e</ETag>'
+        f'<CompleteMultipartUpload xmlns="{xmldoc.NS}"><Part><ETag>e</ETag>'
         "<PartNumber>1</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>"
         "</CompleteMultipartUpload>".encode(),
         [(1, "e")],
@@ -578,7 +580,7 @@ CREATE_BUCKET = [
     pytest.param(b"", None, id="no-body"),
     pytest.param(b"  \n", None, id="blank-body"),
     pytest.param(
-        f'<CreateBucketConfiguration xmlns="{xml.NS}"><LocationConstraint>eu-west-1'
+        f'<CreateBucketConfiguration xmlns="{xmldoc.NS}"><LocationConstraint>eu-west-1'
         "</LocationConstraint></CreateBucketConfiguration>".encode(),
         "eu-west-1",
         id="region",

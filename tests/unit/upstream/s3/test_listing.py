@@ -10,7 +10,8 @@ import pytest
 
 from s3gate import errors
 from s3gate.upstream.base import Body
-from s3gate.upstream.s3.upstream import S3Upstream, _start_after
+from s3gate.upstream.s3 import S3Upstream
+from s3gate.upstream.s3.listing import start_after
 from tests.unit.upstream.s3.fixtures import bucket, moto_endpoint, s3
 
 __all__ = ["bucket", "moto_endpoint", "s3"]
@@ -104,16 +105,16 @@ async def test_resume_after_a_key_and_after_a_prefix(s3: S3Upstream, filled: str
 
 def test_start_after_rule() -> None:
     top = "\U0010ffff"
-    assert _start_after("", None, "a/b") == ("a/b", None)
-    assert _start_after("", "/", None) == (None, None)
-    assert _start_after("", "/", "a0") == ("a0", None)
-    assert _start_after("", "/", "a/") == ("a/" + top, "a/")
+    assert start_after("", None, "a/b") == ("a/b", None)
+    assert start_after("", "/", None) == (None, None)
+    assert start_after("", "/", "a0") == ("a0", None)
+    assert start_after("", "/", "a/") == ("a/" + top, "a/")
     # Anything inside a rolled-up prefix resumes after the whole prefix.
-    assert _start_after("", "/", "a/2/x") == ("a/" + top, "a/")
-    assert _start_after("a/", "/", "a/2/x") == ("a/2/" + top, "a/2/")
-    assert _start_after("a/", "/", "a/") == ("a/", None)
-    assert _start_after("b/", "/", "a/2/") == ("a/2/", None)
-    assert _start_after("", "::", "x::y::z") == ("x::" + top, "x::")
+    assert start_after("", "/", "a/2/x") == ("a/" + top, "a/")
+    assert start_after("a/", "/", "a/2/x") == ("a/2/" + top, "a/2/")
+    assert start_after("a/", "/", "a/") == ("a/", None)
+    assert start_after("b/", "/", "a/2/") == ("a/2/", None)
+    assert start_after("", "::", "x::y::z") == ("x::" + top, "x::")
 
 
 async def test_list_missing_bucket(s3: S3Upstream) -> None:
