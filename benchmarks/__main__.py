@@ -4,8 +4,8 @@ Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
 features-e2e, attack, views, masked-mpu, masking-pool, pool-latency; `audit-e2e`
-(part of features-e2e) and `views-list`, `views-live` and `views-sources`
-(parts of views) run alone on request.
+(part of features-e2e) and `views-list`, `views-live` and `views-sources` (parts
+of views) run alone on request.
 """
 
 from __future__ import annotations

@@ -100,8 +100,8 @@ async def store_masked(
     with call.masking.spool() as spool:
         catcher = HeldCatcher()
         tap = SentTap()
-        read = tap.watch(source) if mark else source  # no hashing for nothing
-        stream = _tap(masker.transform(read), checksum)
+        counted = tap.watch(source) if mark else source  # no hashing for nothing
+        stream = _tap(masker.transform(counted), checksum)
         await spool.fill(catcher.watch(stream) if quarantine else stream)
         if catcher.error is not None or call.needs_approval():
             await hold(call, spool, masker.summary, catcher.error, metadata)
@@ -111,10 +111,10 @@ async def store_masked(
         # write (handlers.departure): a retry's write is then the only one.
         watched = call.departure if watch and call.departure is not None else None
         async with watched.guard() if watched is not None else contextlib.nullcontext():
-            sent = await send_spool(
+            upload = await send_spool(
                 call.upstream, call.bucket, call.key, spool, metadata, call.masking.sizing, whole
             )
-        result = sent.result
+        result = upload.result
         call.tally.sha256_stored = spool.sha256_hex
         written = materialise.Written(
             upstream=call.upstream,
@@ -126,16 +126,16 @@ async def store_masked(
             etag=result.etag,
         )
         await materialise.at_write(written, spool)
-        figures = tap.sent()
+        sent = tap.sent()
         if (
             mark
-            and figures is not None
-            and (figures.md5_hex, figures.length) != (spool.md5_hex, spool.length)
+            and sent is not None
+            and (sent.md5_hex, sent.length) != (spool.md5_hex, spool.length)
         ):
             await call.masking.sources.record(
-                call.upstream, call.bucket, call.principal, call.key, result.etag, figures
+                call.upstream, call.bucket, call.principal, call.key, result.etag, sent
             )
-        return Stored(result, spool.sha256_hex, sent.parts)
+        return Stored(result, spool.sha256_hex, upload.parts)
 
 
 async def hold(
