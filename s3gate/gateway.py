@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from s3gate import errors
@@ -25,6 +25,7 @@ from s3gate.config import Settings
 from s3gate.handlers import BODY_OPERATIONS, HANDLERS, decide
 from s3gate.handlers.bodies import left_unread
 from s3gate.handlers.call import Call
+from s3gate.handlers.departure import Departure
 from s3gate.handlers.outcome import Tally
 from s3gate.handlers.sts import answer_sts_request
 from s3gate.identity.resolver import CredentialResolver
@@ -45,6 +46,17 @@ log = logging.getLogger("s3gate")
 
 def new_request_id() -> str:
     return secrets.token_hex(8).upper()
+
+
+async def _received(request: Request) -> AsyncIterator[bytes]:
+    """The request body; a client that leaves before its end is
+    ClientClosedRequest (499 in the audit event and the access log), never an
+    internal error (handlers.departure covers the time after the body)."""
+    try:
+        async for piece in request.stream():
+            yield piece
+    except ClientDisconnect:
+        raise errors.ClientClosedRequest() from None
 
 
 class Gateway:
@@ -257,7 +269,7 @@ class Gateway:
         )
         tally.target(op.name, op.bucket, op.key)
         audit.identify(op, None)
-        authn = self.authenticator.authenticate(raw, op, request.stream())
+        authn = self.authenticator.authenticate(raw, op, _received(request))
         principal, body = authn.principal, authn.body
         audit.identify(op, principal)
         await audit.require_spool()
@@ -308,6 +320,7 @@ class Gateway:
             approvals=self.approvals,
             tally=tally,
             http_version=str(request.scope.get("http_version", "1.1")),
+            departure=Departure(request.receive),
         )
 
     def _error(

@@ -6,7 +6,7 @@ standard S3 error document. Upstream errors that carry their own S3 code pass
 through as `UpstreamError`, keeping the upstream's code and status.
 
 The classes live in `base.py` (the root), `codes.py` (S3's codes) and
-`approvals.py` (the gateway's own); callers use them as `errors.X`.
+`approvals.py` and `client.py` (the gateway's own); callers use them as `errors.X`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from s3gate.errors.approvals import (
     SignInRequired,
 )
 from s3gate.errors.base import S3Error, UpstreamError
+from s3gate.errors.client import ClientClosedRequest
 from s3gate.errors.codes import (
     AccessControlListNotSupported,
     AccessDenied,
@@ -81,6 +82,7 @@ __all__ = [
     "BucketNotEmpty",
     "CORSBadRequest",
     "CORSForbidden",
+    "ClientClosedRequest",
     "EntityTooLarge",
     "EntityTooSmall",
     "ExpiredToken",

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from s3gate import errors
 from s3gate.config import Settings
+from s3gate.handlers.departure import Departure
 from s3gate.handlers.outcome import Tally
 from s3gate.identity.principal import Principal
 from s3gate.masking.profiles import profiles_for
@@ -18,6 +19,7 @@ from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import AccessRequest, RequestContext
 from s3gate.s3.listtokens import ListTokens
+from s3gate.s3.numbers import whole_number
 from s3gate.s3.operations import Operation
 from s3gate.s3.versionid import query_version
 from s3gate.sigv4.body import VerifiedBody
@@ -56,6 +58,9 @@ class Call:
     # The request's HTTP version ("1.0", "1.1", "2"): a body of unknown
     # length is streamed only where a cut-short one shows (chunked framing).
     http_version: str = "1.1"
+    # Notices the client leaving once its body is read (handlers.departure);
+    # None: not watched (unit tests that build a Call by hand).
+    departure: Departure | None = None
 
     @property
     def bucket(self) -> str:
@@ -86,10 +91,11 @@ class Call:
         raw = self.query.get(name)
         if raw is None or raw == "":
             return default
-        try:
-            value = int(raw)
-        except ValueError as exc:
-            raise errors.InvalidArgument(f"{name} must be an integer") from exc
+        # ASCII digits only, within a length (s3/numbers.py): `int()` would
+        # take "٣", " 5" or "1_0".
+        value = whole_number(raw)
+        if value is None:
+            raise errors.InvalidArgument(f"{name} must be an integer")
         if value < low:
             raise errors.InvalidArgument(f"{name} must be at least {low}")
         return value if high is None else min(value, high)

@@ -26,9 +26,10 @@ from s3gate import errors
 from s3gate.handlers import mpchecksums
 from s3gate.handlers.call import Call
 from s3gate.handlers.masked_writes import store_masked
-from s3gate.masking.metadata import mask_for_write
+from s3gate.masking.metadata import check_key, mask_for_write
 from s3gate.masking.profiles import profiles_for
 from s3gate.masking.stagedparts import StagedUpload
+from s3gate.masking.upstreamput import MAX_OBJECT_BYTES
 from s3gate.s3.model import PutResult
 from s3gate.sigv4.checksums import new_checksum
 from s3gate.transform.plan import plan_for
@@ -62,7 +63,9 @@ async def create(
     before any part is sent) and again at Complete, with the profiles then.
     The checksum algorithm asked for is recorded with it (mpchecksums)."""
     assert call.decision is not None
-    masked = mask_for_write(metadata, plan_for(profiles), MaskSummary(profiles=()))
+    plan = plan_for(profiles)
+    check_key(call.key, plan, MaskSummary(profiles=()))
+    masked = mask_for_write(metadata, plan, MaskSummary(profiles=()))
     if algorithm is not None:
         masked[mpchecksums.STAGED_ALGORITHM] = algorithm
     return await call.masking.staging.create(
@@ -160,9 +163,16 @@ async def _mask_and_store(
     names = tuple(dict.fromkeys([*masks, *now]))
     profiles = profiles_for(call.bundle, names)
     plaintext, total = await staging.plaintext(call.upstream, upload, parts)
-    if total > call.settings.server.max_object_bytes:
+    # The masked whole goes up in parts when large (masking.upstreamput), so
+    # S3's object limit applies, not the single-PUT one.
+    if total > MAX_OBJECT_BYTES:
         raise errors.EntityTooLarge(extra={"ProposedSize": str(total)})
-    stored = (await store_masked(call, profiles, plaintext, metadata, checksum)).result
-    # A multipart-style ETag (never compared with an MD5 by clients).
-    result = PutResult(f'{stored.etag[:-1]}-{len(parts)}"', stored.version_id)
+    # A Complete runs on when its client leaves: the retry gets its outcome.
+    stored = await store_masked(call, profiles, plaintext, metadata, checksum, watch=False)
+    # A multipart-style ETag (never compared with an MD5 by clients); a whole
+    # the store got in parts already has the store's own.
+    etag = stored.result.etag
+    if not stored.parts:
+        etag = f'{etag[:-1]}-{len(parts)}"'
+    result = PutResult(etag, stored.result.version_id)
     return result, [checksum.algorithm, checksum.b64digest()]

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from s3gate.masking.pool import MaskingPool
 from s3gate.masking.pooled import PooledMasker
+from s3gate.masking.sources import Sources
 from s3gate.masking.spool import Spool
 from s3gate.masking.staging import Staging
+from s3gate.masking.upstreamput import Sizing
 from s3gate.masking.views import ViewStore
 from s3gate.transform.engine import Masker
 from s3gate.transform.profile import Profile
@@ -26,6 +28,8 @@ class MaskingService:
         view_index_cache_entries: int = 0,
     ) -> None:
         self.limits = settings.limits()
+        # When a masked whole goes to the store in parts (masking.upstreamput).
+        self.sizing = Sizing(settings.upstream_part_bytes, settings.upstream_multipart_above_bytes)
         self.staging = Staging(
             staging_keys, active_staging_key, settings.staged_upload_expiry_seconds
         )
@@ -34,6 +38,9 @@ class MaskingService:
         self.views = ViewStore(
             self._spool_dir, self.limits, view_index_cache_entries, maskers=self.masker
         )
+        # What writers sent, for their own listings (masking/sources.py); its
+        # keys derive from the staged uploads' (shared by the replicas).
+        self.sources = Sources(staging_keys[active_staging_key], self.views.counts)
         workers = settings.workers
         if workers is None:
             workers = len(os.sched_getaffinity(0))

@@ -39,6 +39,11 @@ class MaskingSettings(Section):
     # A Complete of a masked upload still running after this long answers 200
     # and sends a space this often until its result document (as S3 does).
     complete_keepalive_seconds: float = Field(default=5.0, gt=0, le=60)
+    # A masked whole larger than this goes to the store as a multipart upload
+    # of its own, in parts of `upstream_part_bytes` (a store takes at most
+    # 5 GiB in one PUT); see masking/upstreamput.py.
+    upstream_multipart_above_bytes: int = Field(default=256 * MiB, ge=5 * MiB, le=5 * 1024 * MiB)
+    upstream_part_bytes: int = Field(default=64 * MiB, ge=5 * MiB, le=5 * 1024 * MiB)
 
     # Masking worker processes (the engine runs beside the event loop); unset:
     # the cores this process may use; 0: inline on the event loop.
