@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from s3gate import errors
 from s3gate.s3.model import BucketInfo
+from s3gate.s3.numbers import whole_number
 
 MAX_BUCKETS = 10_000  # S3's largest page (and its default)
 SEAL_SCOPE = "ListBuckets"
@@ -50,12 +51,10 @@ def parse(query: Mapping[str, str]) -> BucketQuery:
     raw = query.get("max-buckets")
     limit = MAX_BUCKETS
     if raw is not None:
-        digits = raw.strip()
-        if not (digits.isascii() and digits.isdigit() and len(digits) <= 5):
+        number = whole_number(raw, max_digits=5)
+        if number is None or not 1 <= number <= MAX_BUCKETS:
             raise errors.InvalidArgument("max-buckets must be an integer between 1 and 10000")
-        limit = int(digits)
-        if not 1 <= limit <= MAX_BUCKETS:
-            raise errors.InvalidArgument("max-buckets must be an integer between 1 and 10000")
+        limit = number
     return BucketQuery(
         prefix=query.get("prefix", ""),
         region=query.get("bucket-region") or None,

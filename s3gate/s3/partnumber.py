@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from s3gate import errors
+from s3gate.s3.numbers import whole_number
 
 PARAM = "partNumber"
 MAX_PART_NUMBER = 10_000
@@ -22,9 +23,8 @@ def requested(query: Mapping[str, str], range_header: str | None) -> int | None:
     raw = query.get(PARAM)
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5) or not (
-        1 <= int(raw) <= MAX_PART_NUMBER
-    ):
+    number = whole_number(raw, max_digits=5)
+    if number is None or not 1 <= number <= MAX_PART_NUMBER:
         raise errors.InvalidArgument(
             f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive",
             extra={"ArgumentName": PARAM},
@@ -33,4 +33,4 @@ def requested(query: Mapping[str, str], range_header: str | None) -> int | None:
         raise errors.InvalidRequest(
             "Cannot specify both Range header and partNumber query parameter"
         )
-    return int(raw)
+    return number

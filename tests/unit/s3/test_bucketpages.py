@@ -35,7 +35,7 @@ def test_parse(query: dict[str, str], expected: BucketQuery) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["0", "10001", "-1", "", "one", "1.5", "\u0663", "9" * 400, "1e3"]
+    "value", ["0", "10001", "-1", "", " 1", "one", "1.5", "\u0663", "9" * 400, "1e3"]
 )
 def test_bad_max_buckets_is_invalid_argument(value: str) -> None:
     with pytest.raises(errors.InvalidArgument):
