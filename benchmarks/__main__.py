@@ -3,9 +3,9 @@
 Usage: python -m benchmarks [section ...]   (default: every section)
 
 Sections: foundation, policy, policy-e2e, identity, masking, audit,
-features-e2e, attack, views, masked-mpu, masking-pool; `audit-e2e` (part of
-features-e2e) and `views-list` and `views-live` (parts of views) run alone on
-request.
+features-e2e, attack, views, masked-mpu, masking-pool, pool-latency; `audit-e2e`
+(part of features-e2e) and `views-list`, `views-live` and `views-sources` (parts
+of views) run alone on request.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from benchmarks import (
     masked_mpu,
     masking_pool,
     policy_e2e,
+    pool_latency,
 )
 
 Section = Callable[[Path], Awaitable[dict[str, float]]]
@@ -57,10 +58,12 @@ SECTIONS: dict[str, Section] = {
 EXTRA: dict[str, Section] = {
     "audit-e2e": features_e2e.audit_only,
     "views-list": bench_views.listing_only,
+    "views-sources": bench_views.sources_only,
     "views-live": bench_views.live_only,
 }
 SECTIONS["masked-mpu"] = masked_mpu.run
 SECTIONS["masking-pool"] = masking_pool.run
+SECTIONS["pool-latency"] = pool_latency.run
 
 
 def main(argv: list[str]) -> int:

@@ -14,7 +14,10 @@ masking); the second, `lazy`, masks like `masked` without write-time views.
   its view is made) vs the plain GET of the same object, same run
   (`views-live` runs only this part);
 - storage and write-time cost of a materialised view as ratios: view bytes /
-  stored bytes, and masked PUT time with / without the write-time view.
+  stored bytes, and masked PUT time with / without the write-time view;
+- a writer (list, no read) listing 10,000 keys it wrote masked (sent figures
+  from its sources markers, one more LIST per page) vs 10,000 keys without
+  markers, and vs an admin listing the same keys.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ permit (principal is Service in Group::"maskers", action in Action::"read", reso
 
 @id("bench.masked-list")
 permit (principal is Service in Group::"maskers", action in Action::"list", resource);
+
+@id("bench.sync-write")
+@mask("write-default")
+permit (principal is Service in Group::"syncers", action in Action::"write", resource);
+
+@id("bench.sync-list")
+permit (principal is Service in Group::"syncers", action in Action::"list", resource);
 """
 _KEY = re.compile(r"<Key>([^<]*)</Key>")
 
@@ -149,15 +159,20 @@ def _gateway(
 
 
 async def run(workdir: Path) -> dict[str, float]:
-    return await _run(workdir, listing_only=False)
+    return await _run(workdir, part="all")
 
 
 async def listing_only(workdir: Path) -> dict[str, float]:
-    """`python -m benchmarks views-list`: only the 10,000-key listing part."""
-    return await _run(workdir, listing_only=True)
+    """`python -m benchmarks views-list`: only the 10,000-key listing parts."""
+    return await _run(workdir, part="listing")
 
 
-async def _run(workdir: Path, *, listing_only: bool) -> dict[str, float]:
+async def sources_only(workdir: Path) -> dict[str, float]:
+    """`python -m benchmarks views-sources`: only the writer's listing part."""
+    return await _run(workdir, part="sources")
+
+
+async def _run(workdir: Path, *, part: str) -> dict[str, float]:
     """On the local directory store (moto's server on this 2-core machine
     manages about 100 requests/s, too few to build 10,000 views in a bench)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -167,11 +182,14 @@ async def _run(workdir: Path, *, listing_only: bool) -> dict[str, float]:
     analyst_key, analyst = _keys("analyst", ("maskers",))
     admin_key, admin = _keys("admin", ("admins",))
     lazy_key, lazy = _keys("lazy", ("maskers",))
+    writer_key, writer = _keys("writer", ("syncers",))
     gws: list[Server] = []
     try:
         main = _gateway(workdir, "store-a", policies, [analyst_key, admin_key])
         gws.append(main)
-        other = _gateway(workdir, "store-b", policies, [lazy_key, admin_key], materialise=[])
+        other = _gateway(
+            workdir, "store-b", policies, [lazy_key, admin_key, writer_key], materialise=[]
+        )
         gws.append(other)
         async with session() as http:
             clients = {
@@ -179,11 +197,14 @@ async def _run(workdir: Path, *, listing_only: bool) -> dict[str, float]:
                 "plain": S3Client(main, http, admin),
                 "lazy": S3Client(other, http, lazy),
                 "lazy-plain": S3Client(other, http, admin),
+                "writer": S3Client(other, http, writer),
             }
             out: dict[str, float] = {}
-            if not listing_only:
+            if part == "all":
                 await _transfers(clients, out)
-            await _listing(clients, out)
+            if part != "sources":
+                await _listing(clients, out)
+            await _writer_listing(clients, out)
             return out
     finally:
         for gw in gws:
@@ -298,3 +319,38 @@ async def _listing(clients: dict[str, S3Client], out: dict[str, float]) -> None:
     _note(out, "views_list_10k_masked_s", median(listing["masked"]))
     _note(out, "views_list_10k_plain_s", median(listing["plain"]))
     _note(out, "views_list_ratio", median(listing["plain"]) / median(listing["masked"]))
+
+
+async def _writer_listing(clients: dict[str, S3Client], out: dict[str, float]) -> None:
+    # A writer (may list, not read) listing 10,000 keys it wrote masked: each
+    # page reads its range of the sources index (one LIST) and shows what it
+    # sent. Against the same writer listing 10,000 keys written by another
+    # principal (the LIST finds no marker) and an admin listing the writer's
+    # keys (no lookup at all). No write-time views here (`store-b`).
+    body = generate(3, seed=6, pii_rate=1.0)[0]
+    gate = asyncio.Semaphore(16)
+
+    async def put_one(who: str, key: str) -> None:
+        async with gate:
+            await clients[who].put(BUCKET, key, body, len(body))
+
+    await asyncio.gather(*(put_one("writer", f"sync/{i:05d}.jsonl") for i in range(LIST_KEYS)))
+    await asyncio.gather(
+        *(put_one("lazy-plain", f"nosync/{i:05d}.jsonl") for i in range(LIST_KEYS))
+    )
+    runs: dict[str, list[float]] = {"markers": [], "none": [], "admin": []}
+    for _ in range(ROUNDS):
+        for name, who, prefix in (
+            ("markers", "writer", "sync/"),
+            ("none", "writer", "nosync/"),
+            ("admin", "lazy-plain", "sync/"),
+        ):
+            keys, seconds = await _list_all(clients[who], prefix)
+            if keys != LIST_KEYS:
+                raise RuntimeError(f"{name} listed {keys} keys")
+            runs[name].append(seconds)
+    _note(out, "sources_list_10k_writer_markers_s", median(runs["markers"]))
+    _note(out, "sources_list_10k_writer_none_s", median(runs["none"]))
+    _note(out, "sources_list_10k_admin_s", median(runs["admin"]))
+    _note(out, "sources_list_ratio_markers_none", median(runs["markers"]) / median(runs["none"]))
+    _note(out, "sources_list_ratio_admin_markers", median(runs["admin"]) / median(runs["markers"]))

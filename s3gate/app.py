@@ -70,7 +70,11 @@ def create_app(
         ),
         *([Route("/_s3gate/metrics", metrics.endpoint, methods=["GET"])] if metrics else []),
         *([Route("/_s3gate/audit/keys", keys_endpoint(audit))] if audit is not None else []),
-        *(api_routes(approvals, gateway.authenticator, audit) if approvals is not None else []),
+        *(
+            api_routes(approvals, gateway.authenticator, audit, gateway.access_log)
+            if approvals is not None
+            else []
+        ),
         *(web.routes() if web is not None else []),
         *extra_routes,
         # Every method (an ASGI endpoint; Starlette limits a function endpoint

@@ -110,8 +110,10 @@ def assemble(
         if refusals is not None:
             metrics.watch_refusals(refusals)
         metrics.watch_views(lambda: masking.views.counts)
+        metrics.watch_masking(masking.status)
+    access_log = AccessLog(settings.server.access_log, metrics)
     approvals = _approvals(settings, store, policies, masking, audit)
-    web = _web_pages(settings, approvals, sts, audit)
+    web = _web_pages(settings, approvals, sts, audit, access_log)
     gateway = Gateway(
         settings,
         store,
@@ -119,7 +121,7 @@ def assemble(
         policies,
         ListTokens.from_ring(shared_keys(settings.identity, LIST_TOKENS)),
         masking,
-        AccessLog(settings.server.access_log, metrics),
+        access_log,
         sts=sts,
         audit=audit,
         approvals=approvals,
@@ -170,6 +172,7 @@ def _web_pages(
     approvals: ApprovalService | None,
     sts: StsService | None,
     audit: AuditLog | None,
+    access_log: AccessLog,
 ) -> WebPages | None:
     """The approvals web page, when `approvals.web_*` configure it."""
     conf = settings.approvals
@@ -188,4 +191,5 @@ def _web_pages(
         CookieSealer(*approval_web_keys(settings.identity)),
         (lambda: sts.roles) if sts is not None else (lambda: None),
         audit,
+        access_log=access_log,
     )

@@ -1,11 +1,12 @@
 """Running digests of a streamed body, computed off the event loop.
 
 Every byte the gateway relays is hashed at least once (SHA-256 for SigV4 and
-the audit trail, plus a CRC or MD5 when the client sent one). On the event
-loop that work serialises with the relay itself: a 64 MiB GET spent ~45 ms
-hashing and ~50 ms relaying, one after the other. hashlib (and awscrt's CRCs)
-release the GIL on large inputs, so a worker thread can hash batch N while the
-loop relays the pieces after it.
+uploads' audit events, BLAKE3 or SHA-256 for a streamed response's, plus a
+CRC or MD5 when the client sent one). On the event loop that work serialises
+with the relay itself: a 64 MiB GET spent ~45 ms hashing and ~50 ms
+relaying, one after the other. hashlib, blake3 (and awscrt's CRCs) release
+the GIL on large inputs, so a worker thread can hash batch N while the loop
+relays the pieces after it.
 
 Bounds: at most one batch is in flight per stream and one is being gathered,
 so at most ~2 x BATCH bytes are kept alive for hashing; order is preserved
@@ -39,7 +40,13 @@ def _pool() -> ThreadPoolExecutor:
 
 
 class Updatable(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: bytes, /) -> object: ...
+
+
+class Digest(Updatable, Protocol):
+    """A running cryptographic digest (hashlib's or blake3's)."""
+
+    def hexdigest(self) -> str: ...
 
 
 class OffloadedDigests:

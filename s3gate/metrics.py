@@ -79,6 +79,11 @@ class Metrics:
         """Read the shared read views' counters at each scrape."""
         self.registry.register(_ViewsCollector(counts))
 
+    def watch_masking(self, status: Status) -> None:
+        """Read the masking worker pool's status (`MaskingService.status`)
+        at each scrape."""
+        self.registry.register(_MaskingCollector(status))
+
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -170,4 +175,35 @@ class _ViewsCollector(Collector):
             "s3gate_views_found",
             "Masked reads and listed keys whose view was already in the store.",
             value=float(counts.get("found", 0)),
+        )
+        markers = CounterMetricFamily(
+            "s3gate_sources_markers",
+            "Writers' sources markers written, failed to write (a re-upload next "
+            "sync, never a failed write) and used by the writer's listings.",
+            labels=("outcome",),
+        )
+        for outcome in ("written", "failed", "used"):
+            markers.add_metric((outcome,), float(counts.get(f"sources_{outcome}", 0)))
+        yield markers
+
+
+class _MaskingCollector(Collector):
+    """The masking worker pool: workers replaced after dying since the start
+    (each failed the runs it held with a 500), and workers alive now. Zero
+    workers configured (masking inline) gives 0 for both."""
+
+    def __init__(self, status: Status) -> None:
+        self._status = status
+
+    def collect(self) -> Iterable[Metric]:
+        status = self._status()
+        yield CounterMetricFamily(
+            "s3gate_masking_worker_restarts",
+            "Masking worker processes replaced after dying, since the start.",
+            value=float(status.get("restarts", 0)),
+        )
+        yield GaugeMetricFamily(
+            "s3gate_masking_workers_alive",
+            "Masking worker processes alive now (of masking.workers).",
+            value=float(status.get("alive", 0)),
         )

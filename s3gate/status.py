@@ -36,6 +36,7 @@ from s3gate.authn import Authenticator, RawRequest
 from s3gate.handlers.outcome import Tally
 from s3gate.policy import enforce
 from s3gate.policy.store import PolicyStore
+from s3gate.s3.errorpage import error_response
 from s3gate.s3.operations import Operation
 
 STATUS_PATH = "/_s3gate/status"
@@ -100,7 +101,7 @@ def status(check: Check, access: StatusAccess) -> Callable[[Request], Awaitable[
             response: Response = JSONResponse(body, 200)
         except errors.S3Error as exc:
             tally.error = exc.error_code
-            response = _error(exc, request_id)
+            response = error_response(exc, request.method, request_id, STATUS_PATH)
         response.headers["x-amz-request-id"] = request_id
         access.access_log.attach(response, tally, started)
         return response
@@ -130,12 +131,3 @@ def _authorize(request: Request, access: StatusAccess, tally: Tally) -> None:
             f"the audit bucket (request id {tally.request_id})",
             resource=STATUS_PATH,
         )
-
-
-def _error(exc: errors.S3Error, request_id: str) -> Response:
-    return Response(
-        exc.to_xml(request_id, STATUS_PATH),
-        status_code=exc.http_status,
-        media_type="application/xml",
-        headers=dict(exc.headers),
-    )

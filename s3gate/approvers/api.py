@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -27,9 +28,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from s3gate import errors
+from s3gate.accesslog import AccessLog
 from s3gate.approvals.service import ApprovalService
 from s3gate.audit.write.log import AuditLog
 from s3gate.authn import Authenticator, RawRequest
+from s3gate.handlers.outcome import Tally
 from s3gate.identity.principal import Principal
 from s3gate.s3.operations import Operation
 
@@ -39,7 +42,10 @@ MAX_BODY = 16 * 1024
 
 
 def api_routes(
-    service: ApprovalService, authenticator: Authenticator, audit: AuditLog | None
+    service: ApprovalService,
+    authenticator: Authenticator,
+    audit: AuditLog | None,
+    access_log: AccessLog | None = None,
 ) -> list[BaseRoute]:
     async def authenticate(request: Request) -> tuple[Principal, dict[str, Any]]:
         raw = RawRequest.from_scope(request.scope, request.method)
@@ -60,8 +66,27 @@ def api_routes(
         return authn.principal, data
 
     async def guarded(request: Request, action: str) -> Response:
+        """The answer, with its access-log line (operation
+        `ApprovalsApi<Action>`, the hold id as the key, the signed principal,
+        a refusal's code); what it changes is audited by the service."""
+        started = time.perf_counter()
+        tally = Tally(
+            secrets.token_hex(8).upper(),
+            request.method,
+            source_ip=request.client.host if request.client else None,
+            operation=f"ApprovalsApi{action.capitalize()}",
+            key=request.path_params.get("hold_id"),
+        )
+        response = await answer(request, action, tally)
+        response.headers["x-amz-request-id"] = tally.request_id
+        if access_log is not None:
+            access_log.attach(response, tally, started)
+        return response
+
+    async def answer(request: Request, action: str, tally: Tally) -> Response:
         try:
             who, data = await authenticate(request)
+            tally.who(who)
             hold_id = request.path_params.get("hold_id", "")
             if action == "list":
                 views = await service.list_for(who)
@@ -95,11 +120,13 @@ def api_routes(
                 view = await service.deny(hold_id, who, reason)
             return JSONResponse(view.as_json(full=False))
         except errors.S3Error as exc:
+            tally.error = exc.error_code
             return JSONResponse(
                 {"error": exc.error_code, "message": exc.message}, status_code=exc.http_status
             )
         except Exception:  # fail closed, say nothing more
             log.exception("approvals API failed")
+            tally.error = "InternalError"
             return JSONResponse(
                 {"error": "InternalError", "message": errors.InternalError.default_message}, 500
             )

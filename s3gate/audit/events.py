@@ -159,6 +159,10 @@ class AuditEvent:
     sha256_received: str | None = None
     sha256_stored: str | None = None
     sha256_returned: str | None = None
+    # Only in a streamed response's completion event, and then only when it
+    # is set (audit.returned_digest: blake3), so every other event, and every
+    # event written before the field existed, encodes exactly as before.
+    blake3_returned: str | None = None
     upstream_status: int | None = None
     status: int | None = None
     error_code: str | None = None
@@ -167,7 +171,7 @@ class AuditEvent:
 
     def as_json(self, replica_id: str = "") -> dict[str, Any]:
         """The event as a JSON object; `replica_id` fills an empty one."""
-        return {
+        out: dict[str, Any] = {
             "schema": SCHEMA,
             "id": self.id,
             "type": self.type,
@@ -199,6 +203,9 @@ class AuditEvent:
             "duration_us": self.duration_us,
             "details": {k: list(v) if isinstance(v, tuple) else v for k, v in self.details.items()},
         }
+        if self.blake3_returned is not None:
+            out["blake3_returned"] = self.blake3_returned
+        return out
 
     def encode(self, replica_id: str = "") -> bytes:
         """Canonical JSON bytes: the form that is spooled, shipped and hashed."""
@@ -219,6 +226,7 @@ class AuditEvent:
             obligations=tuple(data["obligations"]),
             masking=None if masking is None else MaskingSummary(**masking),
             details=details,
+            blake3_returned=data.get("blake3_returned"),
             **simple,
         )
 

@@ -235,6 +235,14 @@ class InvalidPart(S3Error):
     default_message = "One or more of the specified parts could not be found."
 
 
+class InvalidPartNumber(S3Error):
+    """A GET/HEAD `partNumber` past the object's parts (S3's 416)."""
+
+    code = "InvalidPartNumber"
+    status = 416
+    default_message = "The requested partnumber is not satisfiable"
+
+
 class InvalidPartOrder(S3Error):
     code = "InvalidPartOrder"
     status = 400

@@ -6,7 +6,16 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
-from s3gate.handlers import acl, buckets, multipart, objects, partcopy, tagging, versions
+from s3gate.handlers import (
+    acl,
+    buckets,
+    buckettags,
+    multipart,
+    objects,
+    partcopy,
+    tagging,
+    versions,
+)
 from s3gate.handlers.call import Call
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -42,6 +51,9 @@ HANDLERS: dict[str, Handler] = {
     "GetObjectTagging": tagging.get_object_tagging,
     "PutObjectTagging": tagging.put_object_tagging,
     "DeleteObjectTagging": tagging.delete_object_tagging,
+    "GetBucketTagging": buckettags.get_bucket_tagging,
+    "PutBucketTagging": buckettags.put_bucket_tagging,
+    "DeleteBucketTagging": buckettags.delete_bucket_tagging,
 }
 
 # Operations whose handler consumes the request body itself. For every other
@@ -57,5 +69,6 @@ BODY_OPERATIONS = frozenset(
         "PutBucketAcl",
         "PutObjectTagging",
         "PutBucketVersioning",
+        "PutBucketTagging",
     }
 )

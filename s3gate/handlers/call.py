@@ -19,6 +19,7 @@ from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import AccessRequest, RequestContext
 from s3gate.s3.listtokens import ListTokens
+from s3gate.s3.numbers import whole_number
 from s3gate.s3.operations import Operation
 from s3gate.s3.versionid import query_version
 from s3gate.sigv4.body import VerifiedBody
@@ -90,10 +91,11 @@ class Call:
         raw = self.query.get(name)
         if raw is None or raw == "":
             return default
-        try:
-            value = int(raw)
-        except ValueError as exc:
-            raise errors.InvalidArgument(f"{name} must be an integer") from exc
+        # ASCII digits only, within a length (s3/numbers.py): `int()` would
+        # take "٣", " 5" or "1_0".
+        value = whole_number(raw)
+        if value is None:
+            raise errors.InvalidArgument(f"{name} must be an integer")
         if value < low:
             raise errors.InvalidArgument(f"{name} must be at least {low}")
         return value if high is None else min(value, high)

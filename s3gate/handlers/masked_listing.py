@@ -7,7 +7,10 @@ whose MD5 and length would let the reader confirm a guess of a redacted value
 offline. LastModified is the stored object's, as on HEAD and GET.
 
 Where the read is not allowed at all (a principal that may list but not read,
-such as a writer syncing its own uploads), the entry is the stored one. Where
+such as a writer syncing its own uploads), the entry is the stored one — or,
+where that principal's own masked write left a marker naming the stored
+version, the size and MD5 of the bytes it sent (masking/sources.py; one more
+index LIST per page), so that its sync client skips unchanged files. Where
 the read is masked but the profile refuses the object (blocks binary
 content, say), there is no view and the entry is left out.
 
@@ -89,17 +92,37 @@ async def as_seen(
         for o in page.contents[1:]
     ]
     groups: dict[tuple[str, ...], list[int]] = {}
+    unread: list[int] = []
     for i, decision in enumerate(call.bundle.decide_many(requests)):
         if decision.allowed and decision.obligations.masks:
             groups.setdefault(decision.obligations.masks, []).append(i)
-    if not groups:
+        elif not decision.allowed:
+            unread.append(i)
+    if not groups and not unread:
         return page
     contents: list[ObjectInfo | None] = list(page.contents)
-    for masks, where in groups.items():
+
+    async def masked(masks: tuple[str, ...], where: list[int]) -> None:
         profiles = profiles_for(call.bundle, masks)
         shown = await _views_of(call, profiles, [page.contents[i] for i in where], ahead, prefix)
         for i, entry in zip(where, shown, strict=True):
             contents[i] = entry
+
+    async def sent_back() -> None:
+        # Keys the caller may list but not read: what it sent itself, where a
+        # marker of its own names the stored version (masking/sources.py).
+        objects = [page.contents[i] for i in unread]
+        sent = await call.masking.sources.lookup(
+            call.upstream, call.bucket, call.principal, objects
+        )
+        for i, obj in zip(unread, objects, strict=True):
+            if obj.key in sent:
+                contents[i] = replace(obj, size=sent[obj.key].length, etag=sent[obj.key].etag)
+
+    await asyncio.gather(
+        *(masked(masks, where) for masks, where in groups.items()),
+        *([sent_back()] if unread else []),
+    )
     return replace(page, contents=[o for o in contents if o is not None])
 
 

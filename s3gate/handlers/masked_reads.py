@@ -23,6 +23,7 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
+from s3gate.handlers import tagging
 from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call
 from s3gate.masking import clientmeta
@@ -30,6 +31,7 @@ from s3gate.masking.live import LiveView, open_view
 from s3gate.masking.metadata import mask_for_read
 from s3gate.masking.viewsummary import summary_from
 from s3gate.s3 import headers as h
+from s3gate.s3 import partnumber
 from s3gate.s3.model import ByteRange, ObjectHead, check_conditions, resolve_range
 from s3gate.transform.plan import plan_for
 from s3gate.transform.profile import Profile
@@ -44,6 +46,7 @@ def _headers(head: ObjectHead, etag: str | None, profiles: Sequence[Profile]) ->
     if etag is not None:
         out["etag"] = etag
     out.pop("x-amz-mp-parts-count", None)
+    out.pop(h.TAG_COUNT, None)  # the store's count: see _with_tag_count
     clientmeta.describe(out, None if etag is None else etag.strip('"'))
     return out
 
@@ -73,9 +76,27 @@ async def head_object(call: Call, profiles: Sequence[Profile]) -> Response:
     )
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
+    _one_part(partnumber.requested(call.query, call.headers.get("range")))
     out = _headers(view.head, view.etag, profiles)
+    await _with_tag_count(call, out, view.head, profiles)
     out["content-length"] = str(view.length)
     return Response(b"", headers=out)
+
+
+def _one_part(part: int | None) -> None:
+    """A view is one object of one part, whatever the stored object's parts
+    (their boundaries are the writer's, not the view's): part 1 is the whole
+    view, any other is not satisfiable."""
+    if part is not None and part != 1:
+        raise errors.InvalidPartNumber()
+
+
+async def _with_tag_count(
+    call: Call, out: dict[str, str], head: ObjectHead, profiles: Sequence[Profile]
+) -> None:
+    count = await tagging.count_as_seen(call, head, profiles)
+    if count:
+        out[h.TAG_COUNT] = str(count)
 
 
 async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
@@ -91,9 +112,14 @@ async def get_object(call: Call, profiles: Sequence[Profile]) -> Response:
         view = await views.view(call.upstream, call.bucket, call.key, profiles, call.version_id)
     call.tally.mask_summary = view.summary
     check_conditions(h.conditions(call.headers), view.etag, view.head.last_modified)
+    part = partnumber.requested(call.query, call.headers.get("range"))
+    _one_part(part)
     out = _headers(view.head, view.etag, profiles)
+    await _with_tag_count(call, out, view.head, profiles)
     first, last, status = 0, view.length - 1, 200
     wanted = h.parse_range(call.headers.get("range"))
+    if part is not None and view.length:  # part 1: the whole view, as S3 answers it
+        wanted = ByteRange(0, view.length - 1)
     if wanted is not None:
         span = resolve_range(wanted, view.length)
         if span is not None:
@@ -130,6 +156,7 @@ async def _live(call: Call, live: LiveView, profiles: Sequence[Profile]) -> Resp
     complete once the body is out."""
     call.tally.mask_summary = live.summary
     out = _headers(live.head, None, profiles)
+    await _with_tag_count(call, out, live.head, profiles)
     h.apply_overrides(out, call.query)
     return await object_response(
         call.tally, live.pieces, None, status=200, headers=out, close=live.close

@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from s3gate import errors
 from s3gate.handlers.call import Call
 from s3gate.handlers.tagging import with_tags
 from s3gate.masking import materialise
-from s3gate.masking.metadata import mask_for_write
+from s3gate.masking.metadata import check_key, mask_for_write
+from s3gate.masking.sources import SentTap
 from s3gate.masking.spool import Spool
 from s3gate.masking.stamp import HeldCatcher, finish_metadata, unstamped
 from s3gate.masking.upstreamput import send_spool
+from s3gate.policy import model
 from s3gate.s3.model import Conditions, CopyResult, PutResult
 from s3gate.s3.tagging import TagSet
 from s3gate.sigv4.checksums import Checksum, new_checksum
@@ -69,6 +71,7 @@ async def store_masked(
     checksum: Checksum | None = None,
     *,
     watch: bool = True,
+    mark: bool = True,
 ) -> Stored:
     """`source` through the masker into the spool, then — only if the whole
     run succeeded — to `call.key`, stamped (with the SHA-256 of the stored
@@ -77,7 +80,10 @@ async def store_masked(
     write that a `hold` rule matches (HOLDABLE), or a PutObject that needs an
     approval, goes to quarantine instead (approvals.service) and is answered
     HeldForApproval. `watch` False: a client that leaves does not stop the
-    write (a kept-alive Complete, whose outcome is recorded for its retry)."""
+    write (a kept-alive Complete, whose outcome is recorded for its retry).
+    When masking changed the bytes and `mark` (the source is bytes the
+    caller has seen), a sources marker lets the caller's own listings show
+    what it sent (masking/sources.py)."""
     masker = call.masking.masker(
         profiles,
         content_type=metadata.get("content-type"),
@@ -85,13 +91,17 @@ async def store_masked(
         key=call.key,
     )
     call.tally.mask_summary = masker.summary  # also when it refuses
-    # Metadata first: a refusal costs no body work. Content headers are
-    # refused, never rewritten, so the type and coding above still hold.
-    metadata = mask_for_write(metadata, plan_for(profiles), masker.summary)
+    # Key and metadata first: a refusal costs no body work. Content headers
+    # are refused, never rewritten, so the type and coding above still hold.
+    plan = plan_for(profiles)
+    check_key(call.key, plan, masker.summary)
+    metadata = mask_for_write(metadata, plan, masker.summary)
     quarantine = call.approvals is not None and call.op.name in HOLDABLE
     with call.masking.spool() as spool:
         catcher = HeldCatcher()
-        stream = _tap(masker.transform(source), checksum)
+        tap = SentTap()
+        counted = tap.watch(source) if mark else source  # no hashing for nothing
+        stream = _tap(masker.transform(counted), checksum)
         await spool.fill(catcher.watch(stream) if quarantine else stream)
         if catcher.error is not None or call.needs_approval():
             await hold(call, spool, masker.summary, catcher.error, metadata)
@@ -101,10 +111,10 @@ async def store_masked(
         # write (handlers.departure): a retry's write is then the only one.
         watched = call.departure if watch and call.departure is not None else None
         async with watched.guard() if watched is not None else contextlib.nullcontext():
-            sent = await send_spool(
+            upload = await send_spool(
                 call.upstream, call.bucket, call.key, spool, metadata, call.masking.sizing, whole
             )
-        result = sent.result
+        result = upload.result
         call.tally.sha256_stored = spool.sha256_hex
         written = materialise.Written(
             upstream=call.upstream,
@@ -116,7 +126,16 @@ async def store_masked(
             etag=result.etag,
         )
         await materialise.at_write(written, spool)
-        return Stored(result, spool.sha256_hex, sent.parts)
+        sent = tap.sent()
+        if (
+            mark
+            and sent is not None
+            and (sent.md5_hex, sent.length) != (spool.md5_hex, spool.length)
+        ):
+            await call.masking.sources.record(
+                call.upstream, call.bucket, call.principal, call.key, result.etag, sent
+            )
+        return Stored(result, spool.sha256_hex, upload.parts)
 
 
 async def hold(
@@ -211,8 +230,15 @@ async def copy_object(
         raise errors.PreconditionFailed() from exc
     stored = unstamped(stream.head.metadata) if metadata is None else metadata
     stored = with_tags(stored, tags)
+    # The source's bytes count as what the caller sent (a sources marker)
+    # only if it may read them unmasked: else it has seen only their view.
+    (read,) = model.requests_for(
+        call.principal, "GetObject", source[0], source[1], call.policy_context
+    )
+    seen = call.bundle.decide(replace(read, context=replace(read.context, version_id=version_id)))
+    mark = seen.allowed and not seen.obligations.masks
     try:
-        result = (await store_masked(call, profiles, stream.body, stored)).result
+        result = (await store_masked(call, profiles, stream.body, stored, mark=mark)).result
     finally:
         await stream.aclose()
     head = await call.upstream.head_object(call.bucket, call.key)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import masked_multipart, mpchecksums, visibility
+from s3gate.handlers import listencoding, masked_multipart, mpchecksums, visibility
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.handlers.keepalive import KeepAliveResponse
 from s3gate.s3 import headers as h
@@ -138,9 +138,7 @@ async def list_parts(call: Call) -> Response:
 
 
 async def list_multipart_uploads(call: Call) -> Response:
-    encoding = call.query.get("encoding-type") or None
-    if encoding not in (None, "url"):
-        raise errors.InvalidArgument("Invalid Encoding Method specified in Request")
+    encoding = listencoding.asked(call.query.get("encoding-type"))
     prefix = call.query.get("prefix", "")
     delimiter = call.query.get("delimiter") or None
     max_uploads = call.int_param("max-uploads", 1000, high=1000)
@@ -169,6 +167,9 @@ async def list_multipart_uploads(call: Call) -> Response:
             upload_id_marker=upload_id_marker or None,
         )
     page, next_key_marker = visibility.uploads(call, page)
+    names = [prefix, delimiter, key_marker, next_key_marker]
+    names += [u.key for u in page.uploads] + page.common_prefixes
+    encoding = listencoding.needed(encoding, names)
     return xml_response(
         listxml.list_uploads(
             call.bucket,

@@ -7,12 +7,12 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import masked_reads, masked_writes, tagging
+from s3gate.handlers import deletemarkers, masked_reads, masked_writes, tagging
 from s3gate.handlers.bodies import object_response
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.policy import model
 from s3gate.s3 import headers as h
-from s3gate.s3 import xml
+from s3gate.s3 import partnumber, xml
 from s3gate.s3.copysource import split_copy_source
 from s3gate.s3.model import DeleteOutcome
 from s3gate.s3.operations import MAX_KEY_BYTES
@@ -52,6 +52,7 @@ async def head_object(call: Call) -> Response:
         h.conditions(call.headers),
         checksum_mode=call.checksum_mode,
         version_id=call.version_id,
+        part_number=partnumber.requested(call.query, call.headers.get("range")),
     )
     out = h.object_headers(head)
     out.update(head.checksums)
@@ -63,14 +64,19 @@ async def get_object(call: Call) -> Response:
     profiles = call.mask_profiles()
     if profiles:
         return await masked_reads.get_object(call, profiles)
-    stream = await call.upstream.get_object(
-        call.bucket,
-        call.key,
-        byte_range=h.parse_range(call.headers.get("range")),
-        conditions=h.conditions(call.headers),
-        checksum_mode=call.checksum_mode,
-        version_id=call.version_id,
-    )
+    part = partnumber.requested(call.query, call.headers.get("range"))
+    try:
+        stream = await call.upstream.get_object(
+            call.bucket,
+            call.key,
+            byte_range=h.parse_range(call.headers.get("range")),
+            conditions=h.conditions(call.headers),
+            checksum_mode=call.checksum_mode,
+            version_id=call.version_id,
+            part_number=part,
+        )
+    except (errors.NoSuchKey, errors.NoSuchVersion) as missing:
+        raise await deletemarkers.explain_missing(call, missing) from None
     out = h.object_headers(stream.head)
     out["content-length"] = str(stream.content_length)
     if stream.content_range:

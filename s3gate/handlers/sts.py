@@ -29,6 +29,7 @@ from s3gate.identity.sts_errors import (
     StsError,
     ValidationError,
 )
+from s3gate.s3.numbers import whole_number
 
 log = logging.getLogger("s3gate.sts")
 
@@ -73,7 +74,8 @@ async def read_sts_params(request: Request, max_bytes: int = MAX_FORM_BYTES) -> 
         raw = request.scope.get("query_string", b"")
     else:
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+        length = whole_number(declared) if declared is not None else None
+        if declared is not None and (length is None or length > max_bytes):
             raise ValidationError("The request body is too large.")
         body = bytearray()
         async for chunk in request.stream():

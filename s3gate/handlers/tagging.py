@@ -14,13 +14,18 @@ unmasked store-side copy; a masked copy stores them with its metadata.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.responses import Response
 
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.masking import tags as masked
 from s3gate.s3 import tagging, tagxml
+from s3gate.s3.model import ObjectHead
 from s3gate.s3.tagging import TagSet
+from s3gate.transform.errors import MaskingBlocked, MaskingHeld
 from s3gate.transform.plan import plan_for
+from s3gate.transform.profile import Profile
 from s3gate.transform.summary import MaskSummary
 
 
@@ -30,6 +35,22 @@ async def get_object_tagging(call: Call) -> Response:
     if profiles:
         tags = masked.mask_for_read(tags, plan_for(profiles))
     return xml_response(tagxml.document(tags))
+
+
+async def count_as_seen(call: Call, head: ObjectHead, profiles: Sequence[Profile]) -> int:
+    """A masked reader's `x-amz-tagging-count`: the number of tags its
+    GetObjectTagging would show (tags whose key holds a finding are not
+    shown), never the store's count of tags it may not see. One
+    GetObjectTagging of the version read, only when the store counts any;
+    tags the read profile would block or hold count as none (fail closed:
+    the header is left out)."""
+    if not head.tag_count:
+        return 0
+    tags = await call.upstream.get_object_tagging(call.bucket, call.key, version_id=call.version_id)
+    try:
+        return len(masked.mask_for_read(tags, plan_for(profiles)))
+    except (MaskingBlocked, MaskingHeld):
+        return 0
 
 
 async def put_object_tagging(call: Call) -> Response:

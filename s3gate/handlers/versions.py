@@ -17,7 +17,7 @@ from dataclasses import replace
 from starlette.responses import Response
 
 from s3gate import errors
-from s3gate.handlers import masked_listing, visibility
+from s3gate.handlers import listencoding, masked_listing, visibility
 from s3gate.handlers.buckets import list_params
 from s3gate.handlers.call import Call, empty_response, xml_response
 from s3gate.s3 import listxml, xml
@@ -25,7 +25,6 @@ from s3gate.s3.model import VersionInfo
 from s3gate.s3.versionid import check_version_id
 
 UPSTREAM_MAX_KEYS = 1000
-_LAST = "\U0010ffff"
 
 Entry = VersionInfo | str  # a version / delete marker, or a common prefix
 
@@ -99,9 +98,9 @@ async def _listing(
             return _result(shown, want, len(shown) > want)
         last_visible = page.next_key_marker in names
         position = (page.next_key_marker, page.next_version_id_marker)
-        inside = call.bundle.guards.internal_prefix(call.bucket, page.next_key_marker)
-        if inside is not None and inside.startswith(params.prefix):
-            position = (inside + _LAST, None)  # past the whole internal prefix
+        past = visibility.past_internal(call, params.prefix, page.next_key_marker)
+        if past is not None:
+            position = (past, None)  # past the whole internal prefix
             last_visible = False
         if len(shown) > want:
             return _result(shown, want, True)
@@ -152,6 +151,11 @@ async def list_object_versions(call: Call) -> Response:
     resume_version = version_marker if after == key_marker else ""
     page = await _listing(call, params, after or None, resume_version or None)
     shown = await masked_listing.versions_as_seen(call, page.versions)
+    names = [params.prefix, params.delimiter, key_marker, page.next_key_marker]
+    names += [v.key for v in shown] + page.common_prefixes
+    encoding = listencoding.needed(params.encoding_type, names)
+    if encoding != params.encoding_type:
+        params = replace(params, encoding_type=encoding)
     return xml_response(
         listxml.list_versions(params, replace(page, versions=shown), key_marker, version_marker)
     )

@@ -71,12 +71,13 @@ def _visible(call: Call, page: ListPage) -> list[tuple[str, ObjectInfo | None]]:
     return [(name, o) for _, name, o in entries if name in shown]
 
 
-def _skip_internal(call: Call, listed_prefix: str, position: str) -> str:
-    """Past the whole internal prefix `position` lies in (when the listing
-    covers it): a million views must not cost a thousand empty pages."""
+def past_internal(call: Call, listed_prefix: str, position: str) -> str | None:
+    """The position past the whole internal prefix `position` lies in (when
+    the listing covers it), None if it lies in none: a million views must
+    not cost a thousand empty pages. ListObjectVersions skips the same way."""
     inside = call.bundle.guards.internal_prefix(call.bucket, position)
     if inside is None or not inside.startswith(listed_prefix):
-        return position
+        return None
     return inside + _LAST
 
 
@@ -104,7 +105,7 @@ async def listing(call: Call, params: listxml.ListParams, after: str | None) -> 
         shown += visible
         if not page.is_truncated or page.next_after is None:
             return _result(call, shown[:want], len(shown) > want, want)
-        position = _skip_internal(call, params.prefix, page.next_after)
+        position = past_internal(call, params.prefix, page.next_after) or page.next_after
         if len(shown) > want:
             return _result(call, shown[:want], True, want)
         if calls >= limit:

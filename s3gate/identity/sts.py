@@ -27,11 +27,11 @@ from s3gate.identity.roles import Role, RoleBook, RolesError
 from s3gate.identity.sessions import SessionCredentials, SessionGrant, SessionSealer
 from s3gate.identity.settings import IdentitySettings
 from s3gate.identity.sts_errors import IDPRejectedClaim, ValidationError
+from s3gate.s3.numbers import whole_number
 
 MIN_SESSION_SECONDS = 900
 MAX_SESSION_SECONDS = 43200
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
-_DIGITS = re.compile(r"[0-9]{1,6}")
 
 
 @dataclass(frozen=True)
@@ -95,9 +95,9 @@ def parse_request(params: Mapping[str, str]) -> AssumeRoleRequest:
     duration: int | None = None
     if params.get("DurationSeconds") is not None:
         text = params["DurationSeconds"]
-        if not _DIGITS.fullmatch(text):
+        duration = whole_number(text, max_digits=6)
+        if duration is None:
             raise _invalid("durationSeconds", "Member must be an integer")
-        duration = int(text)
         if not MIN_SESSION_SECONDS <= duration <= MAX_SESSION_SECONDS:
             raise _invalid(
                 "durationSeconds",

@@ -6,10 +6,9 @@ model; tests parse these documents back with botocore to prove it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from s3gate.identity.sts import AssumeRoleResult
 from s3gate.identity.sts_errors import StsError
+from s3gate.s3.dates import format_iso8601
 from s3gate.xmltext import escape
 
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -18,10 +17,6 @@ HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 def _el(name: str, value: str) -> str:
     return f"<{name}>{escape(value)}</{name}>"
-
-
-def iso8601(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def assume_role_with_web_identity(result: AssumeRoleResult, request_id: str) -> bytes:
@@ -34,7 +29,7 @@ def assume_role_with_web_identity(result: AssumeRoleResult, request_id: str) -> 
         + _el("AccessKeyId", creds.access_key_id)
         + _el("SecretAccessKey", creds.secret_access_key)
         + _el("SessionToken", creds.session_token)
-        + _el("Expiration", iso8601(creds.expiration))
+        + _el("Expiration", format_iso8601(creds.expiration))
         + "</Credentials>"
         + _el("SubjectFromWebIdentityToken", result.subject_from_token)
         + "<AssumedRoleUser>"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from s3gate.masking.pool import MaskingPool
 from s3gate.masking.pooled import PooledMasker
+from s3gate.masking.sources import Sources
 from s3gate.masking.spool import Spool
 from s3gate.masking.staging import Staging
 from s3gate.masking.upstreamput import Sizing
@@ -41,6 +42,9 @@ class MaskingService:
             maskers=self.masker,
             sizing=self.sizing,
         )
+        # What writers sent, for their own listings (masking/sources.py); its
+        # keys derive from the staged uploads' (shared by the replicas).
+        self.sources = Sources(staging_keys[active_staging_key], self.views.counts)
         workers = settings.workers
         if workers is None:
             workers = len(os.sched_getaffinity(0))

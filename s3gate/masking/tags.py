@@ -36,9 +36,12 @@ from s3gate.transform.summary import MaskSummary
 from s3gate.transform.text import detector_hits
 
 
-def mask_for_write(tags: TagSet, plan: Plan, summary: MaskSummary) -> TagSet:
-    """The tags to store, masked; raises if the write must be refused."""
-    return inspect(tags, RunContext(plan, summary), write=True)
+def mask_for_write(
+    tags: TagSet, plan: Plan, summary: MaskSummary, max_tags: int = tagging.MAX_TAGS
+) -> TagSet:
+    """The tags to store, masked; raises if the write must be refused
+    (`max_tags`: a bucket's limit for bucket tags)."""
+    return inspect(tags, RunContext(plan, summary), write=True, max_tags=max_tags)
 
 
 def mask_for_read(tags: TagSet, plan: Plan) -> TagSet:
@@ -46,7 +49,9 @@ def mask_for_read(tags: TagSet, plan: Plan) -> TagSet:
     return inspect(tags, RunContext(plan, MaskSummary(profiles=plan.profile_names)), write=False)
 
 
-def inspect(tags: TagSet, ctx: RunContext, *, write: bool) -> TagSet:
+def inspect(
+    tags: TagSet, ctx: RunContext, *, write: bool, max_tags: int = tagging.MAX_TAGS
+) -> TagSet:
     kept: list[Tag] = []
     for tag in tags:
         rules = rule_findings(ctx, sorted({tag.key, unquote_plus(tag.key)}))
@@ -60,7 +65,7 @@ def inspect(tags: TagSet, ctx: RunContext, *, write: bool) -> TagSet:
     out = _values(tuple(kept), ctx, write=write)
     if ctx.held:
         raise MaskingHeld(ctx.held)
-    return tagging.check(out) if write else out
+    return tagging.check(out, max_tags) if write else out
 
 
 def _values(tags: TagSet, ctx: RunContext, *, write: bool) -> TagSet:

@@ -1,6 +1,7 @@
-"""One range of the view index read in order: the view entries of many keys
-of one profile family in a few LISTs (see masking/viewkeys.py for the index's
-layout). Used by masked listings (handlers/masked_listing.py).
+"""One range of an index read in order: the view entries of many keys of
+one profile family (see masking/viewkeys.py for the index's layout), or one
+writer's sources markers (masking/sources.py), in a few LISTs. Used by
+masked listings (handlers/masked_listing.py).
 """
 
 from __future__ import annotations
@@ -31,22 +32,29 @@ async def scan(
 ) -> dict[str, list[viewkeys.Entry]]:
     """Index entries of `keys` in family `fam`: one range of the view index,
     from the first key's folder to past the last key's, read in order."""
-    if not keys:
-        return {}
-    wanted = set(keys)
-    ordered = sorted(keys, key=str.encode)
     base = f"{viewkeys.ROOT}{fam}/"
+    return entries(await scan_range(upstream, bucket, base, keys, max_calls), fam, set(keys))
+
+
+async def scan_range(
+    upstream: Upstream, bucket: str, base: str, keys: list[str], max_calls: int
+) -> list[ObjectInfo]:
+    """The objects of an index laid out as `base + key + "/" + …` (the view
+    index of one family, one writer's sources) from the first of `keys`'
+    folders to past the last one's, in at most `max_calls` LISTs."""
+    if not keys:
+        return []
+    ordered = sorted(keys, key=str.encode)
     # Every folder `base + k + "/"` with first <= k <= last sorts after
     # `base + first` and before `base + last + "0"` ("/" < "0").
     after: str | None = base + ordered[0]
     stop = (base + ordered[-1] + "0").encode()
     prefix = base + _common_prefix(ordered[0], ordered[-1])
-    out: dict[str, list[viewkeys.Entry]] = {}
+    out: list[ObjectInfo] = []
     for _ in range(max_calls):
         page = await upstream.list_objects(bucket, prefix=prefix, after=after)
         inside = [o for o in page.contents if o.key.encode() < stop]
-        for key, found in entries(inside, fam, wanted).items():
-            out.setdefault(key, []).extend(found)
+        out.extend(inside)
         if len(inside) < len(page.contents):
             return out
         if not page.is_truncated or page.next_after is None:

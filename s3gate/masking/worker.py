@@ -9,6 +9,7 @@ here by `plan_for`, never pickled. A run lives in the worker that opened it.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import signal
 from collections import OrderedDict
@@ -23,6 +24,12 @@ from s3gate.transform.profile import Profile
 
 log = logging.getLogger("s3gate.masking.worker")
 PROFILE_SETS = 32  # profile sets kept unpickled (plans are cached by plan_for)
+# Workers run this much nicer than the gateway process: when the pod's cores
+# are all busy, the event loop (every request's latency) gets the CPU before
+# the workers (throughput). Idle cores are still the workers' in full; nice
+# only weighs the pod's own processes against each other (docs/deployment.md,
+# "Masking workers").
+WORKER_NICE = 10
 
 
 class Worker:
@@ -136,5 +143,6 @@ def main(conn: Connection) -> None:
     """The worker process's entry point (`multiprocessing` spawn target)."""
     # Ctrl-C reaches the whole process group: the gateway stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(WORKER_NICE)  # raising niceness needs no privilege
     logging.basicConfig(level=logging.WARNING)
     Worker(conn).serve()

@@ -24,6 +24,7 @@ from s3gate.policy import model
 from s3gate.policy.cedar import Bundle
 from s3gate.policy.decision import Decision
 from s3gate.policy.model import RequestContext
+from s3gate.s3.numbers import whole_number
 
 UNKNOWN_IP = "0.0.0.0"  # noqa: S104 - a value, not a bind address
 
@@ -86,6 +87,4 @@ def _ip(value: str | None) -> str:
 
 
 def _length(value: str | None) -> int | None:
-    if value is None or not value.isdigit():
-        return None
-    return int(value)
+    return whole_number(value) if value is not None else None

@@ -61,6 +61,7 @@ ACTIONS: Mapping[str, ActionSpec] = {
     "ListObjectVersions": ActionSpec("list", _LIST),
     # The state says no more about the bucket's contents than HeadBucket.
     "GetBucketVersioning": ActionSpec("list", _BUCKET),
+    "GetBucketTagging": ActionSpec("list", _BUCKET),
     "ListBuckets": ActionSpec("list", _BUCKET),
     "HeadBucket": ActionSpec("list", _BUCKET),
     "GetBucketLocation": ActionSpec("list", _BUCKET),
@@ -72,6 +73,8 @@ ACTIONS: Mapping[str, ActionSpec] = {
     "PutBucketAcl": ActionSpec("admin", _BUCKET),
     # Turning versions on makes every later delete keep the bytes.
     "PutBucketVersioning": ActionSpec("admin", _BUCKET),
+    "PutBucketTagging": ActionSpec("admin", _BUCKET),
+    "DeleteBucketTagging": ActionSpec("admin", _BUCKET),
 }
 
 # Copies: a GetObject of the source and this write of the destination.

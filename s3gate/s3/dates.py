@@ -54,3 +54,10 @@ def format_http_date(when: datetime) -> str:
     """IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form to send;
     sub-second precision is dropped, as HTTP dates have none."""
     return format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def format_iso8601(when: datetime) -> str:
+    """ISO 8601 in UTC to the second (`2026-01-02T03:04:05Z`), AWS's form
+    for an STS credential's Expiration and the times of a refused presigned
+    URL. (Listings' LastModified carries milliseconds: `s3.headers.iso_date`.)"""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

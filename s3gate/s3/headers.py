@@ -21,6 +21,8 @@ MAX_USER_METADATA_BYTES = 2048  # S3's limit for x-amz-meta-* names + values
 # a client, so that a stored stamp cannot be forged through the gateway.
 GATEWAY_META_PREFIX = "x-amz-meta-s3gate-"
 
+TAG_COUNT = "x-amz-tagging-count"
+
 _RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 # More digits than any object size has (S3's largest object is 5 TiB, 13
 # digits). A longer number is read as this one, past every object, rather
@@ -134,6 +136,8 @@ def object_headers(head: ObjectHead) -> dict[str, str]:
         out["x-amz-version-id"] = head.version_id
     if head.parts_count:
         out["x-amz-mp-parts-count"] = str(head.parts_count)
+    if head.tag_count:  # S3 leaves it out when the object has no tags
+        out[TAG_COUNT] = str(head.tag_count)
     # Read through: what the store says about this version's retention.
     out.update(head.object_lock)
     return out

@@ -16,14 +16,28 @@ from s3gate.s3.model import BucketInfo, ListPage, PartsPage, UploadsPage, Versio
 from s3gate.s3.xmldoc import HEAD, NS, Encoder, element, owner
 
 
-def list_buckets(buckets: Iterable[BucketInfo]) -> bytes:
+def list_buckets(
+    buckets: Iterable[BucketInfo],
+    *,
+    region: str | None = None,
+    token: str | None = None,
+    prefix: str | None = None,
+) -> bytes:
+    """ListAllMyBucketsResult. `region`: each bucket's BucketRegion (S3 adds
+    it when the request named a ListBuckets parameter); `token`: the
+    ContinuationToken of the next page; `prefix`: echoed as Prefix."""
+    where = element("BucketRegion", region) if region is not None else ""
     items = "".join(
-        f"<Bucket>{element('Name', b.name)}{element('CreationDate', iso_date(b.created))}</Bucket>"
+        f"<Bucket>{element('Name', b.name)}{element('CreationDate', iso_date(b.created))}"
+        f"{where}</Bucket>"
         for b in buckets
+    )
+    tail = (element("ContinuationToken", token) if token is not None else "") + (
+        element("Prefix", prefix) if prefix else ""
     )
     return (
         f'{HEAD}<ListAllMyBucketsResult xmlns="{NS}">{owner()}'
-        f"<Buckets>{items}</Buckets></ListAllMyBucketsResult>"
+        f"<Buckets>{items}</Buckets>{tail}</ListAllMyBucketsResult>"
     ).encode()
 
 

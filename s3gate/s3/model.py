@@ -82,6 +82,8 @@ class ObjectHead:
     checksums: Mapping[str, str] = field(default_factory=dict)
     # The store's x-amz-object-lock-* headers of this version (s3.objectlock).
     object_lock: Mapping[str, str] = field(default_factory=dict)
+    # The store's x-amz-tagging-count: how many tags the version has.
+    tag_count: int | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from s3gate import errors
+from s3gate.s3 import bucketpages
 
 MAX_KEY_BYTES = 1024
 
@@ -120,6 +121,8 @@ def split_target(
 
 def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
     if not has_key:
+        if "tagging" in query and method in _BUCKET_TAGGING:
+            return _BUCKET_TAGGING[method]
         if method == "GET":
             if "location" in query:
                 return "GetBucketLocation"
@@ -171,6 +174,12 @@ def _verb(method: str, has_key: bool, query: Mapping[str, str], headers: Mapping
 
 # Object tagging (s3gate.handlers.tagging), one verb per method.
 _TAGGING = {"GET": "GetObjectTagging", "PUT": "PutObjectTagging", "DELETE": "DeleteObjectTagging"}
+# Bucket tagging (s3gate.handlers.buckettags): `?tagging` without a key.
+_BUCKET_TAGGING = {
+    "GET": "GetBucketTagging",
+    "PUT": "PutBucketTagging",
+    "DELETE": "DeleteBucketTagging",
+}
 
 # Sub-resources each operation may carry; anything else is not implemented.
 _SUBRESOURCES: dict[str, frozenset[str]] = {
@@ -189,11 +198,12 @@ _SUBRESOURCES: dict[str, frozenset[str]] = {
     "PutObjectAcl": frozenset({"acl"}),
     "ListObjectVersions": frozenset({"versions", "version-id-marker"}),
     **{name: frozenset({"tagging"}) for name in _TAGGING.values()},
+    **{name: frozenset({"tagging"}) for name in _BUCKET_TAGGING.values()},
     "GetBucketVersioning": frozenset({"versioning"}),
     "PutBucketVersioning": frozenset({"versioning"}),
     # A version of the object (docs/s3-compatibility.md, "Object versions").
-    "GetObject": frozenset({"versionId"}),
-    "HeadObject": frozenset({"versionId"}),
+    "GetObject": frozenset({"versionId", "partNumber"}),
+    "HeadObject": frozenset({"versionId", "partNumber"}),
     "DeleteObject": frozenset({"versionId"}),
 }
 
@@ -217,7 +227,9 @@ def resolve(
 ) -> Operation:
     bucket, key = split_target(host, raw_path, virtual_host_domains)
     if bucket is None:
-        if method == "GET" and all(_plain(p) in _PLAIN_PARAMS for p in query):
+        if method == "GET" and all(
+            _plain(p) in _PLAIN_PARAMS or p in bucketpages.PARAMS for p in query
+        ):
             return Operation("ListBuckets")
         raise errors.NotImplementedError_(resource="/")
     validate_bucket_name(bucket)

@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote_to_bytes
 from s3gate import errors
 
 MAX_TAGS = 10
+MAX_BUCKET_TAGS = 50  # S3 allows a bucket more tags than an object
 MAX_KEY_CHARS = 128
 MAX_VALUE_CHARS = 256
 RESERVED_PREFIX = "aws:"
@@ -39,10 +40,11 @@ class Tag:
 TagSet = tuple[Tag, ...]
 
 
-def check(tags: TagSet) -> TagSet:
-    """`tags` if they are within S3's limits; InvalidTag otherwise."""
-    if len(tags) > MAX_TAGS:
-        raise errors.InvalidTag(f"Object tags cannot be greater than {MAX_TAGS}")
+def check(tags: TagSet, max_tags: int = MAX_TAGS) -> TagSet:
+    """`tags` if they are within S3's limits (`max_tags`: a bucket's
+    MAX_BUCKET_TAGS); InvalidTag otherwise."""
+    if len(tags) > max_tags:
+        raise too_many(max_tags)
     seen: set[str] = set()
     for tag in tags:
         if not tag.key:
@@ -128,3 +130,8 @@ def directive(value: str | None) -> str:
             "Unknown tagging directive.", extra={"ArgumentName": DIRECTIVE_HEADER}
         )
     return chosen
+
+
+def too_many(max_tags: int) -> errors.InvalidTag:
+    whose = "Object" if max_tags == MAX_TAGS else "Bucket"
+    return errors.InvalidTag(f"{whose} tags cannot be greater than {max_tags}")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from s3gate import errors
 from s3gate.s3 import xmldoc
-from s3gate.s3.tagging import MAX_TAGS, Tag, TagSet, check
+from s3gate.s3.tagging import MAX_TAGS, Tag, TagSet, check, too_many
 
 
-def parse_xml(body: bytes, *, checked: bool = True) -> TagSet:
+def parse_xml(body: bytes, *, checked: bool = True, max_tags: int = MAX_TAGS) -> TagSet:
     """A `<Tagging><TagSet><Tag><Key/><Value/></Tag>…` document (size
     already bounded by the caller), checked against the limits (`checked`
     False: the store's answer, taken as it is)."""
@@ -21,15 +21,15 @@ def parse_xml(body: bytes, *, checked: bool = True) -> TagSet:
     if len(sets) != 1:
         raise errors.MalformedXML()
     elements = xmldoc.children(sets[0], "Tag")
-    if checked and len(elements) > MAX_TAGS:  # before looking at any of them
-        raise errors.InvalidTag(f"Object tags cannot be greater than {MAX_TAGS}")
+    if checked and len(elements) > max_tags:  # before looking at any of them
+        raise too_many(max_tags)
     tags = []
     for element in elements:
         key, value = xmldoc.text_of(element, "Key"), xmldoc.text_of(element, "Value")
         if key is None or value is None:
             raise errors.MalformedXML()
         tags.append(Tag(key, value))
-    return check(tuple(tags)) if checked else tuple(tags)
+    return check(tuple(tags), max_tags) if checked else tuple(tags)
 
 
 def document(tags: TagSet) -> bytes:

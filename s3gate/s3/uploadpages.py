@@ -13,7 +13,7 @@ The local store applies the same rules in SQL (`upstream/local/listing.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from s3gate.s3.model import UploadInfo, UploadsPage
 
@@ -76,6 +76,14 @@ def page_of(
             entries.append(upload)
         if len(entries) > max_uploads:
             break
+    return cut(entries, max_uploads)
+
+
+def cut(entries: Sequence[UploadInfo | str], max_uploads: int) -> UploadsPage:
+    """The page of the first `max_uploads` entries (uploads and common
+    prefixes in listing order; one entry more says that more follow), its
+    next markers naming its last entry. The local store cuts its pages here
+    too."""
     truncated = len(entries) > max_uploads
     page = entries[:max_uploads]
     next_key = next_id = None

@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from itertools import pairwise
 
 from s3gate import errors
+from s3gate.s3.numbers import whole_number
 from s3gate.sigv4.canonical import ALGORITHM
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -183,9 +184,9 @@ def _from_query(
             f"the credential scope date {date} does not match X-Amz-Date {amz_date[:8]}"
         )
     raw_expires = params["X-Amz-Expires"][0]
-    if not raw_expires.isascii() or not raw_expires.isdigit():
+    expires = whole_number(raw_expires)
+    if expires is None:
         raise _query_error("X-Amz-Expires should be a number")
-    expires = int(raw_expires)
     if expires < 1:
         raise _query_error("X-Amz-Expires must be non-negative")
     if expires > max_expires:

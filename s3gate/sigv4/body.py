@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from s3gate import errors
 from s3gate.digests import OffloadedDigests
+from s3gate.s3.numbers import whole_number
 from s3gate.sigv4.auth import (
     STREAMING_SIGNED,
     STREAMING_SIGNED_TRAILER,
@@ -244,10 +245,10 @@ def _length(value: str | None, *, missing: type[errors.S3Error] | None) -> int |
         if missing is not None:
             raise missing()
         return None
-    value = value.strip()
-    if not value.isascii() or not value.isdigit():
+    length = whole_number(value.strip())
+    if length is None:
         raise errors.InvalidArgument("The declared content length is not a non-negative integer")
-    return int(value)
+    return length
 
 
 def _content_md5(value: str | None) -> bytes | None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from s3gate import errors
+from s3gate.s3.numbers import whole_number
 
 # Sub-resources that are part of the canonical resource (botocore's list,
 # restricted to what a presigned download can carry).
@@ -60,8 +61,8 @@ def parse(query: Sequence[tuple[str, str]]) -> V2Presign | None:
         return None
     if len([n for n, _ in query if n in PARAMS]) != len(PARAMS & params.keys()):
         raise errors.AuthorizationQueryParametersError("Repeated presigned URL parameter")
-    raw_expires = params.get("Expires", "")
-    if not raw_expires.isdigit():
+    expires = whole_number(params.get("Expires", ""))
+    if expires is None:
         raise errors.AuthorizationQueryParametersError(
             "Query-string authentication requires the Signature, Expires and "
             "AWSAccessKeyId parameters"
@@ -71,7 +72,7 @@ def parse(query: Sequence[tuple[str, str]]) -> V2Presign | None:
     return V2Presign(
         access_key_id=params["AWSAccessKeyId"],
         signature=signature,
-        expires=int(raw_expires),
+        expires=expires,
         security_token=params.get("x-amz-security-token"),
     )
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from datetime import datetime, timedelta
 
 from s3gate import errors
+from s3gate.s3.dates import format_http_date, format_iso8601
 from s3gate.sigv4.auth import SigV4Auth
 from s3gate.sigv4.canonical import (
     canonical_headers,
@@ -96,8 +96,8 @@ def _check_time(auth: SigV4Auth, now: datetime, max_skew: int) -> None:
         if abs(now - auth.request_time) > skew:
             raise errors.RequestTimeTooSkewed(
                 extra={
-                    "RequestTime": format_datetime(auth.request_time, usegmt=True),
-                    "ServerTime": _iso(now),
+                    "RequestTime": format_http_date(auth.request_time),
+                    "ServerTime": format_iso8601(now),
                     "MaxAllowedSkewMilliseconds": str(max_skew * 1000),
                 }
             )
@@ -110,14 +110,10 @@ def _check_time(auth: SigV4Auth, now: datetime, max_skew: int) -> None:
             "Request has expired",
             extra={
                 "X-Amz-Expires": str(expires),
-                "Expires": _iso(auth.request_time + timedelta(seconds=expires)),
-                "ServerTime": _iso(now),
+                "Expires": format_iso8601(auth.request_time + timedelta(seconds=expires)),
+                "ServerTime": format_iso8601(now),
             },
         )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_unsigned_headers(auth: SigV4Auth, headers: Sequence[tuple[str, str]]) -> None:

@@ -12,13 +12,21 @@ hyperscan's prefilter mode, which guarantees a superset.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from s3gate.transform.regexshape import shape
 from s3gate.transform.validators import VALIDATORS, Validator
 
 # Named groups whose text is the sensitive part; the first that took part
 # in a match wins. Without one, the whole match is sensitive.
 VALUE_GROUPS = ("value", "value2")
+# `find_near`: a hit's region reaches this many characters each side of the
+# hit's end before it is widened to whole runs (covers a hit that ends on
+# the delimiter after a value, or inside a JSON escape; see docs/masking.md).
+NEAR_SLACK = 8
+# Strings shorter than this are scanned whole: the window costs more calls.
+NEAR_MIN_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,18 @@ class Detector:
         self.number_key = re.compile(spec.number_key, re.IGNORECASE) if spec.number_key else None
         self._number_check = VALIDATORS[spec.number_validator] if spec.number_validator else None
         self.multiline = spec.multiline
+        # The windowed run (`find_near`), where the pattern's shape allows it,
+        # for built-ins only: their prefilters are written to flag each value
+        # where it is (tested on their examples). A custom pattern's
+        # prefilter reads raw JSON, where `\b` before a value escaped as
+        # `\nABC` fails: it is found only by a whole-string scan that
+        # another hit in the string started, as before.
+        form = shape(spec.pattern, flags)
+        self._breaker: re.Pattern[str] | None = None
+        self._lookahead = form.lookahead
+        if spec.builtin and form.breakers and form.min_width > 0:
+            chars = "".join(f"\\x{code:02x}" for code in sorted(form.breakers))
+            self._breaker = re.compile(f"[{chars}]")
 
     def prefilters(self) -> tuple[Prefilter, ...]:
         if self.spec.prefilters:
@@ -99,10 +119,72 @@ class Detector:
             Prefilter(self.spec.pattern.encode(), approximate=True, caseless=self.spec.ignore_case),
         )
 
+    @property
+    def windowed(self) -> bool:
+        """Does `find_near` scan less than the whole string?"""
+        return self._breaker is not None
+
     def find(self, text: str, key: str | None = None) -> list[Span]:
         """Sensitive spans in `text`; `key` is the JSON key holding it, if any."""
+        return self._spans(text, self.regex.finditer(text), key)
+
+    def find_near(self, text: str, near: list[int], key: str | None = None) -> list[Span]:
+        """`find`'s spans in the regions of `text` around the positions
+        `near` (where this detector's prefilter hits end, in sorted order).
+
+        A region is the run of characters between two breakers (characters
+        no match can contain, `regexshape`) that holds a position, widened
+        by `NEAR_SLACK` each side. No match straddles a breaker, so the full
+        scan's chain of matches is, run by run, the chain of each run: the
+        region's matches are exactly the full scan's there, including those
+        the validator rejects. The regex still sees the whole string before
+        a region (lookbehinds) and `lookahead` characters past it.
+        Which regions hold every finding is the locality contract the
+        prefilters keep (tested: tests/unit/transform/test_windowed.py)."""
+        breaker = self._breaker
+        size = len(text)
+        if breaker is None or size < NEAR_MIN_CHARS:
+            return self.find(text, key)
+        rev: str | None = None
+        regions: list[tuple[int, int]] = []
+        for pos in near:
+            lo, hi = min(size, max(0, pos - NEAR_SLACK)), min(size, pos + NEAR_SLACK)
+            if regions and lo <= regions[-1][1]:
+                if hi <= regions[-1][1]:
+                    continue
+                start = regions[-1][0]
+                regions.pop()
+            else:
+                # Just after the last breaker before `lo` (reversed text:
+                # Python's regex engine searches forwards only).
+                if lo == 0:
+                    start = 0
+                else:
+                    if rev is None:
+                        rev = text[::-1]
+                    back = breaker.search(rev, size - lo)
+                    start = 0 if back is None else size - back.start()
+            fwd = breaker.search(text, hi)
+            regions.append((start, size if fwd is None else fwd.start()))
+        search = self.regex.search
+        ahead = self._lookahead
+        matches = []
+        for start, stop in regions:
+            # Past `stop` (a breaker) a match attempt reads at most the
+            # lookahead's width: the +2 covers `$` and `\b` there.
+            endpos = size if ahead is None else min(size, stop + ahead + 2)
+            pos = start
+            while pos < stop:
+                m = search(text, pos, endpos)
+                if m is None or m.start() >= stop:
+                    break
+                matches.append(m)
+                pos = m.end()
+        return self._spans(text, matches, key)
+
+    def _spans(self, text: str, matches: Iterable[re.Match[str]], key: str | None) -> list[Span]:
         spans: list[Span] = []
-        for m in self.regex.finditer(text):
+        for m in matches:
             group = "match"
             start, end = m.span()
             for name in self._groups:

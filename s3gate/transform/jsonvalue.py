@@ -13,14 +13,22 @@ from __future__ import annotations
 import re
 
 from s3gate.transform.fields import State
-from s3gate.transform.jsonwalk import JsonMasker, _Frame, decode_string, encode_string
-from s3gate.transform.matcher import RunContext, apply, find, scope_pairs
+from s3gate.transform.jsonwalk import (
+    _SUSPICIOUS,
+    JsonMasker,
+    _Frame,
+    decode_string,
+    encode_string,
+)
+from s3gate.transform.matcher import RunContext, apply, find, scope_pairs, string_positions
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 # A string, and the colon that makes it a member's key (valid JSON only).
 _MEMBER = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"(?:[ \t\r\n]*(:)[ \t\r\n]*)?')
 # A scalar that is not a string (number, true, false, null).
 _BARE = re.compile(rb'[^\s{}\[\],:"]+')
+# Distinct keys remembered per run (memory stays bounded on any input).
+KEY_CACHE = 4096
 
 
 def mask_json_value(
@@ -42,7 +50,7 @@ def mask_json_value(
         else:
             spans = _strings_with_hits(raw, hits)
             if spans is not None:
-                return _mask_strings(raw, spans, ctx)
+                return _mask_strings(raw, spans, hits, ctx)
     return JsonMasker(raw, hits, ctx).run()
 
 
@@ -127,18 +135,29 @@ def _strings_in_order(
 
 
 def _mask_strings(
-    raw: bytes, spans: list[tuple[int, int, set[int]]], ctx: RunContext
+    raw: bytes,
+    spans: list[tuple[int, int, set[int]]],
+    hits: list[tuple[int, int]],
+    ctx: RunContext,
 ) -> bytes | None:
     plan = ctx.plan
     out: list[bytes] = []
     pos = 0
+    i, n = 0, len(hits)
     for s, e, dets in spans:
+        # This string's hits (spans and hits are both in offset order).
+        while i < n and hits[i][1] <= s:
+            i += 1
+        first = i
+        while i < n and hits[i][1] <= e:
+            i += 1
         pairs = scope_pairs(plan, dets, plan.root_scope)
         if not pairs:
             continue
         token = raw[s:e]
         text = decode_string(token)
-        findings = find(text, pairs)
+        near = string_positions(token, [(d, end - s) for d, end in hits[first:i]])
+        findings = find(text, pairs, None, near)
         if not findings:
             continue
         new, _ = apply(text, findings, ctx)
@@ -186,18 +205,75 @@ def _mask_keyed(raw: bytes, hits: list[tuple[int, int]], ctx: RunContext) -> byt
     nothing: State = frozenset()
     frame = _Frame(True, nothing, scope)
     key: str | None = None  # the key whose value is the next string
+    j = 0  # hits[:j] end at or before the current string
+    # A string or scalar with no hit, no escape that could hide text and no
+    # key a key-held detector names is left as it is by the walk's methods:
+    # they are not called for it (most members of a flagged record).
     for s, e, value in strings:
+        while j < n and hits[j][1] <= s:
+            j += 1
+        quiet = not (j < n and hits[j][1] <= e) and not _suspicious(raw, s, e)
         if value < 0:
-            walk._value(s, e, 0x22, nothing, scope, key, None)
+            if not quiet or (key is not None and _key_matters(ctx, key)):
+                walk._value(s, e, 0x22, nothing, scope, key, None)
             key = None
             continue
-        frame.key, frame.dropping = None, False
-        walk._key(frame, s, e)
+        name: str | None
+        if quiet:
+            name = _key_name(ctx, raw[s:e])
+        else:
+            frame.key, frame.dropping = None, False
+            walk._key(frame, s, e)
+            name = frame.key
         c = raw[value]
         if c == 0x22:  # a string: the next one
-            key = frame.key
+            key = name
         elif c not in b"{[":
             bare = _BARE.match(raw, value)
             assert bare is not None
-            walk._value(value, bare.end(), c, nothing, scope, frame.key, None)
+            k = j
+            while k < n and hits[k][1] <= value:
+                k += 1
+            # A number's hit may end on the byte after it (`_candidates`).
+            if (k < n and hits[k][1] <= bare.end() + 1) or _key_matters(ctx, name):
+                walk._value(value, bare.end(), c, nothing, scope, name, None)
     return walk._splice() if walk.edits else None
+
+
+def _suspicious(raw: bytes, s: int, e: int) -> bool:
+    """Does the string hold an escape that could hide text (`_candidates`
+    then runs every detector on it)?"""
+    return raw.find(b"\\", s, e) >= 0 and _SUSPICIOUS.search(raw, s, e) is not None
+
+
+def _key_name(ctx: RunContext, token: bytes) -> str:
+    """A key's decoded name, cached per run (trace records repeat their keys)."""
+    name = ctx.key_names.get(token)
+    if name is None:
+        name = decode_string(token)
+        if len(ctx.key_names) < KEY_CACHE:
+            ctx.key_names[token] = name
+    return name
+
+
+def _key_matters(ctx: RunContext, key: str | None) -> bool:
+    """Could a detector in the root scope choose a value for this key
+    (key-held secrets, numbers under keys that name them)?"""
+    if key is None:
+        return False
+    known = ctx.key_matters.get(key)
+    if known is None:
+        plan = ctx.plan
+        scope = plan.root_scope
+        known = any(
+            (rx := plan.detectors[i].detector.json_key) is not None and rx.search(key) is not None
+            for i in plan.json_key_detectors
+            if i in scope
+        ) or any(
+            (rx := plan.detectors[i].detector.number_key) is not None and rx.search(key) is not None
+            for i in plan.number_key_detectors
+            if i in scope
+        )
+        if len(ctx.key_matters) < KEY_CACHE:
+            ctx.key_matters[key] = known
+    return known

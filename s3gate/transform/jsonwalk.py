@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from s3gate.transform.fields import State
 from s3gate.transform.jsonnumbers import DIGIT_STRING, is_number, key_held_digits, number_digits
-from s3gate.transform.matcher import RunContext, apply, find, scope_pairs
+from s3gate.transform.matcher import RunContext, apply, find, scope_pairs, string_positions
 from s3gate.transform.operators import Operator
 
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
@@ -68,6 +68,8 @@ class JsonMasker:
         self.plan = ctx.plan
         self.edits: list[Edit] = []
         self.pending: _Pending | None = None
+        # The `hits` slice of the token `_candidates` looked at last.
+        self.token_hits = (0, 0)
 
     # -- entry point -------------------------------------------------------
 
@@ -296,14 +298,17 @@ class JsonMasker:
         pairs = scope_pairs(self.plan, dets, scope)
         if not pairs:
             return
+        near = None
         if token[:1] == b'"':
             text = decode_string(token)
+            first, stop = self.token_hits
+            near = string_positions(token, [(d, end - s) for d, end in self.hits[first:stop]])
         else:
             # A number is read as the integer it denotes where it is one
             # (`-4111…`, `4.111…e15` are the card 4111…): whatever a detector
             # finds in it, the value becomes a JSON string.
             text = (number_digits(token) if number else None) or token.decode()
-        findings = find(text, pairs, key)
+        findings = find(text, pairs, key, near)
         if not findings:
             return
         new, dropped = apply(text, findings, self.ctx)
@@ -355,6 +360,7 @@ class JsonMasker:
             found.add(hits[scan][0])
             scan += 1
         self.hit_pos = pos
+        self.token_hits = (pos, scan)
         if b"\\" in token and _SUSPICIOUS.search(token):
             found.update(range(len(self.plan.detectors)))
         return found

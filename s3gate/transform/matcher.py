@@ -36,6 +36,10 @@ class RunContext:
         self.held: set[str] = set()
         # JSONL lines the record rules have seen (gives their line numbers).
         self.lines_checked = 0
+        # The keyed JSON path's caches (`jsonvalue`): raw key → name, and
+        # name → whether a key-held detector names it.
+        self.key_names: dict[bytes, str] = {}
+        self.key_matters: dict[str, bool] = {}
 
     def count(
         self, source: str, op: Operator, *, rule: bool = False, refusal: str | None = None
@@ -61,12 +65,49 @@ def find(
     text: str,
     detectors: Iterable[tuple[BoundDetector, Operator]],
     key: str | None = None,
+    near: dict[int, list[int]] | None = None,
 ) -> list[Finding]:
+    """Findings of `detectors` in `text`. `near`: where in `text` each
+    detector's prefilter hits end (by detector index); a detector with
+    positions there runs only around them (`Detector.find_near`), one
+    without scans the whole text."""
     found: list[Finding] = []
     for bound, op in detectors:
-        for span in bound.detector.find(text, key):
+        positions = near.get(bound.index) if near is not None else None
+        det = bound.detector
+        spans = det.find(text, key) if positions is None else det.find_near(text, positions, key)
+        for span in spans:
             found.append(Finding(span.start, span.end, bound, op))
     return resolve(found) if len(found) > 1 else found
+
+
+# The escapes a string may hold and still be windowed: the built-in
+# prefilters read `\n` `\t` `\r` as the start of a value (`_START`) and `\"`
+# ends in a quote. Any other (`\uXXXX`, `\/`, `\b`, `\f`, `\\`) can hide a
+# value's left context or text itself from the prefilters: full scan.
+_SHORT_ESCAPES = (b"\\n", b"\\t", b"\\r", b'\\"')
+
+
+def string_positions(token: bytes, hits: Iterable[tuple[int, int]]) -> dict[int, list[int]] | None:
+    """Where hits end in a JSON string's decoded text: (detector, end)
+    with ends relative to the token's opening quote, to positions in the
+    text. None when the string holds an escape other than
+    `_SHORT_ESCAPES`: it takes the full scan.
+    A position may be off by one where a hit ends inside an escape or a
+    UTF-8 sequence; `NEAR_SLACK` covers that."""
+    escaped = b"\\" in token
+    if escaped and token.count(b"\\") != sum(token.count(e) for e in _SHORT_ESCAPES):
+        return None
+    plain = token.isascii()
+    near: dict[int, list[int]] = {}
+    for det, end in hits:
+        pos = end - 1
+        if not plain:
+            pos = len(token[1:end].decode("utf-8", "ignore"))
+        if escaped:
+            pos -= token.count(b"\\", 1, end)
+        near.setdefault(det, []).append(pos)
+    return near
 
 
 def resolve(findings: list[Finding]) -> list[Finding]:

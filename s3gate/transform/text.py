@@ -57,6 +57,7 @@ def mask_lines(
         stop = block.find(b"\n", end - 1)
         stop = size if stop < 0 else stop
         dets = set()
+        first = i
         while i < n and hits[i][1] - 1 <= stop:
             dets.add(hits[i][0])
             i += 1
@@ -69,7 +70,8 @@ def mask_lines(
             while i < n and hits[i][1] - 1 <= stop:
                 dets.add(hits[i][0])
                 i += 1
-        masked = mask_segment(block[start:stop], dets, ctx)
+        segment = [(det, end - start) for det, end in hits[first:i]]
+        masked = mask_segment(block[start:stop], dets, ctx, segment)
         if masked is not None:
             out.append(block[pos:start])
             out.append(masked)
@@ -80,14 +82,27 @@ def mask_lines(
     return b"".join(out), size
 
 
-def mask_segment(raw: bytes, dets: set[int], ctx: RunContext) -> bytes | None:
+def mask_segment(
+    raw: bytes,
+    dets: set[int],
+    ctx: RunContext,
+    hits: list[tuple[int, int]] | None = None,
+) -> bytes | None:
     """One line (or key block) masked with the detectors that hit it; None if
-    nothing changed."""
+    nothing changed. `hits`: (detector, end) relative to `raw`, where known
+    (the detectors then run only around them, `Detector.find_near`)."""
     pairs = scope_pairs(ctx.plan, dets, ctx.plan.root_scope)
     if not pairs:
         return None
     text = raw.decode(ENCODING, ERRORS)
-    findings = find(text, pairs)
+    near: dict[int, list[int]] | None = None
+    if hits is not None:
+        plain = len(text) == len(raw)  # one character per byte
+        near = {}
+        for det, end in hits:
+            pos = end if plain else len(raw[:end].decode(ENCODING, ERRORS))
+            near.setdefault(det, []).append(pos)
+    findings = find(text, pairs, None, near)
     if not findings:
         return None
     ctx.summary.records_masked += 1

@@ -167,7 +167,11 @@ class Upstream(Protocol):
         *,
         checksum_mode: bool = False,
         version_id: str | None = None,
-    ) -> ObjectHead: ...
+        part_number: int | None = None,
+    ) -> ObjectHead:
+        """`part_number`: the head of that part of the object (its size the
+        part's); a non-multipart object has one part."""
+        ...
 
     async def get_object(
         self,
@@ -178,9 +182,12 @@ class Upstream(Protocol):
         conditions: Conditions = Conditions(),
         checksum_mode: bool = False,
         version_id: str | None = None,
+        part_number: int | None = None,
     ) -> ObjectStream:
         """Conditions are evaluated as S3 does (NotModified / PreconditionFailed);
-        an unsatisfiable range raises InvalidRange."""
+        an unsatisfiable range raises InvalidRange. `part_number` (never with
+        `byte_range`) reads that part of a multipart object, ranged as S3
+        answers it; a part past the object's is InvalidPartNumber."""
         ...
 
     async def delete_object(
@@ -273,6 +280,14 @@ class Upstream(Protocol):
 
     # Object tags (the S3 upstream's ?tagging; the local store keeps them
     # with the object's metadata). NoSuchKey when the object is missing.
+
+    async def get_bucket_tagging(self, bucket: str) -> TagSet:
+        """The bucket's tags; a bucket without any is the store's NoSuchTagSet."""
+        ...
+
+    async def put_bucket_tagging(self, bucket: str, tags: TagSet) -> None: ...
+
+    async def delete_bucket_tagging(self, bucket: str) -> None: ...
 
     async def get_object_tagging(
         self, bucket: str, key: str, *, version_id: str | None = None

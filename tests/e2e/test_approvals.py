@@ -544,3 +544,37 @@ def test_a_held_multipart_upload_waits_in_quarantine_until_approved(
     body = direct.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert body.count(b"routine step") == 140_000
     assert b"Nightjar" not in body and b"carol@example.com" not in body
+
+
+def access_lines(gw: Gateway, operation: str) -> list[dict[str, Any]]:
+    found = []
+    for line in gw.log().splitlines():
+        if line.startswith("{") and f'"{operation}"' in line:
+            entry = json.loads(line)
+            if entry.get("operation") == operation:
+                found.append(entry)
+    return found
+
+
+def test_admin_api_requests_have_access_log_lines(gw: Gateway, key: str) -> None:
+    hold_id = held_put(gw, "strict", key)
+    assert cli(gw, "sec1", "show", hold_id).returncode == 0
+    refused = cli(gw, "analyst", "show", hold_id)  # not an approver: NoSuchHold
+    assert refused.returncode != 0
+
+    def mine(entry: dict[str, Any]) -> bool:
+        return entry.get("key") == hold_id
+
+    wait_for(
+        "the access-log lines",
+        lambda: len(list(filter(mine, access_lines(gw, "ApprovalsApiShow")))) >= 2,
+    )
+    shown = [e for e in access_lines(gw, "ApprovalsApiShow") if mine(e)]
+    by_key = {e["access_key_id"]: e for e in shown}
+    ok = by_key[gw.identities["sec1"].access_key_id]
+    assert ok["status"] == 200 and ok["principal"] == "sec1" and "error" not in ok
+    no = by_key[gw.identities["analyst"].access_key_id]
+    assert no["status"] == 404 and no["error"] == "NoSuchHold"
+    # Never the signature or the body.
+    for entry in shown:
+        assert "Signature" not in json.dumps(entry) and "reason" not in entry

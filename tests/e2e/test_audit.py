@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -321,10 +322,40 @@ def test_get_events_say_what_was_returned(
     assert last["status"] == (206 if byte_range else 200)
     assert last["range"] == byte_range
     assert last["bytes_out"] == len(body)
-    assert last["sha256_returned"] == hashlib.sha256(body).hexdigest()
+    if len(events) == 1:  # answered in one go: SHA-256, and no BLAKE3 field at all
+        assert last["sha256_returned"] == hashlib.sha256(body).hexdigest()
+        assert "blake3_returned" not in last
+    else:  # streamed: BLAKE3, the default audit.returned_digest
+        assert last["blake3_returned"] == blake3.blake3(body).hexdigest()
+        assert last["sha256_returned"] is None
+        assert "blake3_returned" not in events[0]
     if len(events) == 2:
         assert last["parent_id"] == events[0]["id"]
         assert events[0]["bytes_out"] is None and events[0]["decision"] == "allow"
+
+
+def test_streamed_get_records_sha256_when_configured(
+    moto_endpoint: str, keys: Path, policies: Path, bucket: str, tmp_path: Path
+) -> None:
+    """audit.returned_digest: sha256 (where only FIPS digests may be used):
+    a streamed GET's completion carries sha256_returned and no BLAKE3 field."""
+    replica = f"audit-sha-{uuid.uuid4().hex[:8]}"
+    settings = _settings(keys, policies, replica)
+    settings["audit"]["returned_digest"] = "sha256"
+    gateway = start_gateway(tmp_path, moto_endpoint, IDENTITIES, extra=settings)
+    try:
+        admin = gateway.client("admin")
+        admin.put_object(Bucket=bucket, Key="sha-configured", Body=os.urandom(300_000))
+        got = admin.get_object(Bucket=bucket, Key="sha-configured")
+        body = got["Body"].read()
+        rid = got["ResponseMetadata"]["RequestId"]
+        events = show_request(moto_endpoint, keys, replica, rid)
+    finally:
+        gateway.stop()
+    assert [e["type"] for e in events] == ["request.decision", "request.completion"]
+    assert events[-1]["sha256_returned"] == hashlib.sha256(body).hexdigest()
+    assert events[-1]["bytes_out"] == len(body) == 300_000
+    assert all("blake3_returned" not in e for e in events)
 
 
 def test_auditor_reads_the_audit_bucket_with_the_aws_cli(gw: Gateway, tmp_path: Path) -> None:

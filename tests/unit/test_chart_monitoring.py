@@ -62,6 +62,7 @@ def _exported() -> dict[str, set[str]]:
     metrics.watch(lambda: {"bundle_hash": HASH}, lambda: _Everything())
     metrics.watch_refusals({"RequestHeaderSectionTooLarge": 1})
     metrics.watch_views(lambda: {"write": 1, "read": 1, "found": 1})
+    metrics.watch_masking(lambda: _Everything())
 
     async def scrape() -> bytes:
         scope = {"type": "http", "method": "GET", "path": "/_s3gate/metrics", "headers": []}

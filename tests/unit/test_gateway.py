@@ -217,7 +217,9 @@ async def test_a_head_error_has_no_body_but_its_request_id(gw: Gw) -> None:
 # ---- what s3gate does not route -----------------------------------------------------
 
 NOT_ROUTED = [
-    pytest.param("GET", "/traces?tagging", "/traces", "ListObjects?tagging", id="GET-tagging"),
+    pytest.param(
+        "GET", "/traces?lifecycle", "/traces", "ListObjects?lifecycle", id="GET-lifecycle"
+    ),
     pytest.param(
         "PUT",
         "/traces/retained?retention",
@@ -406,7 +408,7 @@ async def test_a_cors_preflight_is_answered_audited_and_logged(
     ("method", "path", "status"),
     [
         pytest.param("GET", "/traces/k", 403, id="unauthenticated"),
-        pytest.param("GET", "/traces?tagging", 501, id="not-implemented"),
+        pytest.param("GET", "/traces?lifecycle", 501, id="not-implemented"),
     ],
 )
 async def test_errors_carry_the_buckets_cors_headers(

@@ -117,3 +117,29 @@ def test_view_counts_are_read_at_each_scrape() -> None:
     assert got[("s3gate_views_found_total", ())] == 5
     counts["read"] = 7
     assert scrape(metrics)[("s3gate_views_built_total", (("when", "read"),))] == 7
+
+
+def test_masking_pool_restarts_are_read_at_each_scrape() -> None:
+    metrics = Metrics(set())
+    status: dict[str, object] = {"workers": 2, "alive": 2, "pids": [10, 11], "restarts": 0}
+    metrics.watch_masking(lambda: status)
+    got = scrape(metrics)
+    assert got[("s3gate_masking_worker_restarts_total", ())] == 0
+    assert got[("s3gate_masking_workers_alive", ())] == 2
+    status.update(alive=1, restarts=3)  # a worker died three times, one is coming back
+    got = scrape(metrics)
+    assert got[("s3gate_masking_worker_restarts_total", ())] == 3
+    assert got[("s3gate_masking_workers_alive", ())] == 1
+
+
+def test_sources_marker_counts_are_read_at_each_scrape() -> None:
+    metrics = Metrics(set())
+    counts = {"sources_written": 3, "sources_used": 2}
+    metrics.watch_views(lambda: counts)
+    got = scrape(metrics)
+    assert got[("s3gate_sources_markers_total", (("outcome", "written"),))] == 3
+    assert got[("s3gate_sources_markers_total", (("outcome", "failed"),))] == 0
+    assert got[("s3gate_sources_markers_total", (("outcome", "used"),))] == 2
+    counts["sources_failed"] = 1
+    got = scrape(metrics)
+    assert got[("s3gate_sources_markers_total", (("outcome", "failed"),))] == 1

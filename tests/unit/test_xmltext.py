@@ -6,7 +6,7 @@ from __future__ import annotations
 import defusedxml.ElementTree as SafeET
 import pytest
 
-from s3gate.xmltext import element, escape
+from s3gate.xmltext import carries, element, escape
 
 ESCAPED = [
     pytest.param("plain/key.jsonl", "plain/key.jsonl", id="plain"),
@@ -69,3 +69,32 @@ def test_escape_is_safe_in_a_double_quoted_attribute(value: str) -> None:
 
 def test_element_names_are_not_escaped() -> None:
     assert element("Key", "<x>") == "<Key>&lt;x&gt;</Key>"
+
+
+@pytest.mark.parametrize("char", ["\ufffe", "\uffff"], ids=["U+FFFE", "U+FFFF"])
+def test_non_characters_are_never_written_raw(char: str) -> None:
+    written = escape(f"k{char}k")
+    assert char not in written
+    assert written == f"k&#{ord(char)};k"
+
+
+CARRIED = {
+    "plain": ("plain/key", True),
+    "tab lf cr": ("a\tb\nc\rd", True),
+    "non-ascii": ("ключ/日本/😀\x85\x7f", True),
+    "last plane": ("\U0010ffff", True),
+    "nul": ("a\x00", False),
+    "bell": ("a\x07", False),
+    "unit separator": ("\x1f", False),
+    "U+FFFE": ("a\ufffe", False),
+    "U+FFFF": ("\uffff", False),
+    "lone surrogate": ("\udc80", False),
+}
+
+
+@pytest.mark.parametrize(("value", "expected"), list(CARRIED.values()), ids=list(CARRIED))
+def test_carries(value: str, expected: bool) -> None:
+    assert carries(value) is expected
+    if expected:  # and what it says XML carries, a parser gives back
+        root = SafeET.fromstring(f"<R>{element('Key', value)}</R>".encode())
+        assert root.findtext("Key") == value

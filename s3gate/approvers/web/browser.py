@@ -16,8 +16,25 @@ from s3gate import errors
 from s3gate.approvers.web import guard, render
 from s3gate.approvers.web.cookies import CookieSealer, LoginState, WebSession
 from s3gate.audit.write.log import AuditLog
+from s3gate.handlers.outcome import Tally
 
 log = logging.getLogger("s3gate.approvers.web")
+
+
+def note(
+    request: Request, session: WebSession | None = None, error: errors.S3Error | None = None
+) -> None:
+    """Facts for the request's access-log line (`pages.py` starts the line's
+    `Tally` and writes it when the answer is sent): who, and the refusal."""
+    tally: Tally | None = getattr(request.state, "tally", None)
+    if tally is None:
+        return
+    if session is not None:
+        # As `holdpages.HoldPages.principal` names the session's principal.
+        tally.principal, tally.access_key_id = session.subject, f"web-{session.sid}"
+    if error is not None:
+        tally.error = error.error_code
+
 
 GetAction = Callable[[Request, WebSession], Awaitable[Response]]
 PostAction = Callable[[Request, WebSession, dict[str, str]], Awaitable[Response]]
@@ -79,6 +96,7 @@ class Frame:
             session = self.cookies.session_of(request)
             if session is None:
                 raise errors.RequestForgery("Your session ended: sign in again.")
+            note(request, session)
             form = await guard.read_form(request)
             guard.check_csrf(form, session)
             await self._audit_ready()
@@ -95,24 +113,30 @@ class Frame:
                 session.subject if session is not None else "no session",
                 exc.message,
             )
+            note(request, error=exc)
             return self.message(session, exc)
         except errors.S3Error as exc:
+            note(request, error=exc)
             return self.message(session, exc)
         except Exception:  # fail closed, say nothing more
             log.exception("approvals web page failed")
+            note(request, error=errors.InternalError())
             return self.message(session, errors.InternalError())
 
     async def get(self, request: Request, act: GetAction) -> Response:
         session = self.cookies.session_of(request)
         if session is None:
             return self.signin_page(None, 401)
+        note(request, session)
         try:
             await self._audit_ready()  # `show` records who viewed what
             return await act(request, session)
         except errors.S3Error as exc:
+            note(request, error=exc)
             return self.message(session, exc)
         except Exception:
             log.exception("approvals web page failed")
+            note(request, error=errors.InternalError())
             return self.message(session, errors.InternalError())
 
     async def _audit_ready(self) -> None:

@@ -21,13 +21,15 @@ The pieces: `browser.py` (cookies, the path of every request),
 
 from __future__ import annotations
 
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from s3gate.accesslog import AccessLog
 from s3gate.approvals.service import ApprovalService
 from s3gate.approvals.settings import ApprovalSettings
 from s3gate.approvers.web import render
@@ -37,9 +39,11 @@ from s3gate.approvers.web.holdpages import HoldPages
 from s3gate.approvers.web.signin import SignIn
 from s3gate.approvers.web.signinpages import SignInPages
 from s3gate.audit.write.log import AuditLog
+from s3gate.handlers.outcome import Tally
 from s3gate.identity.roles import RoleBook
 
 BASE = "/_s3gate/approvals"
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class WebPages:
@@ -52,8 +56,10 @@ class WebPages:
         roles: Callable[[], RoleBook | None],
         audit: AuditLog | None,
         clock: Callable[[], float] = time.time,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.signin = signin  # closed with the app
+        self.access_log = access_log
         self.secure = (settings.web_redirect_url or "").startswith("https://")
         self.cookies = Cookies(sealer, self.secure, clock)
         self.session_cookie = self.cookies.session_name
@@ -65,19 +71,49 @@ class WebPages:
     async def _style(self, request: Request) -> Response:
         return render.style()
 
+    def _logged(self, name: str, endpoint: Endpoint) -> Endpoint:
+        """`endpoint` with its access-log line (operation `ApprovalsWeb<name>`,
+        the hold id as the key, the signed-in subject and any refusal's code
+        noted by the pages); no audit event, as for the gateway's other own
+        endpoints: the decisions and views are audited by the service."""
+
+        async def run(request: Request) -> Response:
+            started = time.perf_counter()
+            tally = Tally(
+                secrets.token_hex(8).upper(),
+                request.method,
+                source_ip=request.client.host if request.client else None,
+                operation=f"ApprovalsWeb{name}",
+                key=request.path_params.get("hold_id"),
+            )
+            request.state.tally = tally
+            response = await endpoint(request)
+            response.headers["x-amz-request-id"] = tally.request_id
+            if self.access_log is not None:
+                self.access_log.attach(response, tally, started)
+            return response
+
+        return run
+
     def routes(self) -> list[BaseRoute]:
-        sign, holds = self.signin_pages, self.hold_pages
+        sign, holds, logged = self.signin_pages, self.hold_pages, self._logged
         return [
-            Route(BASE, holds.home, methods=["GET"]),
-            Route(f"{BASE}/", holds.home, methods=["GET"]),
-            Route(f"{BASE}/login", sign.login, methods=["GET"]),
-            Route(f"{BASE}/callback", sign.callback, methods=["GET"]),
-            Route(f"{BASE}/logout", sign.logout, methods=["POST"]),
-            Route(f"{BASE}/static/style.css", self._style, methods=["GET"]),
-            Route(f"{BASE}/request", holds.request_form, methods=["GET"]),
-            Route(f"{BASE}/request", holds.request_grant, methods=["POST"]),
-            Route(f"{BASE}/holds/{{hold_id}}", holds.detail, methods=["GET"]),
-            Route(f"{BASE}/holds/{{hold_id}}/approve", holds.approve, methods=["POST"]),
-            Route(f"{BASE}/holds/{{hold_id}}/deny", holds.deny, methods=["POST"]),
-            Route(f"{BASE}/holds/{{hold_id}}/revoke", holds.revoke, methods=["POST"]),
+            Route(BASE, logged("List", holds.home), methods=["GET"]),
+            Route(f"{BASE}/", logged("List", holds.home), methods=["GET"]),
+            Route(f"{BASE}/login", logged("Login", sign.login), methods=["GET"]),
+            Route(f"{BASE}/callback", logged("Callback", sign.callback), methods=["GET"]),
+            Route(f"{BASE}/logout", logged("Logout", sign.logout), methods=["POST"]),
+            Route(f"{BASE}/static/style.css", logged("Style", self._style), methods=["GET"]),
+            Route(f"{BASE}/request", logged("RequestForm", holds.request_form), methods=["GET"]),
+            Route(f"{BASE}/request", logged("RequestGrant", holds.request_grant), methods=["POST"]),
+            Route(f"{BASE}/holds/{{hold_id}}", logged("Detail", holds.detail), methods=["GET"]),
+            Route(
+                f"{BASE}/holds/{{hold_id}}/approve",
+                logged("Approve", holds.approve),
+                methods=["POST"],
+            ),
+            Route(f"{BASE}/holds/{{hold_id}}/deny", logged("Deny", holds.deny), methods=["POST"]),
+            Route(
+                f"{BASE}/holds/{{hold_id}}/revoke", logged("Revoke", holds.revoke), methods=["POST"]
+            ),
         ]

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from s3gate import errors
 from s3gate.approvals.settings import ApprovalSettings
 from s3gate.approvers.web import guard, render
-from s3gate.approvers.web.browser import Cookies, Frame
+from s3gate.approvers.web.browser import Cookies, Frame, note
 from s3gate.approvers.web.cookies import WebSession
 from s3gate.approvers.web.signin import SignIn
 from s3gate.identity.claims import WebIdentity
@@ -51,6 +51,7 @@ class SignInPages:
         try:
             url = await self.signin.authorize_url(login)
         except errors.S3Error as exc:
+            note(request, error=exc)
             return self.frame.signin_page(exc.message, exc.http_status)
         response = RedirectResponse(url, 302, headers=dict(guard.HEADERS))
         cookies.set(
@@ -93,12 +94,14 @@ class SignInPages:
                     "Your identity carries too many groups for a session."
                 ) from None
         except errors.S3Error as exc:
+            note(request, error=exc)
             response: Response = self.frame.signin_page(
                 exc.message, exc.http_status, guard.CALLBACK_HEADERS
             )
             cookies.clear(response, cookies.login_name)
             return response
         log.info("approvals web: %s of issuer %s signed in", who.subject, who.issuer)
+        note(request, session)
         # A page of our own, not a redirect: the next request is then started
         # by our origin, so the browser sends the SameSite=Strict cookie.
         response = render.page("continue.html", headers=guard.CALLBACK_HEADERS, session=None)

@@ -100,6 +100,7 @@ class RequestEvent:
         *,
         bytes_out: int | None = None,
         sha256_returned: str | None = None,
+        blake3_returned: str | None = None,
         sha256_stored: str | None = None,
         upstream_status: int | None = None,
         error: errors.S3Error | None = None,
@@ -120,6 +121,7 @@ class RequestEvent:
             error_code=error_code,
             bytes_out=bytes_out,
             sha256_returned=sha256_returned,
+            blake3_returned=blake3_returned,
             duration_us=int((time.perf_counter() - self.started) * 1_000_000),
         )
 

@@ -13,6 +13,7 @@ These functions block; they run on the store's database thread.
 from __future__ import annotations
 
 from s3gate import errors
+from s3gate.s3 import uploadpages
 from s3gate.s3.model import ListPage, ObjectInfo, PartInfo, PartsPage, UploadInfo, UploadsPage
 from s3gate.upstream.local.index import Index, to_datetime
 
@@ -127,22 +128,7 @@ def list_uploads(
             else:
                 if len(rows) < want:
                     break
-    truncated = len(entries) > max_uploads
-    page = entries[:max_uploads]
-    next_key = next_id = None
-    if truncated:
-        last = page[-1]
-        if isinstance(last, str):
-            next_key = last
-        else:
-            next_key, next_id = last.key, last.upload_id
-    return UploadsPage(
-        uploads=[e for e in page if isinstance(e, UploadInfo)],
-        common_prefixes=[e for e in page if isinstance(e, str)],
-        is_truncated=truncated,
-        next_key_marker=next_key,
-        next_upload_id_marker=next_id,
-    )
+    return uploadpages.cut(entries, max_uploads)
 
 
 def list_parts(

@@ -51,7 +51,7 @@ from s3gate.upstream.local.rules import (
     validate_bucket_name,
 )
 from s3gate.upstream.local.store import Store
-from s3gate.upstream.local.versions import current_only, versions_page
+from s3gate.upstream.local.versions import current_only, only_part, versions_page
 
 _NO_CONDITIONS = Conditions()
 # How often copy_object re-reads a source that is replaced while being linked.
@@ -149,11 +149,13 @@ class LocalUpstream:
         *,
         checksum_mode: bool = False,  # the local store keeps no flexible checksums
         version_id: str | None = None,
+        part_number: int | None = None,
     ) -> ObjectHead:
         current_only(version_id)
         row = await self._store.db(Index.lookup, bucket, encode_key(key))
         head = row.head()
         check_conditions(conditions, head.etag, head.last_modified)
+        only_part(head, part_number)
         return head
 
     async def get_object(
@@ -165,6 +167,7 @@ class LocalUpstream:
         conditions: Conditions = _NO_CONDITIONS,
         checksum_mode: bool = False,
         version_id: str | None = None,
+        part_number: int | None = None,
     ) -> ObjectStream:
         current_only(version_id)
         row, fd = await self._store.open_current(bucket, encode_key(key))
@@ -172,6 +175,9 @@ class LocalUpstream:
             head = row.head()
             # Preconditions come before the range (RFC 7233 §3.1): 304/412 beat 416.
             check_conditions(conditions, head.etag, head.last_modified)
+            only_part(head, part_number)
+            if part_number is not None and row.size:  # part 1 is the whole object, as S3
+                byte_range = ByteRange(0, row.size - 1)
             span = None if byte_range is None else resolve_range(byte_range, row.size)
         except BaseException:
             os.close(fd)
@@ -348,6 +354,16 @@ class LocalUpstream:
         )
 
     # ---- tags -------------------------------------------------------------------------
+
+    # The index keeps no bucket-level rows beyond the bucket itself.
+    async def get_bucket_tagging(self, bucket: str) -> TagSet:
+        raise errors.NotImplementedError_("The local store keeps no bucket tags")
+
+    async def put_bucket_tagging(self, bucket: str, tags: TagSet) -> None:
+        raise errors.NotImplementedError_("The local store keeps no bucket tags")
+
+    async def delete_bucket_tagging(self, bucket: str) -> None:
+        raise errors.NotImplementedError_("The local store keeps no bucket tags")
 
     async def get_object_tagging(
         self, bucket: str, key: str, *, version_id: str | None = None

@@ -1,9 +1,11 @@
-"""S3 calls on buckets: create, head, delete, location, versioning."""
+"""S3 calls on buckets: create, head, delete, location, versioning, tags."""
 
 from __future__ import annotations
 
 from s3gate import errors
+from s3gate.s3 import tagxml
 from s3gate.s3.model import BucketInfo
+from s3gate.s3.tagging import TagSet
 from s3gate.upstream.s3 import versions as s3versions
 from s3gate.upstream.s3 import xml as s3xml
 from s3gate.upstream.s3.calls import Calls
@@ -41,4 +43,18 @@ class BucketCalls(Calls):
             query=[("versioning", None)],
             body=s3versions.build_versioning(status),
         )
+        await self._http.done(resp, errors.NoSuchBucket)
+
+    async def get_bucket_tagging(self, bucket: str) -> TagSet:
+        resp = await self._http.send("GET", bucket, query=[("tagging", None)])
+        return tagxml.parse_xml(await self._http.xml(resp, errors.NoSuchBucket), checked=False)
+
+    async def put_bucket_tagging(self, bucket: str, tags: TagSet) -> None:
+        resp = await self._http.send(
+            "PUT", bucket, query=[("tagging", None)], body=tagxml.document(tags)
+        )
+        await self._http.done(resp, errors.NoSuchBucket)
+
+    async def delete_bucket_tagging(self, bucket: str) -> None:
+        resp = await self._http.send("DELETE", bucket, query=[("tagging", None)])
         await self._http.done(resp, errors.NoSuchBucket)

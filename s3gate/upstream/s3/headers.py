@@ -15,6 +15,7 @@ import aiohttp
 
 from s3gate.s3.dates import parse_http_date
 from s3gate.s3.model import Conditions, Metadata, ObjectHead, is_stored_header
+from s3gate.s3.numbers import whole_number
 from s3gate.s3.objectlock import lock_of
 from s3gate.upstream.s3 import xml as s3xml
 
@@ -48,6 +49,7 @@ def object_head(resp: aiohttp.ClientResponse, size: int) -> ObjectHead:
         if is_stored_header(lname):
             metadata[lname] = f"{metadata[lname]},{value}" if lname in metadata else value
     parts = h.get("x-amz-mp-parts-count")
+    tags = h.get("x-amz-tagging-count", "")
     checksums = {
         name.lower(): value
         for name, value in h.items()
@@ -59,7 +61,9 @@ def object_head(resp: aiohttp.ClientResponse, size: int) -> ObjectHead:
         last_modified=last_modified(h.get("Last-Modified")),
         metadata=metadata,
         version_id=h.get("x-amz-version-id"),
-        parts_count=int(parts) if parts and parts.isdigit() else None,
+        parts_count=whole_number(parts) if parts else None,
         checksums=checksums,
         object_lock=lock_of(h),
+        # At most 10 tags: a count of more than two digits is not one.
+        tag_count=int(tags) if tags.isascii() and tags.isdigit() and len(tags) <= 2 else None,
     )

@@ -22,6 +22,7 @@ import aiohttp
 from yarl import URL
 
 from s3gate import errors
+from s3gate.s3.numbers import whole_number
 from s3gate.upstream.base import Body
 from s3gate.upstream.s3 import xml as s3xml
 from s3gate.upstream.s3.addressing import Addressing, Query
@@ -130,11 +131,11 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 def content_length(resp: aiohttp.ClientResponse) -> int:
-    value = resp.headers.get("Content-Length", "")
-    if not value.isdigit():
+    length = whole_number(resp.headers.get("Content-Length", ""))
+    if length is None:
         finish(resp)
         raise errors.InternalError("The upstream store sent no Content-Length")
-    return int(value)
+    return length
 
 
 async def stream_body(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

@@ -23,6 +23,13 @@ from s3gate.upstream.s3.headers import condition_headers, object_head, stored_he
 from s3gate.upstream.s3.http import content_length, finish, raise_for, stream_body
 
 
+def _object_query(version_id: str | None, part_number: int | None) -> list[tuple[str, str | None]]:
+    query = list(version_query(version_id))
+    if part_number is not None:
+        query.append(("partNumber", str(part_number)))
+    return query
+
+
 class ObjectCalls(Calls):
     async def put_object(
         self,
@@ -49,12 +56,13 @@ class ObjectCalls(Calls):
         *,
         checksum_mode: bool = False,
         version_id: str | None = None,
+        part_number: int | None = None,
     ) -> ObjectHead:
         headers = condition_headers(conditions)
         if checksum_mode:
             headers["x-amz-checksum-mode"] = "ENABLED"
         resp = await self._http.send(
-            "HEAD", bucket, key, query=version_query(version_id), headers=headers
+            "HEAD", bucket, key, query=_object_query(version_id, part_number), headers=headers
         )
         await self._http.done(resp, errors.NoSuchKey)
         return object_head(resp, content_length(resp))
@@ -68,6 +76,7 @@ class ObjectCalls(Calls):
         conditions: Conditions = NO_CONDITIONS,
         checksum_mode: bool = False,
         version_id: str | None = None,
+        part_number: int | None = None,
     ) -> ObjectStream:
         headers = condition_headers(conditions)
         if checksum_mode:
@@ -75,7 +84,7 @@ class ObjectCalls(Calls):
         if byte_range is not None:
             headers["Range"] = byte_range.header()
         resp = await self._http.send(
-            "GET", bucket, key, query=version_query(version_id), headers=headers
+            "GET", bucket, key, query=_object_query(version_id, part_number), headers=headers
         )
         await raise_for(resp, errors.NoSuchKey)
         length = content_length(resp)

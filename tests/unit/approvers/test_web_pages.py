@@ -6,16 +6,20 @@ writer or requester typed is escaped."""
 
 from __future__ import annotations
 
+import json
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from s3gate import errors
+from s3gate.accesslog import AccessLog
 from s3gate.approvals.service import ApprovalService
 from s3gate.approvals.settings import ApprovalSettings
 from s3gate.approvers.web.cookies import CookieSealer, WebSession
@@ -25,6 +29,7 @@ from s3gate.identity import devissuer
 from s3gate.identity.principal import Principal
 from s3gate.identity.settings import IdentitySettings
 from s3gate.policy.model import RequestContext
+from s3gate.transform.summary import MaskSummary
 from tests.unit.approvals.test_service import Clock, Store, exists, replica
 
 ORIGIN = "http://gw.test"
@@ -93,7 +98,9 @@ def service(tmp_path: Path, store: Store) -> ApprovalService:
 async def client(tmp_path: Path, service: ApprovalService) -> AsyncIterator[httpx.AsyncClient]:
     issuer = devissuer.load(tmp_path / "idp", "http://idp.test/_s3gate/dev-oidc")
     signin = SignIn(SETTINGS, IdentitySettings(issuers=(issuer.issuer_settings(),)))
-    pages = WebPages(SETTINGS, service, signin, SEALER, lambda: None, None)
+    pages = WebPages(
+        SETTINGS, service, signin, SEALER, lambda: None, None, access_log=AccessLog(True)
+    )
     app = Starlette(routes=pages.routes())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as http:
@@ -101,7 +108,10 @@ async def client(tmp_path: Path, service: ApprovalService) -> AsyncIterator[http
 
 
 async def held(
-    service: ApprovalService, key: str = "alpha/run.jsonl", writer: Principal = WRITER
+    service: ApprovalService,
+    key: str = "alpha/run.jsonl",
+    writer: Principal = WRITER,
+    summary: MaskSummary | None = None,
 ) -> str:
     with service.masking.spool() as spool:
 
@@ -116,7 +126,7 @@ async def held(
                 bucket="traces",
                 key=key,
                 spool=spool,
-                summary=None,
+                summary=summary,
                 held_rules=("write-strict:internal_projects",),
                 approvals=(),
                 policy_ids=(),
@@ -358,3 +368,72 @@ def test_https_page_uses_host_prefixed_secure_cookies(tmp_path: Path) -> None:
     pages = WebPages(settings, None, signin, SEALER, lambda: None, None)  # type: ignore[arg-type]
     assert pages.secure and pages.session_cookie == "__Host-s3gate-approvals"
     assert pages.origin == "https://gw.example"
+
+
+async def test_the_detail_shows_the_records_record_rules_left_out(
+    client: httpx.AsyncClient, service: ApprovalService
+) -> None:
+    summary = MaskSummary()
+    summary.rejected.update({"no-raw-prompts": 2, "schema:<v1>": 1})
+    summary.records_rejected = 3
+    hold_id = await held(service, summary=summary)
+    detail = await client.get(f"/_s3gate/approvals/holds/{hold_id}", headers=cookie(SEC))
+    assert detail.status_code == 200
+    assert '<td id="rejected">no-raw-prompts=2, schema:&lt;v1&gt;=1 (3 in all)</td>' in detail.text
+    plain = await client.get(
+        f"/_s3gate/approvals/holds/{await held(service, 'alpha/two.jsonl')}", headers=cookie(SEC)
+    )
+    assert '<td id="rejected">none</td>' in plain.text
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(record.getMessage()))
+
+
+@pytest.fixture
+def access_lines() -> Iterator[list[dict[str, Any]]]:
+    logger = logging.getLogger("s3gate.access")
+    handler, level = _Lines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler.lines
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+async def test_every_page_request_has_an_access_log_line(
+    client: httpx.AsyncClient, service: ApprovalService, access_lines: list[dict[str, Any]]
+) -> None:
+    hold_id = await held(service)
+    anonymous = await client.get("/_s3gate/approvals")
+    detail = await client.get(f"/_s3gate/approvals/holds/{hold_id}", headers=cookie(SEC))
+    forged = await client.post(
+        f"/_s3gate/approvals/holds/{hold_id}/deny",
+        data={"reason": "no", "csrf": NOBODY.csrf},
+        headers={"origin": ORIGIN, **cookie(SEC), **FORM},
+    )
+    assert [r.status_code for r in (anonymous, detail, forged)] == [401, 200, 403]
+    got = [
+        {k: line.get(k) for k in ("operation", "principal", "access_key_id", "key", "error")}
+        | {"status": line["status"]}
+        for line in access_lines
+    ]
+    assert got == [
+        {"operation": "ApprovalsWebList", "principal": None, "access_key_id": None,
+         "key": None, "error": None, "status": 401},
+        {"operation": "ApprovalsWebDetail", "principal": "sec-1", "access_key_id": "web-00112233",
+         "key": hold_id, "error": None, "status": 200},
+        {"operation": "ApprovalsWebDeny", "principal": "sec-1", "access_key_id": "web-00112233",
+         "key": hold_id, "error": "RequestForgery", "status": 403},
+    ]  # fmt: skip
+    for line, resp in zip(access_lines, (anonymous, detail, forged), strict=True):
+        assert line["request_id"] == resp.headers["x-amz-request-id"]
+        assert line["method"] in ("GET", "POST") and line["duration_ms"] >= 0
+        # Never a cookie, a CSRF token or a form field.
+        text = json.dumps(line)
+        assert SEC.csrf not in text and NOBODY.csrf not in text and "reason" not in text

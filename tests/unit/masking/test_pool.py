@@ -10,11 +10,13 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from s3gate.masking import pool as pool_module
 from s3gate.masking.pool import MaskingPool, NoWorker, PoolStatus, WorkerGone
 from s3gate.masking.pooled import PooledMasker
+from s3gate.masking.worker import WORKER_NICE
 from s3gate.transform.engine import Masker
 from s3gate.transform.errors import MaskingBlocked, MaskingHeld, UnsupportedCoding
 from s3gate.transform.profile import load_profiles
@@ -264,3 +266,11 @@ async def test_status_counts_restarts_and_shows_the_new_pid(pool: MaskingPool) -
         await asyncio.sleep(0.1)
     assert now.restarts == 1 and now.alive == 2
     assert victim not in now.pids and first.pids[1] in now.pids
+
+
+async def test_workers_run_nicer_than_the_gateway(pool: MaskingPool) -> None:
+    """The loop gets the CPU before the workers when the cores are busy."""
+    pids = pool.status().pids
+    assert len(pids) == 2
+    for pid in pids:
+        assert psutil.Process(pid).nice() == os.nice(0) + WORKER_NICE

@@ -293,6 +293,27 @@ OBJECT_HEADERS = [
         },
         id="metadata-version-parts",
     ),
+    pytest.param(
+        ObjectHead(5, '"e"', MODIFIED, tag_count=3),
+        {
+            "etag": '"e"',
+            "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT",
+            "accept-ranges": "bytes",
+            "content-type": "binary/octet-stream",
+            "x-amz-tagging-count": "3",
+        },
+        id="tag-count",
+    ),
+    pytest.param(
+        ObjectHead(5, '"e"', MODIFIED, tag_count=0),
+        {
+            "etag": '"e"',
+            "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT",
+            "accept-ranges": "bytes",
+            "content-type": "binary/octet-stream",
+        },
+        id="no-tags-no-header",
+    ),
 ]
 
 

@@ -28,6 +28,33 @@ ROUTED = [
     # The service.
     pytest.param("GET", b"/", {}, {}, Operation("ListBuckets"), id="ListBuckets"),
     pytest.param("GET", b"/", {"x-id": "ListBuckets"}, {}, Operation("ListBuckets"), id="x-id"),
+    *(
+        pytest.param(m, b"/bkt", {"tagging": ""}, {}, Operation(name, "bkt"), id=f"bucket-{name}")
+        for m, name in (
+            ("GET", "GetBucketTagging"),
+            ("PUT", "PutBucketTagging"),
+            ("DELETE", "DeleteBucketTagging"),
+        )
+    ),
+    pytest.param(
+        "GET", b"/bkt/k", {"partNumber": "2"}, {}, Operation("GetObject", "bkt", "k"), id="get-part"
+    ),
+    pytest.param(
+        "HEAD",
+        b"/bkt/k",
+        {"partNumber": "1"},
+        {},
+        Operation("HeadObject", "bkt", "k"),
+        id="head-part",
+    ),
+    pytest.param(
+        "GET",
+        b"/",
+        {"max-buckets": "1", "continuation-token": "t", "prefix": "p", "bucket-region": "r"},
+        {},
+        Operation("ListBuckets"),
+        id="ListBuckets-paged",
+    ),
     pytest.param(
         "GET", b"/", PRESIGNED_V4, {}, Operation("ListBuckets"), id="ListBuckets-presigned"
     ),
@@ -301,7 +328,6 @@ NOT_IMPLEMENTED = [
         _p(m, b"/bkt", {sub: ""})
         for sub in (
             "cors",
-            "tagging",
             "policy",
             "policyStatus",
             "lifecycle",
@@ -336,8 +362,7 @@ NOT_IMPLEMENTED = [
     _p("PUT", b"/bkt/k", {"versionId": "v1"}),
     _p("DELETE", b"/bkt", {"versioning": ""}),
     _p("GET", b"/bkt/k", {"versionId": "v1", "uploadId": "u"}),
-    _p("GET", b"/bkt/k", {"partNumber": "1"}),
-    _p("HEAD", b"/bkt/k", {"partNumber": "1"}),
+    _p("DELETE", b"/bkt/k", {"partNumber": "1"}),  # a part is read, never deleted alone
     _p("GET", b"/bkt/k", {"ACL": ""}),  # sub-resources are case-sensitive
     _p("GET", b"/bkt/k", {"X-Amz-Unknown": "1"}),
     _p("PUT", b"/bkt/k", {"acl": "", "uploadId": "u"}),
@@ -348,6 +373,8 @@ NOT_IMPLEMENTED = [
     _p("POST", b"/bkt", {"cors": ""}),
     # The service: only ListBuckets.
     _p("GET", b"/", {"acl": ""}),
+    _p("POST", b"/bkt", {"tagging": ""}),  # bucket tags: GET, PUT and DELETE only
+    _p("GET", b"/bkt", {"max-buckets": "1"}),  # ListBuckets' own, not a listing's
     _p("PUT", b"/", {}),
     _p("DELETE", b"/", {}),
     _p("HEAD", b"/", {}),

@@ -66,6 +66,17 @@ def test_bad_documents_are_refused(body: bytes, code: str, says: str) -> None:
     assert says in exc.value.message
 
 
+@pytest.mark.parametrize(("count", "refused"), [(50, False), (51, True), (11, False)])
+def test_a_bucket_may_have_50_tags(count: int, refused: bool) -> None:
+    body = doc(*[(f"k{i}", "v") for i in range(count)])
+    if refused:
+        with pytest.raises(errors.InvalidTag) as exc:
+            tagxml.parse_xml(body, max_tags=tagging.MAX_BUCKET_TAGS)
+        assert "Bucket tags cannot be greater than 50" in exc.value.message
+    else:
+        assert len(tagxml.parse_xml(body, max_tags=tagging.MAX_BUCKET_TAGS)) == count
+
+
 def test_the_stores_answer_is_taken_as_it_is() -> None:
     body = doc(("aws:cloudformation:stack", "s"), *[(f"k{i}", "v") for i in range(10)])
     assert len(tagxml.parse_xml(body, checked=False)) == 11

@@ -137,6 +137,12 @@ AUTH_ROWS: dict[str, Row] = {
         errors.AuthorizationQueryParametersError,
         "number",
     ),
+    # int() raises ValueError past 4300 digits: refused as not a number, not a 500.
+    "presign-expires-5000-digits": Row(
+        query_edit(PRE, b"X-Amz-Expires=3600", b"X-Amz-Expires=" + b"9" * 5000),
+        errors.AuthorizationQueryParametersError,
+        "number",
+    ),
     # Unsupported mechanisms.
     "sigv2-header": Row(
         adding(without(BASE, "authorization"), "authorization", "AWS AKID:c2lnbmF0dXJl"),

@@ -127,6 +127,12 @@ def test_only_downloads(method: str) -> None:
         "AWSAccessKeyId=A&Signature=x",
         "AWSAccessKeyId=A&Signature=x&Expires=soon",
         "AWSAccessKeyId=A&Signature=x&Expires=1&Expires=2",
+        # Digits only ASCII ones, within a length (s3/numbers.py): int() read
+        # "٣" as 3, and raised ValueError (a 500) on "²" or 5000 digits.
+        "AWSAccessKeyId=A&Signature=x&Expires=%D9%A3",
+        "AWSAccessKeyId=A&Signature=x&Expires=%C2%B2",
+        "AWSAccessKeyId=A&Signature=x&Expires=" + "9" * 5000,
+        "AWSAccessKeyId=A&Signature=x&Expires=" + "1" * 20,
     ],
 )
 def test_malformed(query: str) -> None:

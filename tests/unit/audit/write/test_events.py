@@ -57,6 +57,28 @@ def test_streamed_get_has_a_decision_then_a_linked_completion() -> None:
     assert done.policy_ids == ("p1", "p2") and done.duration_us is not None
 
 
+def test_blake3_returned_is_encoded_only_when_set() -> None:
+    """The streamed-body digest field is absent from every event that does
+    not carry it, so those encode exactly as before it existed, and it
+    survives a round trip through the canonical form."""
+    cases = [
+        ({"sha256_returned": "f" * 64}, None),
+        ({"blake3_returned": "e" * 64}, "e" * 64),
+        ({}, None),
+    ]
+    for digests, expected in cases:
+        ev = request()
+        ev.decision()
+        done = ev.completion(200, bytes_out=10, **digests)
+        data = json.loads(done.encode("gw-1"))
+        assert ("blake3_returned" in data) == (expected is not None), digests
+        assert data.get("blake3_returned") == expected
+        assert data["sha256_returned"] == digests.get("sha256_returned")
+        again = AuditEvent.from_json(data)
+        assert again.blake3_returned == expected
+        assert again.encode("gw-1") == done.encode("gw-1")
+
+
 def test_single_phase_request_event() -> None:
     ev = request()
     ev.bytes_in, ev.sha256_received = 5, "a" * 64
@@ -91,10 +113,14 @@ def test_outcomes() -> None:
     assert request().completion(202, outcome="held").outcome == "held"
 
 
+# Present only when set (a streamed body's BLAKE3, docs/audit.md).
+OPTIONAL_FIELDS = {"blake3_returned"}
+
+
 def test_every_field_is_always_present() -> None:
     data = json.loads(RequestEvent("R", clock=lambda: NOW).completion(200).encode("gw"))
     names = {f.name for f in fields(AuditEvent)} | {"schema"}
-    assert set(data) == names
+    assert set(data) == names - OPTIONAL_FIELDS
 
 
 def test_no_secrets_or_claims_in_events() -> None:
