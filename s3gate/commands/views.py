@@ -23,6 +23,7 @@ from pathlib import Path
 from s3gate import config, errors
 from s3gate.masking.keys import token_keys
 from s3gate.masking.profiles import PART, MaskingPart
+from s3gate.masking.upstreamput import Sizing
 from s3gate.masking.views import ViewStore
 from s3gate.policy.guards import Guards
 from s3gate.policy.loader import load_bundle
@@ -124,7 +125,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     if not sets:
         print("s3gate: no profiles to build views for (--profile or views.materialise)")
         return 2
-    store = ViewStore(settings.data_dir / "spool", settings.masking.limits())
+    masking = settings.masking
+    store = ViewStore(settings.data_dir / "spool", masking.limits(), sizing=Sizing.of(masking))
 
     async def run() -> Progress:
         upstream = build_upstream(settings.upstream)

@@ -29,14 +29,18 @@ class MaskingService:
     ) -> None:
         self.limits = settings.limits()
         # When a masked whole goes to the store in parts (masking.upstreamput).
-        self.sizing = Sizing(settings.upstream_part_bytes, settings.upstream_multipart_above_bytes)
+        self.sizing = Sizing.of(settings)
         self.staging = Staging(
             staging_keys, active_staging_key, settings.staged_upload_expiry_seconds
         )
         self._spool_dir = data_dir / "spool"
         # Views live in the store (shared); builds spool here on their way there.
         self.views = ViewStore(
-            self._spool_dir, self.limits, view_index_cache_entries, maskers=self.masker
+            self._spool_dir,
+            self.limits,
+            view_index_cache_entries,
+            maskers=self.masker,
+            sizing=self.sizing,
         )
         # What writers sent, for their own listings (masking/sources.py); its
         # keys derive from the staged uploads' (shared by the replicas).

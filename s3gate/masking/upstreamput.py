@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from s3gate import errors
 from s3gate.masking.spool import Spool
 from s3gate.s3.model import PutResult
+from s3gate.transform.settings import MaskingSettings
 from s3gate.upstream.base import Upstream
 
 MiB = 1024 * 1024
@@ -39,6 +40,10 @@ class Sizing:
 
     part_bytes: int = 64 * MiB
     multipart_above: int = 256 * MiB
+
+    @classmethod
+    def of(cls, settings: MaskingSettings) -> Sizing:
+        return cls(settings.upstream_part_bytes, settings.upstream_multipart_above_bytes)
 
     def ranges(self, length: int) -> list[tuple[int, int]]:
         """(offset, length) of each part of a `length`-byte whole; one range

@@ -33,6 +33,7 @@ from s3gate import errors
 from s3gate.masking import viewprune
 from s3gate.masking.pooled import MaskerFactory, PooledMasker
 from s3gate.masking.spool import Spool
+from s3gate.masking.upstreamput import Sizing, send_spool
 from s3gate.masking.viewkeys import TAIL, ViewRef, building_id, family, folder, version
 from s3gate.masking.viewsummary import summary_metadata
 from s3gate.s3.model import Conditions, Metadata, ObjectHead
@@ -77,8 +78,11 @@ class ViewStore:
         limits: Limits,
         index_cache_entries: int = 0,
         maskers: MaskerFactory | None = None,
+        sizing: Sizing | None = None,
     ) -> None:
         self._spool_dir = spool_dir
+        # A view of a large object goes up in parts, as the object did.
+        self._sizing = sizing or Sizing()
         self.limits = limits
         # The service's masker factory (the worker pool when it runs); the
         # `s3gate views rebuild` command masks inline without one.
@@ -270,7 +274,7 @@ class ViewStore:
         )
         stored = {"content-type": metadata.get("content-type", "binary/octet-stream")}
         stored.update(summary_metadata(summary))
-        await upstream.put_object(bucket, ref.store_key, spool.body(), stored)
+        await send_spool(upstream, bucket, ref.store_key, spool, stored, self._sizing)
         return ref
 
     def begin(self, ident: str) -> asyncio.Future[View]:

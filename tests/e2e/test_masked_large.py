@@ -256,6 +256,10 @@ def test_a_large_masked_put_goes_up_in_parts(
     # The analyst's view is made from it as from any masked object.
     view = gw.client("analyst").get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert leaked(view, labels) == [] and len(view.splitlines()) == len(data.splitlines())
+    # Views this large go up in parts too.
+    views = direct.list_objects_v2(Bucket=BUCKET, Prefix=".s3gate/views/").get("Contents", [])
+    mine = [o for o in views if f"/{key}/" in o["Key"] and o["Size"] > ABOVE]
+    assert mine and all(o["ETag"].endswith(f'-{-(-o["Size"] // PART)}"') for o in mine)
     # The audit trail has the SHA-256 of the bytes the store holds.
     want = hashlib.sha256(stored).hexdigest()
     events = events_for(
