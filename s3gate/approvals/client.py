@@ -17,6 +17,7 @@ import botocore.session
 import urllib3
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.exceptions import BotoCoreError, ClientError
 
 API = "/_s3gate/approvals/api"
 
@@ -77,20 +78,26 @@ class ApprovalsClient:
         request = AWSRequest(
             method=method, url=self.endpoint.rstrip("/") + API + path, data=data, headers=headers
         )
-        S3SigV4Auth(credentials.get_frozen_credentials(), "s3", self.region).add_auth(request)
+        S3SigV4Auth(_frozen(credentials), "s3", self.region).add_auth(request)
         http = (
             urllib3.PoolManager(ca_certs=self.ca_bundle)
             if self.ca_bundle
             else urllib3.PoolManager()
         )
-        resp = http.request(
-            method,
-            request.url,
-            body=data or None,
-            headers=dict(request.headers.items()),
-            timeout=self.timeout,
-            retries=False,
-        )
+        try:
+            resp = http.request(
+                method,
+                request.url,
+                body=data or None,
+                headers=dict(request.headers.items()),
+                timeout=self.timeout,
+                retries=False,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            # A gateway that is not running is a message, not a traceback.
+            raise ApiError(
+                0, "Unreachable", f"cannot reach the gateway at {self.endpoint} ({exc})"
+            ) from None
         try:
             payload = json.loads(resp.data or b"{}")
         except ValueError:
@@ -102,3 +109,21 @@ class ApprovalsClient:
                 str(payload.get("message", resp.data[:200])) if isinstance(payload, dict) else "",
             )
         return payload
+
+
+def _frozen(credentials: Any) -> Any:
+    """Resolve the approver's credentials; a refusal (an STS exchange the
+    gateway turns down: wrong role, expired token) becomes an ApiError so the
+    CLI prints its code and message instead of a traceback."""
+    try:
+        return credentials.get_frozen_credentials()
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code") or "CredentialsError")
+        raise ApiError(
+            0, code, f"the approver's credentials were refused: {err.get('Message', '')}"
+        ) from None
+    except BotoCoreError as exc:
+        raise ApiError(
+            0, "CredentialsError", f"the approver's credentials could not be resolved: {exc}"
+        ) from None

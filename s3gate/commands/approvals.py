@@ -20,6 +20,7 @@ from typing import Any
 
 from s3gate.approvals.client import ApiError, ApprovalsClient
 from s3gate.approvals.rules import parse_duration
+from s3gate.audit.verify.show import printable
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,9 +66,23 @@ def _run(args: argparse.Namespace, action: Any) -> int:
     return 0
 
 
+def _safe(value: Any, keep: str = "") -> Any:
+    """A hold as the gateway sent it, with every string escaped for the
+    terminal: keys, subjects and reasons are client text, and a newline or an
+    ESC sequence in one must not forge or rewrite a line the approver reads.
+    The preview keeps its newlines and tabs (it is a document)."""
+    if isinstance(value, str):
+        return printable(value, keep)
+    if isinstance(value, list):
+        return [_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _safe(v, "\n\t" if k == "preview" else "") for k, v in value.items()}
+    return value
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     def act(client: ApprovalsClient) -> None:
-        holds = client.list()
+        holds = [_safe(h) for h in client.list()]
         if not holds:
             print("no pending holds")
         for h in holds:
@@ -82,6 +97,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def render(h: dict[str, Any]) -> str:
+    h = _safe(h)
     lines = [
         f"hold       {h['id']}  ({h['status']})",
         f"requester  {h['requester']['subject']}"
@@ -126,7 +142,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     def act(client: ApprovalsClient) -> None:
-        seen = client.show(args.id)
+        seen = client.show(args.id)  # its sha256 goes back as sent
         if seen["status"] != "pending":
             raise ApiError(409, "HoldChanged", f"the hold is {seen['status']}, not pending")
         after = client.approve(args.id, args.reason, seen["sha256"], seen["bundle_hash"])

@@ -26,7 +26,7 @@ from s3gate import errors
 from s3gate.handlers import mpchecksums
 from s3gate.handlers.call import Call
 from s3gate.handlers.masked_writes import store_masked
-from s3gate.masking.metadata import mask_for_write
+from s3gate.masking.metadata import check_key, mask_for_write
 from s3gate.masking.profiles import profiles_for
 from s3gate.masking.stagedparts import StagedUpload
 from s3gate.s3.model import PutResult
@@ -62,7 +62,9 @@ async def create(
     before any part is sent) and again at Complete, with the profiles then.
     The checksum algorithm asked for is recorded with it (mpchecksums)."""
     assert call.decision is not None
-    masked = mask_for_write(metadata, plan_for(profiles), MaskSummary(profiles=()))
+    plan = plan_for(profiles)
+    check_key(call.key, plan, MaskSummary(profiles=()))
+    masked = mask_for_write(metadata, plan, MaskSummary(profiles=()))
     if algorithm is not None:
         masked[mpchecksums.STAGED_ALGORITHM] = algorithm
     return await call.masking.staging.create(

@@ -25,7 +25,7 @@ from s3gate import errors
 from s3gate.handlers.call import Call
 from s3gate.handlers.tagging import with_tags
 from s3gate.masking import materialise
-from s3gate.masking.metadata import mask_for_write
+from s3gate.masking.metadata import check_key, mask_for_write
 from s3gate.masking.spool import Spool
 from s3gate.masking.stamp import HeldCatcher, finish_metadata, unstamped
 from s3gate.s3.model import Conditions, CopyResult, PutResult
@@ -75,9 +75,11 @@ async def store_masked(
         key=call.key,
     )
     call.tally.mask_summary = masker.summary  # also when it refuses
-    # Metadata first: a refusal costs no body work. Content headers are
-    # refused, never rewritten, so the type and coding above still hold.
-    metadata = mask_for_write(metadata, plan_for(profiles), masker.summary)
+    # Key and metadata first: a refusal costs no body work. Content headers
+    # are refused, never rewritten, so the type and coding above still hold.
+    plan = plan_for(profiles)
+    check_key(call.key, plan, masker.summary)
+    metadata = mask_for_write(metadata, plan, masker.summary)
     quarantine = call.approvals is not None and call.op.name in HOLDABLE
     with call.masking.spool() as spool:
         catcher = HeldCatcher()

@@ -19,6 +19,8 @@ GET of a view). The decision per header is in docs/masking.md:
   URL, a media type parameter): a finding refuses the write with
   InvalidArgument naming the header; on read the header is left out.
 - `block` and `hold` refuse whatever header they hit, as in a body.
+- **Object keys** (check_key) cannot be rewritten either, and reach every
+  listing: a finding in the key refuses the masked write.
 
 The gateway's own stamp (`x-amz-meta-s3gate-*`) is never taken from a client
 (`s3.headers.stored_metadata` drops it on every write) and is added after the
@@ -38,7 +40,7 @@ from s3gate.masking.findings import UNINSPECTABLE, rule_findings
 from s3gate.s3 import tagging
 from s3gate.s3.headers import GATEWAY_META_PREFIX, MAX_USER_METADATA_BYTES
 from s3gate.s3.model import USER_META_PREFIX
-from s3gate.transform.errors import HeaderRefused, MaskingHeld
+from s3gate.transform.errors import HeaderRefused, KeyRefused, MaskingHeld
 from s3gate.transform.jsonvalue import mask_json_value
 from s3gate.transform.matcher import RunContext
 from s3gate.transform.plan import Plan
@@ -57,6 +59,18 @@ def mask_for_write(metadata: Mapping[str, str], plan: Plan, summary: MaskSummary
 def mask_for_read(metadata: Mapping[str, str], plan: Plan) -> dict[str, str]:
     """The metadata a masked reader is shown; raises on block / hold."""
     return _Inspection(plan, MaskSummary(profiles=plan.profile_names), write=False).run(metadata)
+
+
+def check_key(key: str, plan: Plan, summary: MaskSummary) -> None:
+    """Refuse a masked write whose object key holds what the profiles find
+    (KeyRefused; `hold` as for a header). A key is read as sent and
+    percent-decoded, the two ways a reader of a listing may see it."""
+    ctx = RunContext(plan, summary)
+    rules = rule_findings(ctx, sorted({key, unquote_plus(key)}))
+    if ctx.held:
+        raise MaskingHeld(ctx.held)
+    if rules:
+        raise KeyRefused(rules)
 
 
 class _Inspection:

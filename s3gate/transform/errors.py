@@ -65,6 +65,22 @@ class TagRefused(errors.InvalidTag):
         )
 
 
+class KeyRefused(errors.InvalidArgument):
+    """An object key holds content the profiles find: a key cannot be
+    rewritten (its replacement would be another object), and it reaches the
+    store, every listing and every reader, so the write is refused. The
+    message names the rules, never the key."""
+
+    def __init__(self, rule_ids: Iterable[str]) -> None:
+        self.rule_ids = tuple(sorted(set(rule_ids)))
+        super().__init__(
+            "The object key cannot be stored: it holds content found by masking rule(s) "
+            f"{_ids(self.rule_ids)}, and a key cannot be rewritten; choose a key without "
+            "it and keep the content in the body",
+            extra={"ArgumentName": "key"},
+        )
+
+
 class MaskLimitExceeded(errors.EntityTooLarge):
     """A record, line or document is larger than the masking engine accepts."""
 

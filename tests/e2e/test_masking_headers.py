@@ -193,6 +193,57 @@ def test_a_canary_in_a_metadata_name_is_refused(gw: Gateway, direct: Any, prefix
     absent_from_store(direct, key)
 
 
+# -- object keys: refused (a key cannot be rewritten and reaches every listing) ------
+
+KEYS = {
+    "email": lambda c: f"{c}/run.jsonl",
+    "aws": lambda c: f"runs/{c}.jsonl",
+    "card": lambda c: f"cards/{c}/t.jsonl",
+    "anthropic": lambda c: f"k/{c}",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KEYS))
+def test_a_canary_in_the_object_key_is_refused(
+    gw: Gateway, direct: Any, prefix: str, kind: str
+) -> None:
+    key = prefix + KEYS[kind](CANARIES[kind])
+    writer = gw.client("writer")
+    error = refused(lambda: writer.put_object(Bucket=BUCKET, Key=key, Body=b'{"ok": 1}\n'))
+    assert error["Code"] == "InvalidArgument"
+    assert "object key" in error["Message"] and CANARIES[kind] not in error["Message"]
+    absent_from_store(direct, key)
+    before = set(staging(direct))
+    error = refused(lambda: writer.create_multipart_upload(Bucket=BUCKET, Key=key))
+    assert error["Code"] == "InvalidArgument"
+    assert set(staging(direct)) == before  # no staged upload was begun
+    source = prefix + "plain-source.jsonl"
+    direct.put_object(Bucket=BUCKET, Key=source, Body=b"{}\n")
+    error = refused(
+        lambda: writer.copy_object(
+            Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": source}
+        )
+    )
+    assert error["Code"] == "InvalidArgument"
+    absent_from_store(direct, key)
+    listed = direct.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    assert [o["Key"] for o in listed.get("Contents", [])] == [source]
+
+
+def test_the_aws_cli_upload_of_a_canary_key_is_refused(
+    gw: Gateway, direct: Any, prefix: str, tmp_path: Path
+) -> None:
+    local = tmp_path / "t.jsonl"
+    local.write_bytes(b'{"ok": 1}\n')
+    key = prefix + CANARIES["email"] + ".jsonl"
+    result = aws(gw, "s3", "cp", str(local), f"s3://{BUCKET}/{key}", identity="writer", check=False)
+    assert result.returncode != 0 and "InvalidArgument" in result.stderr
+    absent_from_store(direct, key)
+    ordinary = prefix + "2026-12-08/run-42.jsonl"  # an ordinary key is stored
+    aws(gw, "s3", "cp", str(local), f"s3://{BUCKET}/{ordinary}", identity="writer")
+    assert stored(direct, ordinary) == b'{"ok": 1}\n'
+
+
 # -- content headers: refused --------------------------------------------------------
 
 HEADERS: list[tuple[str, Callable[[str], str]]] = [

@@ -9,6 +9,7 @@ replayed or fed to other tools.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -97,6 +98,35 @@ async def timeline(
     return found, report
 
 
+# What a value from a client (an object key, a token's subject, a reason) may
+# not carry onto an auditor's or approver's terminal as it is: control
+# characters (a newline starts a forged line, ESC sequences move the cursor or
+# rewrite what is shown), Unicode line breaks, and bidirectional overrides,
+# which reorder how a line reads (Trojan Source). The backslash is escaped too,
+# so an escape in the output always means one in the value.
+_UNSAFE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\\":
+        return "\\\\"
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, keep: str = "") -> str:
+    """`text` with every character a terminal would act on escaped
+    (`\\x0a`, `\\u202e`, `\\\\`), except those in `keep` (a preview keeps
+    its newlines)."""
+    if keep:
+        return "".join(
+            part if part in keep else _UNSAFE.sub(_escape, part)
+            for part in re.split(f"([{re.escape(keep)}])", text)
+        )
+    return _UNSAFE.sub(_escape, text)
+
+
 def render_line(entry: Entry) -> str:
     """One line per event: time, type, then what is known (request events
     keep fixed columns so a session lines up), then the verification mark."""
@@ -141,7 +171,9 @@ def render_line(entry: Entry) -> str:
     if e.get("request_id"):
         extra.append(f"req={e['request_id']}")
     extra.append(f"replica={e.get('replica_id')}")
-    return "  ".join([*parts, " ".join(extra), mark])
+    # Every field may hold client text (keys, subjects, details): escaped as
+    # one line, so an event shows as exactly one line whatever it carries.
+    return printable("  ".join([*parts, " ".join(extra), mark]))
 
 
 def render(entries: list[Entry], *, json_lines: bool = False) -> str:
