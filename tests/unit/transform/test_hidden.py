@@ -38,7 +38,7 @@ TEXT, JSON, JSONL = (
 REFUSED: dict[str, tuple[bytes, tuple[str, str], str]] = {
     "text: JSON line, @ escaped": (b'{"t":"%s"}\n' % ESC_EMAIL.encode(), TEXT, EMAIL_RULE),
     "text: every character escaped": (ALL_ESC_EMAIL.encode(), TEXT, EMAIL_RULE),
-    "text: upper-case hex escape": (EMAIL.replace("@", "\\u0040").encode(), TEXT, EMAIL_RULE),
+    "text: upper-case hex escape": (EMAIL.replace("j", "\\u006A").encode(), TEXT, EMAIL_RULE),
     "text: \\xHH escape (YAML, Python)": (
         b'key: "%s"\n' % EMAIL.replace("@", "\\x40").encode(),
         TEXT,
