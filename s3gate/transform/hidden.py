@@ -71,6 +71,8 @@ def reading(text: str) -> str:
     characters shows it. Surrogates (escaped pairs) are joined; lone ones
     become U+FFFD."""
     for _ in range(MAX_LEVELS):
+        if "\\" not in text:
+            break
         undone = _ESCAPE.sub(_unescape, text)
         if undone == text:
             break
