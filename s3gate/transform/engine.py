@@ -175,7 +175,7 @@ class _Pipeline:
         """The text masker over the bytes going out, read as they are; its
         output is discarded, only its counts matter (see `Decoding`)."""
         self._shadow = RunContext(self._masker.plan, MaskSummary())
-        return text_stage(self._shadow, self._masker.limits)
+        return text_stage(self._shadow, self._masker.limits, hidden=False)
 
     def _raw_stage(self) -> Stage:
         if self._stage is None:

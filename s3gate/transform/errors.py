@@ -141,3 +141,19 @@ class NestedTooDeep(errors.InvalidRequest):
 
     def __init__(self) -> None:
         super().__init__("The object cannot be masked: its JSON is nested too deeply")
+
+
+class HiddenContent(MaskingBlocked):
+    """Masked output shows a finding only once its escapes (`\\u0040`) are
+    undone or invisible characters (U+200B, soft hyphen, NUL…) removed: such
+    a value cannot be rewritten in place exactly, so the object is refused
+    (`AccessDenied`, as a block). The message names the rules, never the value."""
+
+    def __init__(self, rule_ids: Iterable[str]) -> None:
+        super().__init__(rule_ids)
+        self.message = (
+            f"Access Denied: content found by masking rule(s) {_ids(self.rule_ids)} "
+            "once escapes are undone or invisible characters removed; it cannot be "
+            "masked in place, so the object is refused"
+        )
+        self.args = (f"{self.error_code}: {self.message}",)

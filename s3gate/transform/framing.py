@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from s3gate.transform.errors import MaskLimitExceeded
+from s3gate.transform.hidden import check_lines
 from s3gate.transform.jsoncheck import is_json
 from s3gate.transform.jsonl import mask_jsonl_block
 from s3gate.transform.jsonvalue import mask_json_value
@@ -93,14 +94,28 @@ class LineStage:
 
 
 def jsonl_stage(ctx: RunContext, limits: Limits) -> LineStage:
+    """The second reading (`hidden`) is of the masked output: the JSON masker
+    undoes one level of escapes itself (a record that is not JSON is read in
+    `jsonl._malformed`, before the text masker)."""
+
     def process(block: bytes, final: bool) -> tuple[bytes, int]:
-        return mask_jsonl_block(block, ctx), len(block)
+        out = mask_jsonl_block(block, ctx)
+        check_lines(out, ctx.plan, ctx.summary)
+        return out, len(block)
 
     return LineStage(process, ctx, limits, "JSONL record")
 
 
-def text_stage(ctx: RunContext, limits: Limits) -> LineStage:
+def text_stage(ctx: RunContext, limits: Limits, *, hidden: bool = True) -> LineStage:
+    """The second reading (`hidden`) is of the input lines: the text masker
+    reads them as they are, and masking first could rewrite a piece of the
+    hidden value (`u0000@example.com` of `jane.canary\\u0000@example.com`),
+    leaving the rest. `hidden=False`: the engine's shadow, which reads the
+    encoded output as raw bytes and only counts."""
+
     def process(block: bytes, final: bool) -> tuple[bytes, int]:
+        if hidden:
+            check_lines(block, ctx.plan, ctx.summary)
         return mask_text_block(block, ctx, final=final)
 
     return LineStage(process, ctx, limits, "text line")
@@ -125,6 +140,11 @@ class DocumentStage:
     def finish(self) -> Iterator[bytes]:
         doc = bytes(self._buf)
         self._buf = bytearray()
+        for out in self._finish(doc):
+            check_lines(out, self._ctx.plan, self._ctx.summary)  # see `jsonl_stage`
+            yield out
+
+    def _finish(self, doc: bytes) -> Iterator[bytes]:
         ctx = self._ctx
         ctx.summary.records = 1 if doc.strip() else 0
         if not doc.strip():

@@ -11,6 +11,7 @@ judged first (records.py), before masking, and rejected ones left out.
 from __future__ import annotations
 
 from s3gate.transform.errors import MaskingBlocked
+from s3gate.transform.hidden import check_lines
 from s3gate.transform.jsoncheck import is_json
 from s3gate.transform.jsonvalue import mask_json_value
 from s3gate.transform.matcher import RunContext
@@ -100,6 +101,7 @@ def _malformed(record: bytes, hits: list[tuple[int, int]], ctx: RunContext) -> b
         ctx.summary.blocked = (MALFORMED_RULE,)
         raise MaskingBlocked([MALFORMED_RULE])
     ctx.summary.records_malformed += 1
+    check_lines(record, ctx.plan, ctx.summary)  # read as text: see `framing.text_stage`
     return mask_segment(record, {det for det, _ in hits}, ctx)
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from s3gate.transform import detectors as detectors_mod
 from s3gate.transform.detectors import NEAR_MIN_CHARS, Detector, DetectorSpec, Span
+from s3gate.transform.errors import HiddenContent
 from s3gate.transform.library import BUILTINS
 from s3gate.transform.matcher import string_positions
 from s3gate.transform.regexshape import shape
@@ -227,6 +228,12 @@ def test_engine_equals_full_scan_oracle(
 ) -> None:
     if corpus == "hostile":
         data = _hostile_body()
+        if content == "text":
+            # Read as text, `alice\u0040example.com` hides the email: refused
+            # (`hidden`). The rest of the body is compared below.
+            with pytest.raises(HiddenContent):
+                mask(example(name), data, content_type="text/plain", key="t.txt")
+            data = b"".join(line for line in data.splitlines(True) if b"\\u0040" not in line)
     else:
         assert isinstance(corpus, dict)
         data, _ = generate(400, seed=11, **corpus)
