@@ -65,7 +65,7 @@ e2e: $(STAMP) tools
 # e2e suite's on a 2-core box. Both must pass; the unit output follows.
 test: $(STAMP) tools lint
 	@$(PY) -m pytest -q -p no:cacheprovider tests/unit > .unit-tests.log 2>&1 & unit=$$!; \
-	$(PY) -m pytest -q --durations=30 tests/e2e; e2e=$$?; \
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=30 tests/e2e; e2e=$$?; \
 	wait $$unit; units=$$?; \
 	echo "== tests/unit"; tail -n 40 .unit-tests.log; \
 	echo "tests/e2e exit $$e2e, tests/unit exit $$units"; \
