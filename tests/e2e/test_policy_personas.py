@@ -62,7 +62,9 @@ MASKING_UNAVAILABLE = "This request requires content masking, which is not avail
 TRACE = b'{"step": 1, "note": "mailed bob@example.com about the refund"}\n{"step": 2}\n'
 MANIFEST = json.dumps({"sequence": 1, "events": list(range(40))}).encode()
 
-RUN = uuid.uuid4().hex[:8]
+# Fixed per module (not random): test ids carry it, and pytest-xdist workers must
+# collect the same ids. Each session has its own moto server.
+RUN = "pp7c41d0"
 ALPHA = f"alpha/{RUN}/"  # inside team alpha's prefix
 BETA = f"beta/{RUN}/"
 TOP = f"top-{RUN}.jsonl"
